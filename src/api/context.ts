@@ -1,0 +1,31 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { EventIngestor } from '../events/ingest.js';
+import type { Store, TokenRecord } from '../store/types.js';
+import type { Resolver } from '../delivery/target-host.js';
+import type { SecretBox } from '../signing/secret-box.js';
+import type { Metrics } from '../metrics.js';
+
+/** Everything the routes need, built once at start. */
+export interface ApiContext {
+  store: Store;
+  config: Readonly<Config>;
+  logger: Logger;
+  ingestor: EventIngestor;
+  /** Wakes the local worker, if this process runs one. */
+  wakeWorker: () => void;
+  clock: () => number;
+  resolver: Resolver;
+  secretBox: SecretBox;
+  metrics: Metrics;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    token: TokenRecord | null;
+  }
+  interface FastifyContextConfig {
+    /** Scope the route requires; routes without one are public. */
+    scope?: import('../store/types.js').TokenScope;
+  }
+}

@@ -1,0 +1,88 @@
+import { ApiError } from '../errors.js';
+
+/** Deepest nesting of objects and arrays accepted in a request body. */
+export const MAX_JSON_DEPTH = 64;
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+/**
+ * Walks the raw JSON text outside strings, checking nesting depth and every
+ * number literal. Integers beyond 2^53 - 1 and numbers outside the double
+ * range are rejected, because JSON.parse would silently change them.
+ */
+function scanJsonText(text: string): void {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92 /* \ */) i++;
+      else if (c === 34 /* " */) inString = false;
+      continue;
+    }
+    if (c === 34) {
+      inString = true;
+    } else if (c === 123 /* { */ || c === 91 /* [ */) {
+      if (++depth > MAX_JSON_DEPTH) {
+        throw new ApiError('invalid_json', `Request body nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels; flatten the payload.`);
+      }
+    } else if (c === 125 || c === 93) {
+      depth--;
+    } else if (c === 45 /* - */ || (c >= 48 && c <= 57)) {
+      let end = i + 1;
+      while (end < text.length && /[0-9eE+\-.]/.test(text[end])) end++;
+      checkNumberLiteral(text.slice(i, end), i);
+      i = end - 1;
+    }
+  }
+}
+
+function checkNumberLiteral(literal: string, offset: number): void {
+  if (/^-?\d+$/.test(literal)) {
+    const digits = literal.replace(/^-/, '').replace(/^0+(?=\d)/, '');
+    if (digits.length > 15 && BigInt(digits) > MAX_SAFE) {
+      throw new ApiError(
+        'invalid_number',
+        `Number ${literal} at byte offset ${offset} is an integer beyond 2^53 - 1, which JSON cannot carry exactly; send it as a string.`,
+      );
+    }
+    return;
+  }
+  const value = Number(literal);
+  if (!Number.isFinite(value)) {
+    throw new ApiError('invalid_number', `Number ${literal.slice(0, 40)} at byte offset ${offset} is outside the range of a double; send it as a string.`);
+  }
+}
+
+function hasProtoKey(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (Array.isArray(value)) return value.some(hasProtoKey);
+  for (const key of Object.keys(value)) {
+    if (key === '__proto__') return true;
+    if (hasProtoKey((value as Record<string, unknown>)[key])) return true;
+  }
+  return false;
+}
+
+/** Decodes and parses a JSON request body strictly: valid UTF-8, bounded depth, exact numbers, no `__proto__` keys. */
+export function parseJsonBody(raw: Buffer): unknown {
+  let text: string;
+  try {
+    text = utf8.decode(raw);
+  } catch {
+    throw new ApiError('invalid_json', 'Request body is not valid UTF-8; encode the JSON as UTF-8.');
+  }
+  if (text.trim() === '') throw new ApiError('invalid_json', 'Request body is empty; send a JSON object.');
+  scanJsonText(text);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new ApiError('invalid_json', `Request body is not valid JSON: ${(err as Error).message}.`);
+  }
+  if (text.includes('__proto__') && hasProtoKey(value)) {
+    throw new ApiError('invalid_json', 'Request body uses the key "__proto__", which is not allowed; rename the key.');
+  }
+  return value;
+}

@@ -1,0 +1,81 @@
+import { createHash } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { ApiError, invalidRequest } from '../../errors.js';
+import { EVENT_NAMES, getEventType, isEventName, listEventTypes } from '../../events/catalog.js';
+import { normalizeEventFields, validateEventFields } from '../../events/normalize.js';
+import type { ApiContext } from '../context.js';
+import { pageParams } from '../pagination.js';
+import { pageQuerySchema } from '../schemas.js';
+import { parseIdParam, validateInput } from '../validation.js';
+import { eventView } from '../views.js';
+import { loadRepository } from './repositories.js';
+import { streamEvents } from '../event-stream.js';
+
+const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+
+function idempotencyKeyOf(header: unknown, body: Record<string, unknown>): string | null {
+  if (header !== undefined) {
+    if (typeof header !== 'string' || !IDEMPOTENCY_KEY_PATTERN.test(header)) {
+      throw new ApiError('invalid_request', 'Header Idempotency-Key must be 1 to 255 printable ASCII characters without spaces.', [
+        { field: 'Idempotency-Key', message: 'expected 1 to 255 printable ASCII characters' },
+      ]);
+    }
+    return header;
+  }
+  return typeof body.id === 'string' ? body.id : null;
+}
+
+export function registerEventRoutes(app: FastifyInstance, context: ApiContext): void {
+  const { config } = context;
+
+  app.post<{ Params: { repoId: string } }>('/repos/:repoId/events', { config: { scope: 'events:write' } }, async (request, reply) => {
+    const repoId = parseIdParam(request.params.repoId, 'repo_id');
+    const body = request.body as Record<string, unknown>;
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+      throw invalidRequest([{ field: 'body', message: 'expected a JSON object with an "event" field' }]);
+    }
+    const { event, ...fields } = body;
+    if (typeof event !== 'string' || !isEventName(event) || event === 'ping') {
+      throw new ApiError('invalid_request', `Field event must name an event type, got ${JSON.stringify(event)?.slice(0, 60)}; valid names: ${EVENT_NAMES.filter((n) => n !== 'ping').join(', ')}.`, [
+        { field: 'event', message: 'expected an event type name from GET /v1/event-types (ping is sent by the server only)' },
+      ]);
+    }
+    const errors = validateEventFields(event, fields);
+    if (errors.length > 0) throw invalidRequest(errors);
+
+    const idempotencyKey = idempotencyKeyOf(request.headers['idempotency-key'], fields);
+    const requestHash = idempotencyKey === null ? null : createHash('sha256').update(JSON.stringify(body)).digest('hex');
+    const result = await context.ingestor.submit({
+      repoId,
+      event,
+      sender: fields.sender,
+      fields: normalizeEventFields(event, fields, { maxCommitsPerPush: config.maxCommitsPerPush }),
+      idempotencyKey,
+      requestHash,
+    });
+    if (!result.ok) {
+      if (result.code === 'repo_not_found') throw new ApiError('repo_not_found', `Repository ${repoId} does not exist; create it with POST /v1/repos.`);
+      throw new ApiError('idempotency_key_reused', `Idempotency key ${JSON.stringify(idempotencyKey)} was used before with a different body; use a new key for a new event.`);
+    }
+    if (result.replayed) reply.header('idempotent-replayed', 'true');
+    return reply.status(202).send({ id: result.eventId, event: result.event, deliveries: result.deliveries, created_at: new Date(result.createdAt).toISOString() });
+  });
+
+  app.get<{ Params: { repoId: string } }>('/repos/:repoId/events', { config: { scope: 'read' } }, async (request, reply) => {
+    const repo = await loadRepository(context, request.params.repoId);
+    if ((request.headers.accept ?? '').includes('text/event-stream')) return streamEvents(context, request, reply, repo.id);
+    const query = validateInput<{ cursor?: string; limit?: string }>(pageQuerySchema, request.query, 'query');
+    const page = await context.store.listEvents({ repoId: repo.id, ...pageParams(query) });
+    return { data: page.items.map(eventView), next_cursor: page.nextCursor };
+  });
+
+  app.get('/event-types', { config: { scope: 'read' } }, async () => {
+    return { data: listEventTypes().map((t) => ({ name: t.name, description: t.description, schema: t.payloadSchema })) };
+  });
+
+  app.get<{ Params: { name: string } }>('/event-types/:name', { config: { scope: 'read' } }, async (request) => {
+    const type = getEventType(request.params.name);
+    if (!type) throw new ApiError('event_type_not_found', `No event type named ${JSON.stringify(request.params.name.slice(0, 60))}; list them with GET /v1/event-types.`);
+    return { name: type.name, description: type.description, schema: type.payloadSchema, ingest_schema: type.ingestSchema };
+  });
+}

@@ -1,0 +1,40 @@
+import type { FastifyInstance } from 'fastify';
+import { ApiError } from '../../errors.js';
+import type { TokenScope } from '../../store/types.js';
+import type { ApiContext } from '../context.js';
+import { tokenCreateSchema } from '../schemas.js';
+import { generateToken, hashToken, TOKEN_PREFIX } from '../tokens.js';
+import { parseIdParam, validateInput } from '../validation.js';
+import { tokenView } from '../views.js';
+
+/** Creates a token and returns the plain token string, which is shown only this once. */
+export async function issueToken(context: ApiContext, name: string, scopes: TokenScope[]): Promise<{ token: string; record: Awaited<ReturnType<ApiContext['store']['createToken']>> }> {
+  const token = generateToken();
+  const record = await context.store.createToken(
+    { name, scopes, hash: hashToken(token), prefix: token.slice(0, TOKEN_PREFIX.length + 6) },
+    context.clock(),
+  );
+  return { token, record };
+}
+
+export function registerTokenRoutes(app: FastifyInstance, context: ApiContext): void {
+  const bodyLimit = context.config.maxRequestBodyBytes;
+
+  app.post('/tokens', { config: { scope: 'admin' }, bodyLimit }, async (request, reply) => {
+    const body = validateInput<{ name: string; scopes: TokenScope[] }>(tokenCreateSchema, request.body);
+    const { token, record } = await issueToken(context, body.name, body.scopes);
+    return reply.status(201).send({ ...tokenView(record), token });
+  });
+
+  app.get('/tokens', { config: { scope: 'admin' } }, async () => {
+    return { data: (await context.store.listTokens()).map(tokenView), next_cursor: null };
+  });
+
+  app.delete<{ Params: { tokenId: string } }>('/tokens/:tokenId', { config: { scope: 'admin' } }, async (request, reply) => {
+    const id = parseIdParam(request.params.tokenId, 'token_id');
+    if (!(await context.store.revokeToken(id, context.clock()))) {
+      throw new ApiError('token_not_found', `Token ${id} does not exist or is already revoked; list tokens with GET /v1/tokens.`);
+    }
+    return reply.status(204).send();
+  });
+}

@@ -1,0 +1,123 @@
+/**
+ * JSON Schemas of the management API's request bodies and query strings.
+ * Handlers validate with them, and the OpenAPI document is built from them.
+ */
+import { DELIVERY_STATUSES } from '../delivery/states.js';
+import { TOKEN_SCOPES } from './tokens.js';
+
+const slug = (what: string) => ({
+  type: 'string',
+  pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$',
+  description: `${what}: 1 to 100 letters, digits, '.', '_' or '-', starting with a letter or digit`,
+});
+
+const branchName = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 255,
+  pattern: '^(?!/)(?!.*//)(?!.*/$)[^\\s~^:?*\\[\\\\\\u0000-\\u001f\\u007f]+$',
+  description: 'a branch name such as main or release/1.0 (no spaces, no ~ ^ : ? * [ \\)',
+};
+
+const description = { type: ['string', 'null'], maxLength: 1000, description: 'a description of at most 1000 characters, or null' };
+
+export const repoCreateSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['owner', 'name'],
+  properties: {
+    owner: slug('the owner login'),
+    name: slug('the repository name'),
+    private: { type: 'boolean', description: 'true or false' },
+    description,
+    default_branch: branchName,
+  },
+} as const;
+
+export const repoPatchSchema = {
+  type: 'object',
+  additionalProperties: false,
+  minProperties: 1,
+  description: 'an object with at least one of name, private, description, default_branch, archived',
+  properties: {
+    name: slug('the repository name'),
+    private: { type: 'boolean', description: 'true or false' },
+    description,
+    default_branch: branchName,
+    archived: { type: 'boolean', description: 'true or false' },
+  },
+} as const;
+
+const webhookProperties = {
+  url: { type: 'string', description: 'an absolute http or https URL' },
+  events: {
+    type: 'array',
+    description: 'a non-empty array of event names or patterns such as "push", "lock.*", "*.deleted" or "*"',
+  },
+  secret: { type: 'string', description: 'a secret of 16 to 256 characters' },
+  active: { type: 'boolean', description: 'true or false' },
+  filters: { type: ['object', 'null'], description: 'an object with branches, tags or paths, or null' },
+  insecure_ssl: { type: 'boolean', description: 'true to skip TLS certificate checks (unsafe), or false' },
+} as const;
+
+export const webhookCreateSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['url', 'events'],
+  properties: webhookProperties,
+} as const;
+
+export const webhookPatchSchema = {
+  type: 'object',
+  additionalProperties: false,
+  minProperties: 1,
+  description: 'an object with at least one of url, events, secret, active, filters, insecure_ssl',
+  properties: webhookProperties,
+} as const;
+
+export const tokenCreateSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'scopes'],
+  properties: {
+    name: { type: 'string', minLength: 1, maxLength: 100, description: 'a name of 1 to 100 characters' },
+    scopes: {
+      type: 'array',
+      minItems: 1,
+      uniqueItems: true,
+      items: { enum: TOKEN_SCOPES },
+      description: `a non-empty array of distinct scopes from ${TOKEN_SCOPES.join(', ')}`,
+    },
+  },
+} as const;
+
+const limit = { type: 'string', pattern: '^(?:[1-9]|[1-9][0-9]|100)$', description: 'a page size from 1 to 100' };
+const cursor = { type: 'string', minLength: 1, maxLength: 200, description: 'the next_cursor value of the previous page' };
+
+export const deliveryQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    status: { enum: DELIVERY_STATUSES, description: `one of ${DELIVERY_STATUSES.join(', ')}` },
+    event: { type: 'string', minLength: 1, maxLength: 100, description: 'an event name' },
+    cursor,
+    limit,
+  },
+} as const;
+
+export const pageQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { cursor, limit },
+} as const;
+
+export const repoQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    owner: slug('the owner login'),
+    full_name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,99}/[A-Za-z0-9][A-Za-z0-9._-]{0,99}$', description: 'owner/name' },
+    cursor,
+    limit,
+  },
+} as const;

@@ -1,0 +1,110 @@
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { ApiError } from '../errors.js';
+import type { ApiContext } from './context.js';
+import { parseJsonBody } from './json-body.js';
+import { RateLimiter } from './rate-limit.js';
+import { hasScope, hashToken } from './tokens.js';
+import { registerRepositoryRoutes } from './routes/repositories.js';
+import { registerWebhookRoutes } from './routes/webhooks.js';
+import { registerDeliveryRoutes } from './routes/deliveries.js';
+import { registerEventRoutes } from './routes/events.js';
+import { registerTokenRoutes } from './routes/tokens.js';
+import { registerOperationsRoutes } from './routes/operations.js';
+
+function sendError(reply: FastifyReply, error: ApiError): FastifyReply {
+  for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
+  return reply.status(error.status).send(error.toJSON());
+}
+
+/** Maps fastify's own errors (body parsing, limits) to catalog errors. */
+function fromFastifyError(error: FastifyError, limitBytes: number): ApiError | null {
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ApiError('payload_too_large', `Request body exceeds the limit of ${limitBytes} bytes; send a smaller body.`);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new ApiError('unsupported_media_type', 'Request body must be sent with Content-Type: application/json.');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new ApiError('invalid_json', 'Request body is empty; send a JSON object.');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new ApiError('invalid_request', 'Content-Length does not match the body sent.');
+    default:
+      if (error.statusCode === 400) return new ApiError('invalid_request', 'The request is malformed; check the method, path, headers and body.');
+      return null;
+  }
+}
+
+function bearerToken(request: FastifyRequest): string | null {
+  const header = request.headers.authorization;
+  if (typeof header !== 'string') return null;
+  const match = /^Bearer ([A-Za-z0-9._~+/=-]{1,512})$/i.exec(header.trim());
+  return match ? match[1] : null;
+}
+
+/** Builds the HTTP server with every route; it does not listen yet. */
+export async function buildServer(context: ApiContext, extraRoutes: ((app: FastifyInstance) => Promise<void> | void)[] = []): Promise<FastifyInstance> {
+  const { config, store, logger } = context;
+  const app = Fastify({
+    // Per-request access lines at info level would cost more than the requests themselves at ingestion rates.
+    loggerInstance: logger.child({ component: 'api' }, { level: logger.isLevelEnabled('debug') ? 'debug' : 'warn' }) as unknown as FastifyBaseLogger,
+    bodyLimit: config.maxEventBodyBytes,
+    trustProxy: false,
+    return503OnClosing: true,
+    requestIdHeader: false,
+  });
+  app.decorateRequest('token', null);
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(/^application\/([a-z.+-]+\+)?json(;.*)?$/i, { parseAs: 'buffer' }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(body as Buffer));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+
+  app.setErrorHandler((error: FastifyError | ApiError, request, reply) => {
+    if (error instanceof ApiError) return sendError(reply, error);
+    const mapped = fromFastifyError(error as FastifyError, request.routeOptions.bodyLimit ?? config.maxEventBodyBytes);
+    if (mapped) return sendError(reply, mapped);
+    request.log.error({ err: error, method: request.method, url: request.url }, 'request failed');
+    return sendError(reply, new ApiError('internal_error', 'The server failed to handle the request; the cause is in the server log.'));
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    sendError(reply, new ApiError('route_not_found', `No route for ${request.method} ${request.url.split('?')[0].slice(0, 200)}; see /openapi.json for the routes.`));
+  });
+
+  const limiter = new RateLimiter(config.rateLimitPerMinute, context.clock);
+  app.addHook('onRequest', async (request) => {
+    const scope = request.routeOptions.config?.scope;
+    if (!scope) return;
+    const presented = bearerToken(request);
+    if (!presented) throw new ApiError('unauthorized', 'Missing or malformed Authorization header; send "Authorization: Bearer <token>".');
+    const token = await store.findTokenByHash(hashToken(presented));
+    if (!token || token.revokedAt !== null) throw new ApiError('unauthorized', 'The bearer token is unknown or revoked; create a token with POST /v1/tokens.');
+    const wait = limiter.take(token.id);
+    if (wait > 0) {
+      throw new ApiError('rate_limited', `Token ${token.name} exceeded ${config.rateLimitPerMinute} requests per minute; retry after ${wait} seconds.`, [], {
+        'retry-after': String(wait),
+      });
+    }
+    if (!hasScope(token.scopes, scope)) {
+      throw new ApiError('insufficient_scope', `This route requires the ${scope} scope; token ${token.name} has ${token.scopes.join(', ')}.`);
+    }
+    request.token = token;
+  });
+
+  registerOperationsRoutes(app, context);
+  await app.register(
+    async (v1) => {
+      registerRepositoryRoutes(v1, context);
+      registerWebhookRoutes(v1, context);
+      registerDeliveryRoutes(v1, context);
+      registerEventRoutes(v1, context);
+      registerTokenRoutes(v1, context);
+    },
+    { prefix: '/v1' },
+  );
+  for (const register of extraRoutes) await register(app);
+  return app;
+}

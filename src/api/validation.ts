@@ -1,0 +1,64 @@
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { ApiError, invalidRequest, type FieldError } from '../errors.js';
+import { describeValue } from '../events/describe-value.js';
+import { pointerToFieldPath } from '../events/validate.js';
+
+const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
+const compiled = new WeakMap<object, ValidateFunction>();
+
+function describeExpected(schema: unknown): string | null {
+  const description = (schema as { description?: unknown } | undefined)?.description;
+  return typeof description === 'string' ? description : null;
+}
+
+function joinField(parent: string, key: string): string {
+  if (/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key)) return parent ? `${parent}.${key}` : key;
+  return `${parent}[${JSON.stringify(key)}]`;
+}
+
+/** Turns one ajv error into a message that names the field, what was expected and what arrived. */
+export function schemaErrorToFieldError(error: ErrorObject, root = 'body'): FieldError {
+  const path = pointerToFieldPath(error.instancePath);
+  const params = error.params as Record<string, unknown>;
+  if (error.keyword === 'required') {
+    const missing = String(params.missingProperty);
+    const properties = (error.parentSchema as { properties?: Record<string, unknown> }).properties ?? {};
+    const expected = describeExpected(properties[missing]) ?? 'a value';
+    return { field: joinField(path, missing), message: `is required; send ${expected}` };
+  }
+  if (error.keyword === 'additionalProperties') {
+    const extra = String(params.additionalProperty);
+    const known = Object.keys((error.parentSchema as { properties?: Record<string, unknown> }).properties ?? {});
+    return { field: joinField(path, extra), message: `is not a known field; remove it (known fields: ${known.join(', ')})` };
+  }
+  const field = path || root;
+  let expected = describeExpected(error.parentSchema) ?? `a value that ${error.message}`;
+  if (error.keyword === 'enum') expected = `one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+  return { field, message: `expected ${expected}, got ${describeValue(error.data)}` };
+}
+
+/** Validates `value` against a JSON Schema and throws `invalid_request` listing every problem. */
+export function validateInput<T>(schema: object, value: unknown, root = 'body'): T {
+  if (root === 'body' && (value === null || typeof value !== 'object' || Array.isArray(value))) {
+    throw new ApiError('invalid_request', `Request body must be a JSON object, got ${describeValue(value)}.`, [
+      { field: 'body', message: `expected a JSON object, got ${describeValue(value)}` },
+    ]);
+  }
+  let validate = compiled.get(schema);
+  if (!validate) {
+    validate = ajv.compile(schema);
+    compiled.set(schema, validate);
+  }
+  if (!validate(value)) throw invalidRequest((validate.errors ?? []).slice(0, 50).map((e) => schemaErrorToFieldError(e, root)));
+  return value as T;
+}
+
+/** Parses a positive integer path parameter, naming it in the error. */
+export function parseIdParam(value: string, name: string): number {
+  if (!/^[1-9][0-9]{0,14}$/.test(value)) {
+    throw new ApiError('invalid_request', `Path parameter ${name} must be a positive integer, got ${JSON.stringify(value.slice(0, 40))}.`, [
+      { field: name, message: `expected a positive integer, got ${describeValue(value)}` },
+    ]);
+  }
+  return Number(value);
+}

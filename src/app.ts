@@ -1,0 +1,116 @@
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { loadConfig, type Config, type ConfigSources } from './config.js';
+import { createLogger } from './logger.js';
+import { SqliteStore } from './store/sqlite/store.js';
+import type { Store } from './store/types.js';
+import { DeliveryWorker } from './delivery/worker.js';
+import { createGuardedAgent } from './delivery/guarded-connector.js';
+import { systemResolver, type Resolver } from './delivery/target-host.js';
+import { EventIngestor } from './events/ingest.js';
+import { buildServer } from './api/server.js';
+import { issueToken } from './api/routes/tokens.js';
+import { SecretBox } from './signing/secret-box.js';
+import { Metrics } from './metrics.js';
+import type { ApiContext } from './api/context.js';
+
+export interface ServiceOptions extends ConfigSources {
+  logger?: Logger;
+  /** Resolver for target host names; tests inject one so that no real DNS is asked. */
+  resolver?: Resolver;
+  clock?: () => number;
+  random?: () => number;
+  /** Where the first admin token is printed; default stdout. */
+  announce?: (line: string) => void;
+}
+
+export interface Service {
+  config: Readonly<Config>;
+  store: Store;
+  logger: Logger;
+  /** Base URL of the API, or null when this process runs only a worker. */
+  url: string | null;
+  /** The admin token created at first start, or null when tokens already existed. */
+  adminToken: string | null;
+  worker: DeliveryWorker | null;
+  server: FastifyInstance | null;
+  /** Stops accepting requests, lets deliveries in flight finish within the grace period, closes the store. */
+  close(): Promise<void>;
+}
+
+/** Opens the store that the configuration names. */
+export async function openStore(config: Readonly<Config>): Promise<Store> {
+  if (config.databaseUrl) {
+    const { PostgresStore } = await import('./store/postgres/store.js');
+    const store = new PostgresStore(config.databaseUrl);
+    await store.migrate();
+    return store;
+  }
+  return new SqliteStore(join(config.dataDir, 'dits-webhooks.db'), { synchronous: config.sqliteSynchronous });
+}
+
+/** Starts the API, the worker or both, as the configuration's role says. */
+export async function startService(options: ServiceOptions = {}): Promise<Service> {
+  const config = loadConfig(options);
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const clock = options.clock ?? Date.now;
+  const store = await openStore(config);
+  const secretBox = new SecretBox(config.encryptionKey);
+  const metrics = new Metrics(store);
+  const resolver = options.resolver ?? systemResolver;
+  const policy = { allowPrivateTargets: config.allowPrivateTargets, allowCidrs: [...config.allowCidrs] };
+
+  let worker: DeliveryWorker | null = null;
+  if (config.role !== 'api') {
+    const agentOptions = { connectTimeoutMs: config.deliveryTimeoutMs, agentOptions: { pipelining: 1 } };
+    const secure = createGuardedAgent(policy, resolver, agentOptions);
+    const insecure = createGuardedAgent(policy, resolver, { ...agentOptions, insecure: true });
+    worker = new DeliveryWorker({
+      store,
+      config,
+      logger: logger.child({ component: 'worker' }),
+      dispatcher: (insecureSsl) => (insecureSsl ? insecure : secure),
+      openSecret: (stored) => secretBox.open(stored),
+      observer: metrics,
+      clock,
+      random: options.random,
+    });
+    worker.start();
+  }
+
+  const wakeWorker = () => worker?.notify();
+  const ingestor = new EventIngestor(store, logger, wakeWorker, clock);
+  let server: FastifyInstance | null = null;
+  let url: string | null = null;
+  let adminToken: string | null = null;
+  const context: ApiContext = { store, config, logger, ingestor, wakeWorker, clock, resolver, secretBox, metrics };
+
+  if (config.role !== 'worker') {
+    if ((await store.countTokens()) === 0) {
+      adminToken = (await issueToken(context, 'admin', ['admin'])).token;
+      const announce = options.announce ?? ((line: string) => process.stdout.write(line + '\n'));
+      announce(`Created the first admin token (shown only once, store it now): ${adminToken}`);
+    }
+    server = await buildServer(context);
+    await server.listen({ host: config.host, port: config.port });
+    const address = server.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
+    logger.info({ url, role: config.role, store: store.kind }, 'Dits Webhooks API listening');
+  }
+
+  let closing: Promise<void> | null = null;
+  const close = () => {
+    closing ??= (async () => {
+      if (server) await server.close();
+      if (worker) await worker.stop(config.shutdownGraceMs);
+      await store.close();
+      logger.info('Dits Webhooks stopped');
+      logger.flush?.();
+    })();
+    return closing;
+  };
+  return { config, store, logger, url, adminToken, worker, server, close };
+}

@@ -1,0 +1,87 @@
+import type { Command } from 'commander';
+import { ConfigError, describeConfig } from '../config.js';
+import { startService } from '../app.js';
+
+interface ServeFlags {
+  host?: string;
+  port?: string;
+  role?: string;
+  dataDir?: string;
+  database?: string;
+  config?: string;
+  allowPrivateTargets?: boolean;
+  allowCidr?: string[];
+  logLevel?: string;
+}
+
+function overridesFrom(flags: ServeFlags): Record<string, unknown> {
+  const overrides: Record<string, unknown> = {};
+  if (flags.host !== undefined) overrides.host = flags.host;
+  if (flags.port !== undefined) overrides.port = flags.port;
+  if (flags.role !== undefined) overrides.role = flags.role;
+  if (flags.dataDir !== undefined) overrides.dataDir = flags.dataDir;
+  if (flags.database !== undefined) overrides.databaseUrl = flags.database;
+  if (flags.allowPrivateTargets) overrides.allowPrivateTargets = true;
+  if (flags.allowCidr !== undefined) overrides.allowCidrs = flags.allowCidr;
+  if (flags.logLevel !== undefined) overrides.logLevel = flags.logLevel;
+  return overrides;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function registerServeCommands(program: Command): void {
+  program
+    .command('serve')
+    .description('Run the API server and the delivery worker')
+    .option('--host <host>', 'interface to bind (default 127.0.0.1)')
+    .option('--port <port>', 'TCP port (default 8080; 0 picks a free one)')
+    .option('--role <role>', 'all, api or worker (default all)')
+    .option('--data-dir <dir>', 'folder of the SQLite database (default ./data)')
+    .option('--database <url>', 'PostgreSQL connection string; overrides DATABASE_URL')
+    .option('--config <file>', 'JSON config file whose keys are the configuration names')
+    .option('--allow-private-targets', 'unsafe outside trusted networks: allow webhooks to loopback and private addresses')
+    .option('--allow-cidr <cidr>', 'allow targets in this CIDR although their range is blocked (repeatable)', collect)
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
+    .addHelpText('after', '\nEvery setting also reads DITS_WEBHOOKS_<NAME>, e.g.\n' + describeConfig().map((c) => `  ${c.env} (default ${JSON.stringify(c.default)})`).join('\n'))
+    .action(async (flags: ServeFlags) => {
+      let service;
+      try {
+        service = await startService({ overrides: overridesFrom(flags), env: process.env, configFile: flags.config });
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          process.stderr.write(`${err.message}\nFix the flag, environment variable or config file named above.\n`);
+          process.exit(2);
+        }
+        throw err;
+      }
+      if (service.url) process.stdout.write(`Dits Webhooks is listening on ${service.url} (store: ${service.store.kind}, role: ${service.config.role})\n`);
+      else process.stdout.write(`Dits Webhooks worker started (store: ${service.store.kind})\n`);
+      const shutdown = (signal: string) => {
+        service.logger.info({ signal }, 'shutting down');
+        void service.close().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            service.logger.error({ err }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
+      };
+      process.once('SIGTERM', () => shutdown('SIGTERM'));
+      process.once('SIGINT', () => shutdown('SIGINT'));
+    });
+
+  program
+    .command('migrate')
+    .description('Apply database migrations and exit')
+    .option('--data-dir <dir>', 'folder of the SQLite database (default ./data)')
+    .option('--database <url>', 'PostgreSQL connection string; overrides DATABASE_URL')
+    .action(async (flags: ServeFlags) => {
+      const { loadConfig } = await import('../config.js');
+      const { openStore } = await import('../app.js');
+      const config = loadConfig({ overrides: overridesFrom(flags), env: process.env });
+      const store = await openStore(config);
+      await store.migrate();
+      await store.close();
+      process.stdout.write(`Migrations applied (${store.kind}).\n`);
+    });
+}

@@ -1,0 +1,270 @@
+import { readFileSync } from 'node:fs';
+import type { FieldError } from './errors.js';
+
+/**
+ * Service configuration. Values come from flags, then `DITS_WEBHOOKS_*`
+ * environment variables, then an optional JSON config file, then the defaults
+ * below. `loadConfig` validates the merged result once and freezes it.
+ */
+export interface Config {
+  /** Interface the HTTP server binds to. */
+  host: string;
+  /** TCP port of the HTTP server; 0 picks a free port. */
+  port: number;
+  /** Which parts this process runs: the API, the delivery worker, or both. */
+  role: 'all' | 'api' | 'worker';
+  /** Folder of the SQLite database file, used when `databaseUrl` is empty. */
+  dataDir: string;
+  /** PostgreSQL connection string; empty means SQLite under `dataDir`. */
+  databaseUrl: string;
+  /** SQLite `synchronous` pragma: `full` survives power loss, `normal` survives process crashes only. */
+  sqliteSynchronous: 'full' | 'normal';
+  /** pino log level. */
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+  /** Maximum webhooks per repository or per owner. */
+  maxWebhooksPerTarget: number;
+  /** Maximum size of an ingested event body, in bytes. */
+  maxEventBodyBytes: number;
+  /** Maximum size of any other request body, in bytes. */
+  maxRequestBodyBytes: number;
+  /** Maximum commits kept in one push payload; `total_commits_count` keeps the real number. */
+  maxCommitsPerPush: number;
+
+  /** Time allowed for connecting and receiving the response status line and headers, in milliseconds. */
+  deliveryTimeoutMs: number;
+  /** Maximum response body bytes stored per attempt; the rest is cut and flagged. */
+  responseBodyLimitBytes: number;
+  /** Delays between attempts, in seconds; its length plus one is the number of attempts. */
+  retrySchedule: number[];
+  /** Relative jitter applied to each retry delay, 0.2 meaning plus or minus 20 %. */
+  retryJitter: number;
+  /** Upper bound for a delay requested by Retry-After, in seconds. */
+  maxRetryAfterSeconds: number;
+  /** Maximum requests in flight to one webhook, across all workers. */
+  maxInFlightPerWebhook: number;
+  /** Maximum requests in flight from one worker process. */
+  maxInFlight: number;
+  /** Time a worker owns a claimed delivery before another worker may take it, in milliseconds. */
+  leaseMs: number;
+  /** Longest a worker sleeps before it looks for due retries again, in milliseconds. */
+  pollIntervalMs: number;
+  /** Time the previous secret keeps signing after a rotation, in seconds. */
+  secretRotationOverlapSeconds: number;
+  /** Days without a successful delivery, while deliveries keep failing, after which a webhook is deactivated. */
+  disableAfterFailingDays: number;
+
+  /** Unsafe outside trusted networks: lets webhooks target loopback, private and link-local addresses. */
+  allowPrivateTargets: boolean;
+  /** CIDRs that webhooks may target even though their address class is blocked. */
+  allowCidrs: string[];
+  /** 32-byte key (64 hex characters or base64) that encrypts webhook secrets at rest with AES-256-GCM. */
+  encryptionKey: string;
+  /** Requests per minute allowed for one API token. */
+  rateLimitPerMinute: number;
+  /** Grace period for in-flight deliveries on SIGTERM, in milliseconds. */
+  shutdownGraceMs: number;
+}
+
+export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
+  host: '127.0.0.1',
+  port: 8080,
+  role: 'all',
+  dataDir: './data',
+  databaseUrl: '',
+  sqliteSynchronous: 'full',
+  logLevel: 'info',
+  maxWebhooksPerTarget: 20,
+  maxEventBodyBytes: 10 * 1024 * 1024,
+  maxRequestBodyBytes: 1024 * 1024,
+  maxCommitsPerPush: 2048,
+  deliveryTimeoutMs: 10_000,
+  responseBodyLimitBytes: 64 * 1024,
+  retrySchedule: [60, 300, 1800, 7200, 21600, 43200, 86400],
+  retryJitter: 0.2,
+  maxRetryAfterSeconds: 86400,
+  maxInFlightPerWebhook: 10,
+  maxInFlight: 256,
+  leaseMs: 60_000,
+  pollIntervalMs: 1000,
+  secretRotationOverlapSeconds: 86400,
+  disableAfterFailingDays: 5,
+  allowPrivateTargets: false,
+  allowCidrs: [],
+  encryptionKey: '',
+  rateLimitPerMinute: 6000,
+  shutdownGraceMs: 15_000,
+}) as Readonly<Config>;
+
+type Kind = 'string' | 'integer' | 'number' | 'boolean' | 'list' | 'numberList';
+
+interface KeySpec {
+  kind: Kind;
+  min?: number;
+  max?: number;
+  choices?: readonly string[];
+}
+
+const SPEC: Record<keyof Config, KeySpec> = {
+  host: { kind: 'string' },
+  port: { kind: 'integer', min: 0, max: 65535 },
+  role: { kind: 'string', choices: ['all', 'api', 'worker'] },
+  dataDir: { kind: 'string' },
+  databaseUrl: { kind: 'string' },
+  sqliteSynchronous: { kind: 'string', choices: ['full', 'normal'] },
+  logLevel: { kind: 'string', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+  maxWebhooksPerTarget: { kind: 'integer', min: 1, max: 10_000 },
+  maxEventBodyBytes: { kind: 'integer', min: 1024, max: 100 * 1024 * 1024 },
+  maxRequestBodyBytes: { kind: 'integer', min: 1024, max: 100 * 1024 * 1024 },
+  maxCommitsPerPush: { kind: 'integer', min: 1, max: 100_000 },
+  deliveryTimeoutMs: { kind: 'integer', min: 100, max: 120_000 },
+  responseBodyLimitBytes: { kind: 'integer', min: 0, max: 10 * 1024 * 1024 },
+  retrySchedule: { kind: 'numberList', min: 0, max: 7 * 86400 },
+  retryJitter: { kind: 'number', min: 0, max: 0.9 },
+  maxRetryAfterSeconds: { kind: 'integer', min: 0, max: 7 * 86400 },
+  maxInFlightPerWebhook: { kind: 'integer', min: 1, max: 10_000 },
+  maxInFlight: { kind: 'integer', min: 1, max: 100_000 },
+  leaseMs: { kind: 'integer', min: 1000, max: 3_600_000 },
+  pollIntervalMs: { kind: 'integer', min: 10, max: 60_000 },
+  secretRotationOverlapSeconds: { kind: 'integer', min: 0, max: 30 * 86400 },
+  disableAfterFailingDays: { kind: 'number', min: 0, max: 365 },
+  allowPrivateTargets: { kind: 'boolean' },
+  allowCidrs: { kind: 'list' },
+  encryptionKey: { kind: 'string' },
+  rateLimitPerMinute: { kind: 'integer', min: 1, max: 10_000_000 },
+  shutdownGraceMs: { kind: 'integer', min: 0, max: 600_000 },
+};
+
+/** Maps `maxInFlight` to `DITS_WEBHOOKS_MAX_IN_FLIGHT`. */
+export function envName(key: string): string {
+  return 'DITS_WEBHOOKS_' + key.replace(/([A-Z])/g, '_$1').toUpperCase();
+}
+
+/** Converts one raw value (a string from the environment, or a JSON value) to the key's type. */
+function coerce(key: string, spec: KeySpec, raw: unknown): { value?: unknown; error?: string } {
+  const fromText = typeof raw === 'string';
+  switch (spec.kind) {
+    case 'string':
+      return typeof raw === 'string' ? { value: raw } : { error: `expected a string, got ${JSON.stringify(raw)}` };
+    case 'boolean':
+      if (typeof raw === 'boolean') return { value: raw };
+      if (fromText && /^(true|1|yes)$/i.test(raw as string)) return { value: true };
+      if (fromText && /^(false|0|no)$/i.test(raw as string)) return { value: false };
+      return { error: `expected true or false, got ${JSON.stringify(raw)}` };
+    case 'integer':
+    case 'number': {
+      const n = fromText && (raw as string).trim() !== '' ? Number(raw) : raw;
+      if (typeof n !== 'number' || !Number.isFinite(n) || (spec.kind === 'integer' && !Number.isInteger(n))) {
+        return { error: `expected ${spec.kind === 'integer' ? 'an integer' : 'a number'}, got ${JSON.stringify(raw)}` };
+      }
+      return { value: n };
+    }
+    case 'list':
+      if (Array.isArray(raw) && raw.every((x) => typeof x === 'string')) return { value: raw };
+      if (fromText) return { value: (raw as string).split(',').map((s) => s.trim()).filter(Boolean) };
+      return { error: `expected a list of strings, got ${JSON.stringify(raw)}` };
+    case 'numberList': {
+      const items = fromText ? (raw as string).split(',').map((s) => Number(s.trim())) : raw;
+      if (Array.isArray(items) && items.length > 0 && items.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+        return { value: items };
+      }
+      return { error: `expected a comma-separated list of numbers for ${key}, got ${JSON.stringify(raw)}` };
+    }
+  }
+}
+
+function checkRange(spec: KeySpec, value: unknown): string | null {
+  const values = Array.isArray(value) ? value : [value];
+  for (const v of values) {
+    if (typeof v === 'number' && spec.min !== undefined && v < spec.min) return `must be at least ${spec.min}, got ${v}`;
+    if (typeof v === 'number' && spec.max !== undefined && v > spec.max) return `must be at most ${spec.max}, got ${v}`;
+    if (typeof v === 'string' && spec.choices && !spec.choices.includes(v)) {
+      return `must be one of ${spec.choices.join(', ')}, got ${JSON.stringify(v)}`;
+    }
+  }
+  return null;
+}
+
+export class ConfigError extends Error {
+  readonly errors: FieldError[];
+  constructor(errors: FieldError[]) {
+    super('Invalid configuration:\n' + errors.map((e) => `  ${e.field}: ${e.message}`).join('\n'));
+    this.name = 'ConfigError';
+    this.errors = errors;
+  }
+}
+
+export interface ConfigSources {
+  /** Values from command-line flags or from code; highest precedence. */
+  overrides?: Partial<Record<keyof Config, unknown>>;
+  /** Environment to read `DITS_WEBHOOKS_*` variables from. */
+  env?: NodeJS.ProcessEnv;
+  /** Path of a JSON config file whose keys are the Config field names. */
+  configFile?: string;
+}
+
+function readConfigFile(path: string, errors: FieldError[]): Record<string, unknown> {
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+    errors.push({ field: 'configFile', message: `${path} must contain a JSON object` });
+  } catch (err) {
+    errors.push({ field: 'configFile', message: `cannot read ${path}: ${(err as Error).message}` });
+  }
+  return {};
+}
+
+/** Merges flags, environment, config file and defaults, validates every key, and returns a frozen Config. */
+export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
+  const errors: FieldError[] = [];
+  const env = sources.env ?? {};
+  const configPath = sources.configFile ?? env.DITS_WEBHOOKS_CONFIG;
+  const file = configPath ? readConfigFile(configPath, errors) : {};
+  const known = new Set(Object.keys(SPEC));
+  for (const key of Object.keys(file)) {
+    if (!known.has(key)) errors.push({ field: key, message: `unknown key in ${configPath}; valid keys: ${[...known].join(', ')}` });
+  }
+  for (const key of Object.keys(sources.overrides ?? {})) {
+    if (!known.has(key)) errors.push({ field: key, message: 'unknown configuration key' });
+  }
+
+  const result: Record<string, unknown> = { ...DEFAULT_CONFIG };
+  for (const key of Object.keys(SPEC) as (keyof Config)[]) {
+    const spec = SPEC[key];
+    const layers: [string, unknown][] = [
+      [key, sources.overrides?.[key]],
+      [envName(key), env[envName(key)]],
+      [`${configPath}: ${key}`, file[key]],
+    ];
+    const found = layers.find(([, v]) => v !== undefined);
+    if (!found) continue;
+    const [origin, raw] = found;
+    const { value, error } = coerce(key, spec, raw);
+    const problem = error ?? checkRange(spec, value);
+    if (problem) errors.push({ field: origin, message: problem });
+    else result[key] = value;
+  }
+  if (env.DATABASE_URL && sources.overrides?.databaseUrl === undefined && !env[envName('databaseUrl')]) {
+    result.databaseUrl = env.DATABASE_URL;
+  }
+
+  const config = result as unknown as Config;
+  if (config.leaseMs <= config.deliveryTimeoutMs + 1000) {
+    errors.push({
+      field: 'leaseMs',
+      message: `must exceed deliveryTimeoutMs + 1000 (${config.deliveryTimeoutMs + 1000}) so that a lease outlives a request, got ${config.leaseMs}`,
+    });
+  }
+  if (config.databaseUrl && !/^postgres(ql)?:\/\//.test(config.databaseUrl)) {
+    errors.push({ field: 'databaseUrl', message: 'must start with postgres:// or postgresql://' });
+  }
+  if (errors.length > 0) throw new ConfigError(errors);
+  config.retrySchedule = Object.freeze([...config.retrySchedule]) as number[];
+  config.allowCidrs = Object.freeze([...config.allowCidrs]) as string[];
+  return Object.freeze(config);
+}
+
+/** Lists every key with its environment variable and default, for help text and docs. */
+export function describeConfig(): { key: string; env: string; default: unknown }[] {
+  return Object.keys(SPEC).map((key) => ({ key, env: envName(key), default: DEFAULT_CONFIG[key as keyof Config] }));
+}

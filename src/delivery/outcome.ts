@@ -1,0 +1,63 @@
+import { DeliveryStatus } from './states.js';
+import { applyRetryAfter, maxAttempts, nextRetryDelayMs, parseRetryAfterMs, type RetryPolicy } from './retry-policy.js';
+
+/** Kinds of failure before a response arrived. */
+export type SendErrorKind = 'timeout' | 'refused' | 'reset' | 'dns' | 'tls' | 'blocked' | 'network';
+
+/** What one attempt produced: a response status, or a typed send error. */
+export interface AttemptSignal {
+  statusCode: number | null;
+  errorKind: SendErrorKind | null;
+  retryAfter: string | null;
+  /** Attempts made so far, this one included. */
+  attemptsMade: number;
+  /** True for an attempt requested by a manual redelivery. */
+  manual: boolean;
+  /** Scheduled retry to restore after a failed manual attempt. */
+  resumeAt: number | null;
+}
+
+export interface AttemptDecision {
+  status: DeliveryStatus;
+  nextAttemptAt: number | null;
+  resumeAt: number | null;
+  /** Reason to deactivate the webhook, or null. */
+  deactivate: string | null;
+}
+
+/** Decides whether an attempt's result may be retried: 5xx, 408, 429 and network failures except a blocked address. */
+export function isRetryable(statusCode: number | null, errorKind: SendErrorKind | null): boolean {
+  if (errorKind !== null) return errorKind !== 'blocked';
+  if (statusCode === null) return true;
+  return statusCode >= 500 || statusCode === 408 || statusCode === 429;
+}
+
+/**
+ * Maps an attempt's result to the delivery's next state. 2xx delivers; a
+ * retryable failure schedules the next attempt until the schedule runs out;
+ * anything else fails. A manual attempt schedules nothing new, but a failed
+ * one keeps a retry that was already scheduled.
+ */
+export function decideAttemptOutcome(signal: AttemptSignal, policy: RetryPolicy, now: number, random: () => number = Math.random): AttemptDecision {
+  const code = signal.statusCode;
+  const deactivate = code === 410 ? 'gone' : null;
+  if (signal.errorKind === null && code !== null && code >= 200 && code < 300) {
+    return { status: DeliveryStatus.delivered, nextAttemptAt: null, resumeAt: null, deactivate: null };
+  }
+  const failed: AttemptDecision = { status: DeliveryStatus.failed, nextAttemptAt: null, resumeAt: null, deactivate };
+
+  if (signal.manual) {
+    if (signal.resumeAt !== null && isRetryable(code, signal.errorKind)) {
+      return { status: DeliveryStatus.retrying, nextAttemptAt: signal.resumeAt, resumeAt: null, deactivate };
+    }
+    return failed;
+  }
+  if (!isRetryable(code, signal.errorKind) || signal.attemptsMade >= maxAttempts(policy)) return failed;
+
+  const scheduled = nextRetryDelayMs(policy, signal.attemptsMade, random);
+  if (scheduled === null) return failed;
+  // Only 429 and 503 carry a Retry-After that means "come back later".
+  const honoured = code === 429 || code === 503 ? parseRetryAfterMs(signal.retryAfter, now) : null;
+  const delay = applyRetryAfter(scheduled, honoured, policy);
+  return { status: DeliveryStatus.retrying, nextAttemptAt: now + delay, resumeAt: null, deactivate };
+}

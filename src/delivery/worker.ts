@@ -1,0 +1,345 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Dispatcher } from 'undici';
+import type { Config } from '../config.js';
+import type { AttemptResult, ClaimedDelivery, Store } from '../store/types.js';
+import { buildRequestHeaders } from './request-headers.js';
+import { decideAttemptOutcome } from './outcome.js';
+import type { RetryPolicy } from './retry-policy.js';
+import { sendWebhookRequest } from './sender.js';
+import { prepareSigningKey, type SigningKey } from '../signing/sign.js';
+import { assertTransition } from './states.js';
+
+/** Observes attempts for metrics; every method is optional. */
+export interface DeliveryObserver {
+  attemptFinished?(result: AttemptResult, durationSeconds: number): void;
+  webhookDisabled?(webhookId: number, reason: string): void;
+}
+
+export interface WorkerOptions {
+  store: Store;
+  config: Readonly<Config>;
+  logger: Logger;
+  /** Returns the dispatcher for a webhook: a guarded agent, with TLS checks off only for `insecure_ssl` webhooks. */
+  dispatcher: (insecureSsl: boolean) => Dispatcher;
+  /** Turns a stored secret back into plain text (decrypts it when encryption at rest is on). */
+  openSecret?: (stored: string) => string;
+  observer?: DeliveryObserver;
+  clock?: () => number;
+  random?: () => number;
+  workerId?: string;
+}
+
+/** Largest number of deliveries claimed in one store round trip. */
+const CLAIM_BATCH = 128;
+/** How often the worker looks for webhooks that have failed for too long, in ms. */
+const DISABLE_CHECK_INTERVAL_MS = 60_000;
+
+/**
+ * Claims due deliveries, sends them, and writes the attempts back in batches.
+ * A wake-up (new event, finished attempt, timer) runs one pump; pumps never
+ * overlap, and attempt results are flushed before the next claim so that the
+ * per-webhook in-flight count read from the leases is current.
+ */
+export class DeliveryWorker {
+  readonly workerId: string;
+  private readonly options: WorkerOptions;
+  private readonly policy: RetryPolicy;
+  private readonly clock: () => number;
+  private readonly keyCache = new Map<string, SigningKey>();
+  private readonly urlCache = new Map<string, URL>();
+  private readonly inFlight = new Map<string, string>();
+  private results: AttemptResult[] = [];
+  private running = false;
+  private pumping = false;
+  private wakeRequested = false;
+  private flushing: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private disableTimer: NodeJS.Timeout | null = null;
+  private idleWaiters: (() => void)[] = [];
+  private unlisten: (() => Promise<void>) | null = null;
+
+  constructor(options: WorkerOptions) {
+    this.options = options;
+    this.workerId = options.workerId ?? `worker-${randomUUID().slice(0, 8)}`;
+    this.clock = options.clock ?? Date.now;
+    this.policy = {
+      scheduleSeconds: options.config.retrySchedule,
+      jitter: options.config.retryJitter,
+      maxRetryAfterSeconds: options.config.maxRetryAfterSeconds,
+    };
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    if (this.options.store.listenForWork) {
+      void this.options.store.listenForWork(() => this.notify()).then(
+        (unlisten) => {
+          this.unlisten = unlisten;
+        },
+        (err: unknown) => this.options.logger.error({ err }, 'listening for new deliveries failed; relying on polling'),
+      );
+    }
+    this.options.logger.info({ worker_id: this.workerId }, 'delivery worker started');
+    this.disableTimer = setInterval(() => void this.disableFailingWebhooks(), DISABLE_CHECK_INTERVAL_MS);
+    this.disableTimer.unref();
+    this.notify();
+  }
+
+  /** Requests a pump soon; cheap to call often. */
+  notify(): void {
+    if (!this.running) return;
+    if (this.pumping) {
+      this.wakeRequested = true;
+      return;
+    }
+    this.pumping = true;
+    setImmediate(() => void this.pump());
+  }
+
+  get inFlightCount(): number {
+    return this.inFlight.size;
+  }
+
+  private async pump(): Promise<void> {
+    const { store, config, logger } = this.options;
+    try {
+      do {
+        this.wakeRequested = false;
+        if (this.flushing) await this.flushing;
+        while (this.running && this.inFlight.size < config.maxInFlight) {
+          const limit = Math.min(CLAIM_BATCH, config.maxInFlight - this.inFlight.size);
+          const claimed = await store.claimDue({
+            workerId: this.workerId,
+            now: this.clock(),
+            leaseMs: config.leaseMs,
+            limit,
+            maxInFlightPerWebhook: config.maxInFlightPerWebhook,
+          });
+          for (const delivery of claimed) void this.attempt(delivery);
+          if (claimed.length < limit) break;
+        }
+      } while (this.wakeRequested && this.running);
+    } catch (err) {
+      logger.error({ err, worker_id: this.workerId }, 'claiming deliveries failed; retrying after the poll interval');
+    } finally {
+      this.pumping = false;
+    }
+    await this.scheduleTimer();
+  }
+
+  private async scheduleTimer(): Promise<void> {
+    if (!this.running) return;
+    if (this.timer) clearTimeout(this.timer);
+    let delay = this.options.config.pollIntervalMs;
+    try {
+      const next = await this.options.store.nextDueAt();
+      const now = this.clock();
+      // A due time in the past means the head is leased or its webhook is saturated; finished attempts wake the worker.
+      if (next !== null && next > now) delay = Math.min(delay, next - now);
+    } catch (err) {
+      this.options.logger.error({ err }, 'reading the next due time failed');
+    }
+    this.timer = setTimeout(() => this.notify(), delay);
+    this.timer.unref();
+  }
+
+  private signingKeys(webhook: ClaimedDelivery['webhook'], now: number): SigningKey[] {
+    const open = this.options.openSecret ?? ((s: string) => s);
+    const key = (stored: string): SigningKey => {
+      let cached = this.keyCache.get(stored);
+      if (!cached) {
+        if (this.keyCache.size > 10_000) this.keyCache.clear();
+        cached = prepareSigningKey(open(stored));
+        this.keyCache.set(stored, cached);
+      }
+      return cached;
+    };
+    const keys = [key(webhook.secret)];
+    if (webhook.previousSecret && webhook.previousSecretExpiresAt !== null && webhook.previousSecretExpiresAt > now) {
+      keys.push(key(webhook.previousSecret));
+    }
+    return keys;
+  }
+
+  private targetUrl(raw: string): URL {
+    let url = this.urlCache.get(raw);
+    if (!url) {
+      if (this.urlCache.size > 10_000) this.urlCache.clear();
+      url = new URL(raw);
+      this.urlCache.set(raw, url);
+    }
+    return url;
+  }
+
+  private async attempt(delivery: ClaimedDelivery): Promise<void> {
+    const { config, logger } = this.options;
+    this.inFlight.set(delivery.id, delivery.leaseToken);
+    const startedAt = this.clock();
+    const attemptNumber = delivery.attempts + 1;
+    let result: AttemptResult;
+    try {
+      const headers = buildRequestHeaders(delivery, this.signingKeys(delivery.webhook, startedAt), Math.floor(startedAt / 1000));
+      const response = await sendWebhookRequest({
+        url: this.targetUrl(delivery.webhook.url),
+        headers,
+        body: delivery.body,
+        timeoutMs: config.deliveryTimeoutMs,
+        bodyLimitBytes: config.responseBodyLimitBytes,
+        dispatcher: this.options.dispatcher(delivery.webhook.insecureSsl),
+      });
+      // The worker stopped and released this lease while the request ran; another worker owns the delivery now.
+      if (!this.inFlight.has(delivery.id)) return;
+      const now = this.clock();
+      const decision = decideAttemptOutcome(
+        {
+          statusCode: response.statusCode,
+          errorKind: response.error?.kind ?? null,
+          retryAfter: response.headers?.['retry-after'] ?? null,
+          attemptsMade: attemptNumber,
+          manual: delivery.manual,
+          resumeAt: delivery.resumeAt,
+        },
+        this.policy,
+        now,
+        this.options.random,
+      );
+      assertTransition(delivery.status, decision.status);
+      const location = response.statusCode !== null && response.statusCode >= 300 && response.statusCode < 400 ? response.headers?.location : undefined;
+      result = {
+        deliveryId: delivery.id,
+        leaseToken: delivery.leaseToken,
+        webhookId: delivery.webhookId,
+        event: delivery.event,
+        status: decision.status,
+        nextAttemptAt: decision.nextAttemptAt,
+        resumeAt: decision.resumeAt,
+        deactivateWebhook: decision.deactivate,
+        attempt: {
+          attempt: attemptNumber,
+          trigger: delivery.manual ? 'manual' : 'scheduled',
+          startedAt,
+          durationMs: Math.round(response.durationMs * 1000) / 1000,
+          requestHeaders: headers,
+          statusCode: response.statusCode,
+          responseHeaders: response.headers,
+          responseBody: response.body,
+          responseBodyTruncated: response.bodyTruncated,
+          errorCode: response.error ? response.error.kind : location !== undefined ? 'redirect_not_followed' : null,
+          errorMessage: response.error
+            ? response.error.message
+            : location !== undefined
+              ? `redirect to ${location} not followed`
+              : null,
+          outcome: decision.status,
+        },
+      };
+      logger.info(
+        {
+          delivery_id: delivery.id,
+          webhook_id: delivery.webhookId,
+          event: delivery.event,
+          attempt: attemptNumber,
+          status_code: response.statusCode,
+          error: response.error?.kind,
+          duration_ms: result.attempt.durationMs,
+          outcome: decision.status,
+        },
+        'delivery attempt',
+      );
+    } catch (err) {
+      // Only a programming error lands here; the lease expires and another attempt follows.
+      logger.error({ err, delivery_id: delivery.id, webhook_id: delivery.webhookId }, 'delivery attempt crashed');
+      this.inFlight.delete(delivery.id);
+      return;
+    }
+    this.options.observer?.attemptFinished?.(result, result.attempt.durationMs / 1000);
+    this.results.push(result);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushing) return;
+    this.flushing = new Promise<void>((resolve) => {
+      setImmediate(() => {
+        void this.flush().finally(() => {
+          this.flushing = null;
+          resolve();
+          if (this.results.length > 0) this.scheduleFlush();
+          this.notify();
+        });
+      });
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.results;
+    if (batch.length === 0) return;
+    this.results = [];
+    const { store, logger } = this.options;
+    try {
+      await store.completeAttempts(batch, this.clock());
+    } catch (err) {
+      // The leases expire and the deliveries are attempted again: at least once, never lost.
+      logger.error({ err, count: batch.length }, 'recording delivery attempts failed');
+    }
+    for (const result of batch) {
+      if (this.inFlight.get(result.deliveryId) === result.leaseToken) this.inFlight.delete(result.deliveryId);
+      if (result.deactivateWebhook) await this.disable(result.webhookId, result.deactivateWebhook);
+    }
+    if (this.inFlight.size === 0) {
+      for (const resolve of this.idleWaiters.splice(0)) resolve();
+    }
+  }
+
+  private async disable(webhookId: number, reason: string): Promise<void> {
+    try {
+      await this.options.store.disableWebhook(webhookId, reason, this.clock());
+      this.options.logger.warn({ webhook_id: webhookId, reason }, 'webhook deactivated');
+      this.options.observer?.webhookDisabled?.(webhookId, reason);
+    } catch (err) {
+      this.options.logger.error({ err, webhook_id: webhookId }, 'deactivating the webhook failed');
+    }
+  }
+
+  /** Deactivates webhooks whose deliveries have failed, without a success, for longer than the configured period. */
+  async disableFailingWebhooks(): Promise<void> {
+    const days = this.options.config.disableAfterFailingDays;
+    if (days <= 0 || !this.running) return;
+    try {
+      const ids = await this.options.store.listFailingWebhooks(this.clock() - days * 86_400_000);
+      for (const id of ids) await this.disable(id, 'failing');
+    } catch (err) {
+      this.options.logger.error({ err }, 'checking for failing webhooks failed');
+    }
+  }
+
+  /**
+   * Stops claiming, waits up to `graceMs` for requests in flight, records
+   * their attempts, and releases the leases of any still running so that
+   * another worker retries them at once.
+   */
+  async stop(graceMs: number): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.disableTimer) clearInterval(this.disableTimer);
+    if (this.unlisten) await this.unlisten();
+    if (this.inFlight.size > 0) {
+      await Promise.race([
+        new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
+        new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref()),
+      ]);
+    }
+    if (this.flushing) await this.flushing;
+    await this.flush();
+    const leftover = [...this.inFlight].map(([deliveryId, leaseToken]) => ({ deliveryId, leaseToken }));
+    this.inFlight.clear();
+    if (leftover.length > 0) {
+      await this.options.store.releaseLeases(leftover);
+      this.options.logger.warn({ count: leftover.length }, 'released leases of deliveries still in flight at shutdown');
+    }
+    this.options.logger.info({ worker_id: this.workerId }, 'delivery worker stopped');
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * The error catalog. Every error that reaches an API client has a stable code
+ * from this table, the HTTP status listed here and a message that names the
+ * field and the fix. Internal failures are logged and shown only as
+ * `internal_error`.
+ */
+
+/** One problem with one input field; `field` is a JSON-pointer-like path such as `events[2]`. */
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+export const ERROR_CATALOG = {
+  invalid_json: { status: 400, description: 'The request body is not valid JSON or not valid UTF-8.' },
+  invalid_request: { status: 400, description: 'A field is missing, has the wrong type or is out of range; `details` lists each field.' },
+  invalid_number: { status: 400, description: 'A number cannot be represented exactly (an integer beyond 2^53 - 1, or outside the double range).' },
+  invalid_event_pattern: { status: 400, description: 'An entry of `events` matches no event type or uses a wildcard inside a segment.' },
+  invalid_target_url: { status: 400, description: 'The webhook URL is not an absolute http or https URL, or contains whitespace or control characters.' },
+  target_blocked: { status: 422, description: 'The webhook URL points to an address that the server configuration blocks.' },
+  unauthorized: { status: 401, description: 'The Authorization header is missing, malformed, or carries an unknown or revoked token.' },
+  insufficient_scope: { status: 403, description: 'The token lacks the scope that the route requires.' },
+  route_not_found: { status: 404, description: 'No route matches the method and path.' },
+  repo_not_found: { status: 404, description: 'No repository has that id.' },
+  webhook_not_found: { status: 404, description: 'No webhook with that id belongs to the repository or owner.' },
+  delivery_not_found: { status: 404, description: 'No delivery with that id belongs to the webhook.' },
+  token_not_found: { status: 404, description: 'No token has that id.' },
+  event_type_not_found: { status: 404, description: 'No event type has that name.' },
+  method_not_allowed: { status: 405, description: 'The route exists but not for this HTTP method.' },
+  repo_exists: { status: 409, description: 'A repository with that owner and name already exists.' },
+  idempotency_key_reused: { status: 409, description: 'The Idempotency-Key was used before with a different request body.' },
+  delivery_in_progress: { status: 409, description: 'The delivery is being attempted right now; redeliver it after the attempt ends.' },
+  payload_too_large: { status: 413, description: 'The request body exceeds the configured size limit.' },
+  unsupported_media_type: { status: 415, description: 'The request body must be sent as application/json.' },
+  webhook_inactive: { status: 422, description: 'The webhook is inactive; activate it before pinging it.' },
+  webhook_limit_reached: { status: 422, description: 'The repository or owner already has the maximum number of webhooks.' },
+  rate_limited: { status: 429, description: 'The token sent too many requests; retry after the number of seconds in Retry-After.' },
+  internal_error: { status: 500, description: 'The server failed; the cause is in the server log, not in the response.' },
+  service_unavailable: { status: 503, description: 'The server is starting or shutting down.' },
+} as const satisfies Record<string, { status: number; description: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+/** An error meant for an API client: a catalog code, a message and optional field details. */
+export class ApiError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: FieldError[];
+  readonly headers: Record<string, string>;
+
+  constructor(code: ErrorCode, message: string, details: FieldError[] = [], headers: Record<string, string> = {}) {
+    super(message);
+    this.name = 'ApiError';
+    this.code = code;
+    this.status = ERROR_CATALOG[code].status;
+    this.details = details;
+    this.headers = headers;
+  }
+
+  toJSON(): { error: { code: ErrorCode; message: string; details: FieldError[] } } {
+    return { error: { code: this.code, message: this.message, details: this.details } };
+  }
+}
+
+/** Builds an `invalid_request` error whose message lists the first few field problems. */
+export function invalidRequest(details: FieldError[]): ApiError {
+  const shown = details.slice(0, 3).map((d) => `${d.field}: ${d.message}`).join('; ');
+  const more = details.length > 3 ? ` (and ${details.length - 3} more in details)` : '';
+  return new ApiError('invalid_request', `Invalid request. ${shown}${more}`, details);
+}

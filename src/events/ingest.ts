@@ -1,0 +1,131 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { IngestItem, IngestResult, PlannedDelivery, RepositoryRecord, Store, WebhookRecord } from '../store/types.js';
+import { compileEventPatterns } from './patterns.js';
+import { compileWebhookFilters } from './filters.js';
+import { buildDeliveryBody, prepareBodyTemplate, repositoryPayload } from './payload.js';
+
+/** One event ready to store: validated, normalised fields and the sender. */
+export interface IngestRequest {
+  repoId: number;
+  event: string;
+  sender: unknown;
+  fields: Record<string, unknown>;
+  idempotencyKey: string | null;
+  requestHash: string | null;
+}
+
+/** Largest number of events committed in one transaction. */
+const MAX_BATCH = 512;
+
+interface CompiledWebhook {
+  version: string;
+  matchesEvent: (event: string) => boolean;
+  matchesFilters: (event: string, payload: Record<string, unknown>) => boolean;
+}
+
+/**
+ * Stores events and fans them out to matching webhooks. Requests that arrive
+ * in the same event-loop turn share one transaction commit (group commit),
+ * and each caller gets its answer only after that commit.
+ */
+export class EventIngestor {
+  private queue: { request: IngestRequest; resolve: (r: IngestResult) => void; reject: (e: unknown) => void }[] = [];
+  private scheduled = false;
+  private running: Promise<void> | null = null;
+  private readonly compiled = new Map<number, CompiledWebhook>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly logger: Logger,
+    /** Called after every commit that created deliveries, to wake the worker. */
+    private readonly onDeliveriesCreated: () => void,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  submit(request: IngestRequest): Promise<IngestResult> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ request, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => void this.drain());
+  }
+
+  private async drain(): Promise<void> {
+    if (this.running) await this.running;
+    this.scheduled = false;
+    const batch = this.queue.splice(0, MAX_BATCH);
+    if (batch.length === 0) return;
+    if (this.queue.length > 0) this.schedule();
+    this.running = this.commit(batch);
+    await this.running;
+    this.running = null;
+  }
+
+  private async commit(batch: IngestEntry[]): Promise<void> {
+    const items = batch.map((entry) => this.toItem(entry.request));
+    try {
+      const results = await this.store.ingest(items);
+      let created = 0;
+      results.forEach((result, i) => {
+        if (result.ok && !result.replayed) created += result.deliveries;
+        batch[i].resolve(result);
+      });
+      if (created > 0) this.onDeliveriesCreated();
+    } catch (err) {
+      this.logger.error({ err, count: batch.length }, 'storing events failed');
+      for (const entry of batch) entry.reject(err);
+    }
+  }
+
+  private toItem(request: IngestRequest): IngestItem {
+    const eventId = randomUUID();
+    const createdAt = this.clock();
+    return {
+      repoId: request.repoId,
+      event: request.event,
+      eventId,
+      createdAt,
+      idempotencyKey: request.idempotencyKey,
+      requestHash: request.requestHash,
+      payload: JSON.stringify({ sender: request.sender, ...request.fields }),
+      plan: (repo, webhooks) => this.plan(request, createdAt, repo, webhooks),
+    };
+  }
+
+  /** Builds one delivery per matching webhook; the body differs only in its `delivery_id`. */
+  private plan(request: IngestRequest, createdAt: number, repo: RepositoryRecord, webhooks: WebhookRecord[]): PlannedDelivery[] {
+    const planned: PlannedDelivery[] = [];
+    let template: ReturnType<typeof prepareBodyTemplate> | null = null;
+    for (const webhook of webhooks) {
+      const compiled = this.compile(webhook);
+      if (!compiled.matchesEvent(request.event)) continue;
+      if (!compiled.matchesFilters(request.event, request.fields)) continue;
+      template ??= prepareBodyTemplate(request.event, createdAt, repositoryPayload(repo), request.sender, request.fields);
+      const id = randomUUID();
+      planned.push({ id, webhookId: webhook.id, body: buildDeliveryBody(template, id) });
+    }
+    return planned;
+  }
+
+  private compile(webhook: WebhookRecord): CompiledWebhook {
+    const version = `${webhook.updatedAt}:${JSON.stringify(webhook.events)}:${JSON.stringify(webhook.filters)}`;
+    const cached = this.compiled.get(webhook.id);
+    if (cached && cached.version === version) return cached;
+    if (this.compiled.size > 50_000) this.compiled.clear();
+    const compiled = {
+      version,
+      matchesEvent: compileEventPatterns(webhook.events),
+      matchesFilters: compileWebhookFilters(webhook.filters),
+    };
+    this.compiled.set(webhook.id, compiled);
+    return compiled;
+  }
+}
+
+type IngestEntry = EventIngestor['queue'][number];

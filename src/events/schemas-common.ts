@@ -1,0 +1,181 @@
+/**
+ * JSON Schema building blocks shared by the event schemas. Every schema here is
+ * draft-07, the dialect that the default Ajv 8 class compiles. Objects leave
+ * `additionalProperties` open so that senders and receivers can add fields
+ * without breaking older peers, but every declared property is type-checked.
+ */
+
+/** A JSON Schema object. Booleans are schemas too, but the catalog only uses them for forbidden keys. */
+export type JsonSchema = { [keyword: string]: unknown };
+
+export const JSON_SCHEMA_DIALECT = 'http://json-schema.org/draft-07/schema#';
+
+/** Builds an object schema that type-checks `properties` and leaves other keys open. */
+export function objectSchema(properties: Record<string, JsonSchema | boolean>, required: string[] = [], description?: string): JsonSchema {
+  const schema: JsonSchema = { type: 'object' };
+  if (description !== undefined) schema.description = description;
+  schema.properties = properties;
+  if (required.length > 0) schema.required = required;
+  return schema;
+}
+
+/** Positive integer ids stay within 2^53 - 1 so that every JSON parser reads them exactly. */
+export const positiveIntegerSchema: JsonSchema = {
+  type: 'integer',
+  minimum: 1,
+  maximum: Number.MAX_SAFE_INTEGER,
+  description: 'a positive integer no larger than 2^53 - 1',
+};
+
+export const countSchema: JsonSchema = {
+  type: 'integer',
+  minimum: 0,
+  maximum: Number.MAX_SAFE_INTEGER,
+  description: 'a non-negative integer no larger than 2^53 - 1',
+};
+
+/** Ids that some sources issue as numbers and others as strings (lock ids, comment ids, webhook ids). */
+export const integerOrStringIdSchema: JsonSchema = {
+  type: ['integer', 'string'],
+  minimum: 1,
+  maximum: Number.MAX_SAFE_INTEGER,
+  minLength: 1,
+  maxLength: 256,
+  description: 'a positive integer or a string of 1 to 256 characters',
+};
+
+export const nonEmptyStringSchema: JsonSchema = { type: 'string', minLength: 1, description: 'a non-empty string' };
+
+export const dateTimeSchema: JsonSchema = {
+  type: 'string',
+  format: 'date-time',
+  description: 'an RFC 3339 date-time with a time zone, such as 2026-01-02T03:04:05Z',
+};
+
+export const nullableDateTimeSchema: JsonSchema = {
+  type: ['string', 'null'],
+  format: 'date-time',
+  description: 'an RFC 3339 date-time with a time zone, such as 2026-01-02T03:04:05Z, or null',
+};
+
+/**
+ * Commit and object ids. Dits writes 64 lowercase hex characters (BLAKE3), Git
+ * writes 40 or 64. A string of zeros of any length means "no commit", as in the
+ * `before` of a push that creates a ref and the `after` of a push that deletes it.
+ */
+export const objectIdSchema: JsonSchema = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 128,
+  description: 'a commit id of 1 to 128 characters (64 lowercase hex characters in Dits, 40 in Git), all zeros for no commit',
+};
+
+export const refSchema: JsonSchema = {
+  type: 'string',
+  pattern: '^refs/.+',
+  description: 'a full ref name such as refs/heads/main or refs/tags/v1.0',
+};
+
+export const branchRefSchema: JsonSchema = {
+  type: 'string',
+  pattern: '^refs/heads/.+',
+  description: 'a branch ref such as refs/heads/main',
+};
+
+export const tagRefSchema: JsonSchema = {
+  type: 'string',
+  pattern: '^refs/tags/.+',
+  description: 'a tag ref such as refs/tags/v1.0',
+};
+
+export const ACCOUNT_TYPES = ['user', 'bot', 'organization'] as const;
+
+/** A Dits account: the sender of an event, a lock owner, a member. */
+export const accountSchema: JsonSchema = objectSchema(
+  {
+    id: positiveIntegerSchema,
+    login: { type: 'string', minLength: 1, maxLength: 100, description: 'a login of 1 to 100 characters' },
+    type: { type: 'string', enum: [...ACCOUNT_TYPES], description: 'one of user, bot, organization' },
+  },
+  ['login'],
+  'an account object with a login of 1 to 100 characters',
+);
+
+export const senderSchema: JsonSchema = { ...accountSchema, description: 'an account object with a login of 1 to 100 characters, for the account that caused the event' };
+
+/** Author or committer of a commit. Git allows an empty or absent email, so null is accepted. */
+const gitIdentitySchema: JsonSchema = objectSchema(
+  {
+    name: { type: 'string', description: 'a string' },
+    email: { type: ['string', 'null'], description: 'a string or null' },
+    date: dateTimeSchema,
+    username: { type: 'string', description: 'a string' },
+  },
+  ['name', 'email'],
+  'an object with name and email',
+);
+
+const pathListSchema: JsonSchema = {
+  type: 'array',
+  items: nonEmptyStringSchema,
+  description: 'an array of repository-relative file paths',
+};
+
+const commitProperties: Record<string, JsonSchema> = {
+  id: objectIdSchema,
+  message: { type: 'string', description: 'a string' },
+  timestamp: dateTimeSchema,
+  author: gitIdentitySchema,
+  committer: gitIdentitySchema,
+  added: pathListSchema,
+  modified: pathListSchema,
+  removed: pathListSchema,
+};
+
+/** A commit as a client sends it: the file lists may be absent and default to empty arrays. */
+export const ingestCommitSchema: JsonSchema = objectSchema(commitProperties, ['id', 'message', 'author'], 'a commit object with id, message and author');
+
+/** A commit as delivered: the file lists are always present. */
+export const deliveredCommitSchema: JsonSchema = objectSchema(
+  commitProperties,
+  ['id', 'message', 'author', 'added', 'modified', 'removed'],
+  'a commit object with id, message, author, added, modified and removed',
+);
+
+/**
+ * `head_commit` needs only `id` and `message`, so the abbreviated form
+ * `{"id": "...", "message": "..."}` used in published payload examples stays valid.
+ */
+export const headCommitSchema: JsonSchema = {
+  type: ['object', 'null'],
+  description: 'a commit object with at least id and message (the newest commit of the push), or null when the push has no commits',
+  properties: commitProperties,
+  required: ['id', 'message'],
+};
+
+/** The repository block that the server adds to every delivered payload. */
+export const repositorySchema: JsonSchema = objectSchema(
+  {
+    id: positiveIntegerSchema,
+    name: nonEmptyStringSchema,
+    full_name: { type: 'string', minLength: 3, description: 'a string of the form owner/name' },
+    private: { type: 'boolean', description: 'a boolean' },
+    owner: { type: ['string', 'object'], description: 'the owner login, or an account object' },
+    description: { type: ['string', 'null'], description: 'a string or null' },
+    default_branch: nonEmptyStringSchema,
+    archived: { type: 'boolean', description: 'a boolean' },
+    created_at: dateTimeSchema,
+    updated_at: dateTimeSchema,
+  },
+  ['id', 'name', 'full_name', 'private'],
+  'an object for the repository the event belongs to',
+);
+
+/** Builds the schema of a `changes` entry such as `{"name": {"from": "old"}}`, which holds the previous value of one field. */
+export function changesSchema(field: string, fromSchema: JsonSchema): JsonSchema {
+  return objectSchema(
+    { [field]: objectSchema({ from: fromSchema }, ['from'], `an object with the previous ${field} in from`) },
+    [field],
+    `an object {"${field}": {"from": ...}} with the previous value of ${field}`,
+  );
+}

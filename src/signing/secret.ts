@@ -1,0 +1,32 @@
+import { randomBytes } from 'node:crypto';
+
+/** Prefix of Standard Webhooks secrets; the rest is base64 of the key bytes. */
+export const WHSEC_PREFIX = 'whsec_';
+
+/** Generates a secret of the form `whsec_` + base64 of 32 random bytes. */
+export function generateSecret(): string {
+  return WHSEC_PREFIX + randomBytes(32).toString('base64');
+}
+
+/**
+ * Returns the HMAC key for the Standard Webhooks signature: the decoded base64
+ * part of a `whsec_` secret, otherwise the secret's UTF-8 bytes. A `whsec_`
+ * secret whose remainder is not valid base64 falls back to its UTF-8 bytes.
+ */
+export function standardWebhooksKey(secret: string): Buffer {
+  if (secret.startsWith(WHSEC_PREFIX)) {
+    const encoded = secret.slice(WHSEC_PREFIX.length);
+    if (/^[A-Za-z0-9+/]+={0,2}$/.test(encoded) && encoded.length % 4 === 0) return Buffer.from(encoded, 'base64');
+  }
+  return Buffer.from(secret, 'utf8');
+}
+
+/** Validates a user-supplied secret; returns a message when it is unusable. */
+export function checkSecret(secret: unknown, min = 16, max = 256): string | null {
+  if (typeof secret !== 'string') return `expected a string of ${min} to ${max} characters, got ${typeof secret}`;
+  const length = [...secret].length;
+  if (length < min || length > max) return `must be ${min} to ${max} characters long, got ${length}`;
+  // Control characters cannot be typed into most receivers' configuration and usually mean a copy-paste error.
+  if (/[\u0000-\u001f\u007f]/.test(secret)) return 'must not contain control characters or line breaks';
+  return null;
+}

@@ -1,0 +1,113 @@
+/** Numbered, append-only SQLite migrations; `user_version` records the last one applied. */
+export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
+  {
+    version: 1,
+    sql: `
+CREATE TABLE repositories (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  owner TEXT NOT NULL,
+  name TEXT NOT NULL,
+  private INTEGER NOT NULL DEFAULT 0,
+  description TEXT,
+  default_branch TEXT NOT NULL,
+  archived INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  deleted_at INTEGER
+);
+CREATE UNIQUE INDEX repositories_full_name ON repositories (lower(owner), lower(name)) WHERE deleted_at IS NULL;
+
+CREATE TABLE webhooks (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  repo_id INTEGER REFERENCES repositories (id),
+  owner TEXT,
+  url TEXT NOT NULL,
+  events TEXT NOT NULL,
+  filters TEXT,
+  active INTEGER NOT NULL,
+  secret TEXT NOT NULL,
+  previous_secret TEXT,
+  previous_secret_expires_at INTEGER,
+  insecure_ssl INTEGER NOT NULL DEFAULT 0,
+  disabled_reason TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  deleted_at INTEGER,
+  last_delivery_id TEXT,
+  last_delivery_event TEXT,
+  last_delivery_status TEXT,
+  last_status_code INTEGER,
+  last_delivery_at INTEGER,
+  failing_since INTEGER
+);
+CREATE INDEX webhooks_repo ON webhooks (repo_id) WHERE deleted_at IS NULL;
+CREATE INDEX webhooks_owner ON webhooks (lower(owner)) WHERE deleted_at IS NULL;
+
+CREATE TABLE tokens (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL,
+  scopes TEXT NOT NULL,
+  hash TEXT NOT NULL UNIQUE,
+  prefix TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_used_at INTEGER,
+  revoked_at INTEGER
+);
+
+CREATE TABLE events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  repo_id INTEGER NOT NULL,
+  event TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  deliveries INTEGER NOT NULL,
+  idempotency_key TEXT,
+  request_hash TEXT,
+  created_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX events_idempotency ON events (repo_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE INDEX events_repo ON events (repo_id, seq);
+
+CREATE TABLE deliveries (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  webhook_id INTEGER NOT NULL,
+  event_id TEXT,
+  event TEXT NOT NULL,
+  status TEXT NOT NULL,
+  body BLOB NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER,
+  lease_owner TEXT,
+  lease_token TEXT,
+  lease_expires_at INTEGER,
+  manual INTEGER NOT NULL DEFAULT 0,
+  resume_at INTEGER,
+  last_status_code INTEGER,
+  last_error TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at, seq) WHERE next_attempt_at IS NOT NULL;
+CREATE INDEX deliveries_webhook ON deliveries (webhook_id, seq);
+CREATE INDEX deliveries_leased ON deliveries (webhook_id, lease_expires_at) WHERE lease_expires_at IS NOT NULL;
+
+CREATE TABLE attempts (
+  delivery_seq INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  trigger TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  duration_ms REAL NOT NULL,
+  request_headers TEXT NOT NULL,
+  status_code INTEGER,
+  response_headers TEXT,
+  response_body BLOB,
+  response_body_truncated INTEGER NOT NULL DEFAULT 0,
+  error_code TEXT,
+  error_message TEXT,
+  outcome TEXT NOT NULL,
+  PRIMARY KEY (delivery_seq, attempt)
+) WITHOUT ROWID;
+`,
+  },
+];

@@ -1,0 +1,183 @@
+import { randomUUID } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import { DeliveryStatus } from '../../delivery/states.js';
+import type { AttemptResult, ClaimedDelivery, ClaimOptions } from '../types.js';
+import type { Row } from '../rows.js';
+
+/** Rows read past the claim limit, so that webhooks at their in-flight limit do not starve the others. */
+const CLAIM_SCAN_FACTOR = 4;
+
+/**
+ * The delivery queue of the SQLite store: claiming with leases, recording
+ * attempts, releasing. Every function runs synchronously inside one
+ * transaction, which SQLite serialises across processes.
+ */
+export class SqliteQueue {
+  private readonly statements;
+
+  constructor(private readonly db: Database.Database) {
+    this.statements = {
+      leasedPerWebhook: db.prepare(
+        'SELECT webhook_id, COUNT(*) AS n FROM deliveries WHERE lease_expires_at IS NOT NULL AND lease_expires_at > ? GROUP BY webhook_id',
+      ),
+      due: db.prepare(`
+        SELECT d.seq, d.id, d.webhook_id, d.event, d.body, d.status, d.attempts, d.manual, d.resume_at,
+               w.url, w.secret, w.previous_secret, w.previous_secret_expires_at, w.insecure_ssl
+        FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+        WHERE d.next_attempt_at IS NOT NULL AND d.next_attempt_at <= @now
+          AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= @now)
+          AND (w.active = 1 OR d.manual = 1) AND w.deleted_at IS NULL
+          AND d.webhook_id NOT IN (SELECT value FROM json_each(@saturated))
+        ORDER BY d.next_attempt_at, d.seq
+        LIMIT @scan`),
+      lease: db.prepare('UPDATE deliveries SET lease_owner = ?, lease_token = ?, lease_expires_at = ? WHERE seq = ?'),
+      findLease: db.prepare('SELECT seq, lease_token FROM deliveries WHERE id = ?'),
+      insertAttempt: db.prepare(`
+        INSERT INTO attempts (delivery_seq, attempt, trigger, started_at, duration_ms, request_headers, status_code,
+          response_headers, response_body, response_body_truncated, error_code, error_message, outcome)
+        VALUES (@seq, (SELECT COALESCE(MAX(attempt), 0) + 1 FROM attempts WHERE delivery_seq = @seq), @trigger, @started_at,
+          @duration_ms, @request_headers, @status_code, @response_headers, @response_body, @truncated, @error_code,
+          @error_message, @outcome)`),
+      finish: db.prepare(`
+        UPDATE deliveries SET status = @status, attempts = attempts + 1, next_attempt_at = @next, resume_at = @resume,
+          manual = 0, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
+          last_status_code = @code, last_error = @error, updated_at = @now
+        WHERE seq = @seq AND lease_token = @lease`),
+      webhookState: db.prepare('SELECT active, deleted_at FROM webhooks WHERE id = ?'),
+      touchWebhook: db.prepare(`
+        UPDATE webhooks SET last_delivery_id = @id, last_delivery_event = @event, last_delivery_status = @status,
+          last_status_code = @code, last_delivery_at = @at,
+          failing_since = CASE WHEN @delivered = 1 THEN NULL ELSE COALESCE(failing_since, @at) END
+        WHERE id = @webhook`),
+      release: db.prepare(
+        'UPDATE deliveries SET lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL WHERE id = ? AND lease_token = ?',
+      ),
+      nextDue: db.prepare('SELECT MIN(next_attempt_at) AS at FROM deliveries WHERE next_attempt_at IS NOT NULL'),
+      queueSize: db.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE status IN ('pending', 'retrying')"),
+    };
+  }
+
+  claim(options: ClaimOptions): ClaimedDelivery[] {
+    const run = this.db.transaction((): ClaimedDelivery[] => {
+      const leased = new Map<number, number>();
+      for (const row of this.statements.leasedPerWebhook.all(options.now) as Row[]) leased.set(Number(row.webhook_id), Number(row.n));
+      const saturated = [...leased].filter(([, n]) => n >= options.maxInFlightPerWebhook).map(([id]) => id);
+      const candidates = this.statements.due.all({
+        now: options.now,
+        saturated: JSON.stringify(saturated),
+        scan: options.limit * CLAIM_SCAN_FACTOR,
+      }) as Row[];
+
+      const claimed: ClaimedDelivery[] = [];
+      const leaseUntil = options.now + options.leaseMs;
+      for (const row of candidates) {
+        if (claimed.length >= options.limit) break;
+        const webhookId = Number(row.webhook_id);
+        const inFlight = leased.get(webhookId) ?? 0;
+        if (inFlight >= options.maxInFlightPerWebhook) continue;
+        leased.set(webhookId, inFlight + 1);
+        const leaseToken = `${options.workerId}:${randomUUID()}`;
+        this.statements.lease.run(options.workerId, leaseToken, leaseUntil, row.seq);
+        claimed.push(toClaimed(row, leaseToken));
+      }
+      return claimed;
+    });
+    return run.immediate();
+  }
+
+  complete(results: AttemptResult[], now: number): void {
+    const run = this.db.transaction(() => {
+      const webhookActive = new Map<number, boolean>();
+      for (const result of results) {
+        const lease = this.statements.findLease.get(result.deliveryId) as Row | undefined;
+        if (!lease) continue;
+        const seq = Number(lease.seq);
+        const attempt = result.attempt;
+        this.statements.insertAttempt.run({
+          seq,
+          trigger: attempt.trigger,
+          started_at: attempt.startedAt,
+          duration_ms: attempt.durationMs,
+          request_headers: JSON.stringify(attempt.requestHeaders),
+          status_code: attempt.statusCode,
+          response_headers: attempt.responseHeaders ? JSON.stringify(attempt.responseHeaders) : null,
+          response_body: attempt.responseBody,
+          truncated: attempt.responseBodyTruncated ? 1 : 0,
+          error_code: attempt.errorCode,
+          error_message: attempt.errorMessage,
+          outcome: result.status,
+        });
+        if (lease.lease_token !== result.leaseToken) continue;
+
+        let active = webhookActive.get(result.webhookId);
+        if (active === undefined) {
+          const state = this.statements.webhookState.get(result.webhookId) as Row | undefined;
+          active = !!state && Number(state.active) === 1 && state.deleted_at === null;
+          webhookActive.set(result.webhookId, active);
+        }
+        // A retry for a webhook deleted or deactivated during the attempt would never be claimed.
+        const status = result.status === DeliveryStatus.retrying && !active ? DeliveryStatus.cancelled : result.status;
+        const waiting = status === DeliveryStatus.retrying;
+        this.statements.finish.run({
+          status,
+          next: waiting ? result.nextAttemptAt : null,
+          resume: waiting ? null : result.resumeAt,
+          code: attempt.statusCode,
+          error: attempt.errorMessage,
+          now,
+          seq,
+          lease: result.leaseToken,
+        });
+        this.statements.touchWebhook.run({
+          id: result.deliveryId,
+          event: result.event,
+          status,
+          code: attempt.statusCode,
+          at: attempt.startedAt,
+          delivered: status === DeliveryStatus.delivered ? 1 : 0,
+          webhook: result.webhookId,
+        });
+      }
+    });
+    run.immediate();
+  }
+
+  release(leases: { deliveryId: string; leaseToken: string }[]): void {
+    const run = this.db.transaction(() => {
+      for (const lease of leases) this.statements.release.run(lease.deliveryId, lease.leaseToken);
+    });
+    run.immediate();
+  }
+
+  nextDueAt(): number | null {
+    const row = this.statements.nextDue.get() as Row;
+    return row.at === null ? null : Number(row.at);
+  }
+
+  queueSize(): number {
+    return Number((this.statements.queueSize.get() as Row).n);
+  }
+}
+
+function toClaimed(row: Row, leaseToken: string): ClaimedDelivery {
+  return {
+    id: String(row.id),
+    seq: Number(row.seq),
+    webhookId: Number(row.webhook_id),
+    event: String(row.event),
+    body: row.body as Buffer,
+    status: String(row.status) as DeliveryStatus,
+    attempts: Number(row.attempts),
+    manual: Number(row.manual) === 1,
+    resumeAt: row.resume_at === null ? null : Number(row.resume_at),
+    leaseToken,
+    webhook: {
+      id: Number(row.webhook_id),
+      url: String(row.url),
+      secret: String(row.secret),
+      previousSecret: row.previous_secret === null ? null : String(row.previous_secret),
+      previousSecretExpiresAt: row.previous_secret_expires_at === null ? null : Number(row.previous_secret_expires_at),
+      insecureSsl: Number(row.insecure_ssl) === 1,
+    },
+  };
+}

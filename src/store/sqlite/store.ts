@@ -1,0 +1,431 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { SQLITE_MIGRATIONS } from './migrations.js';
+import { SqliteQueue } from './queue.js';
+import {
+  decodeCursor,
+  encodeCursor,
+  toAttempt,
+  toDeliverySummary,
+  toEvent,
+  toRepository,
+  toToken,
+  toWebhook,
+  type Row,
+} from '../rows.js';
+import type {
+  AttemptResult,
+  ClaimedDelivery,
+  ClaimOptions,
+  DeliveryDetail,
+  DeliveryQuery,
+  DeliverySummary,
+  EventRecord,
+  IngestItem,
+  IngestResult,
+  Page,
+  PlannedDelivery,
+  RepositoryInput,
+  RepositoryPatch,
+  RepositoryRecord,
+  Store,
+  TokenRecord,
+  TokenScope,
+  WebhookInput,
+  WebhookPatch,
+  WebhookRecord,
+  WebhookScope,
+} from '../types.js';
+
+const ACTIVE_REPO = 'deleted_at IS NULL';
+
+function scopeClause(scope: WebhookScope): { sql: string; value: string | number } {
+  return scope.kind === 'repo'
+    ? { sql: 'repo_id = ?', value: scope.repoId }
+    : { sql: 'repo_id IS NULL AND lower(owner) = lower(?)', value: scope.owner };
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+/** The embedded store: one SQLite file in WAL mode, through better-sqlite3. */
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  readonly db: Database.Database;
+  private readonly queue: SqliteQueue;
+
+  constructor(file: string, options: { synchronous?: 'full' | 'normal' } = {}) {
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('foreign_keys = ON');
+    this.applyMigrations();
+    this.queue = new SqliteQueue(this.db);
+  }
+
+  private applyMigrations(): void {
+    const current = Number(this.db.pragma('user_version', { simple: true }));
+    for (const migration of SQLITE_MIGRATIONS) {
+      if (migration.version <= current) continue;
+      this.db.transaction(() => {
+        this.db.exec(migration.sql);
+        this.db.pragma(`user_version = ${migration.version}`);
+      }).immediate();
+    }
+  }
+
+  async migrate(): Promise<void> {
+    this.applyMigrations();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get();
+  }
+
+  // Repositories
+
+  async createRepository(input: RepositoryInput, now: number): Promise<RepositoryRecord | 'exists'> {
+    try {
+      const row = this.db
+        .prepare(
+          `INSERT INTO repositories (owner, name, private, description, default_branch, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+        )
+        .get(input.owner, input.name, input.private ? 1 : 0, input.description, input.defaultBranch, now, now) as Row;
+      return toRepository(row);
+    } catch (err) {
+      if (isUniqueViolation(err)) return 'exists';
+      throw err;
+    }
+  }
+
+  async getRepository(id: number): Promise<RepositoryRecord | null> {
+    const row = this.db.prepare(`SELECT * FROM repositories WHERE id = ? AND ${ACTIVE_REPO}`).get(id) as Row | undefined;
+    return row ? toRepository(row) : null;
+  }
+
+  async findRepository(owner: string, name: string): Promise<RepositoryRecord | null> {
+    const row = this.db
+      .prepare(`SELECT * FROM repositories WHERE lower(owner) = lower(?) AND lower(name) = lower(?) AND ${ACTIVE_REPO}`)
+      .get(owner, name) as Row | undefined;
+    return row ? toRepository(row) : null;
+  }
+
+  async listRepositories(query: { owner?: string; cursor?: string; limit: number }): Promise<Page<RepositoryRecord>> {
+    const after = query.cursor ? decodeCursor(query.cursor) ?? 0 : 0;
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM repositories WHERE ${ACTIVE_REPO} AND id > ? AND (? IS NULL OR lower(owner) = lower(?))
+         ORDER BY id LIMIT ?`,
+      )
+      .all(after, query.owner ?? null, query.owner ?? null, query.limit + 1) as Row[];
+    const items = rows.slice(0, query.limit).map(toRepository);
+    return { items, nextCursor: rows.length > query.limit ? encodeCursor(items[items.length - 1].id) : null };
+  }
+
+  async updateRepository(id: number, patch: RepositoryPatch, now: number): Promise<RepositoryRecord | 'exists' | null> {
+    const columns: Record<string, unknown> = {};
+    if (patch.name !== undefined) columns.name = patch.name;
+    if (patch.private !== undefined) columns.private = patch.private ? 1 : 0;
+    if (patch.description !== undefined) columns.description = patch.description;
+    if (patch.defaultBranch !== undefined) columns.default_branch = patch.defaultBranch;
+    if (patch.archived !== undefined) columns.archived = patch.archived ? 1 : 0;
+    const sets = Object.keys(columns).map((c) => `${c} = @${c}`);
+    try {
+      const row = this.db
+        .prepare(`UPDATE repositories SET ${[...sets, 'updated_at = @now'].join(', ')} WHERE id = @id AND ${ACTIVE_REPO} RETURNING *`)
+        .get({ ...columns, now, id }) as Row | undefined;
+      return row ? toRepository(row) : null;
+    } catch (err) {
+      if (isUniqueViolation(err)) return 'exists';
+      throw err;
+    }
+  }
+
+  async deleteRepository(id: number, now: number): Promise<boolean> {
+    const result = this.db.prepare(`UPDATE repositories SET deleted_at = ?, updated_at = ? WHERE id = ? AND ${ACTIVE_REPO}`).run(now, now, id);
+    return result.changes === 1;
+  }
+
+  // Webhooks
+
+  async createWebhook(input: WebhookInput, now: number, maxPerScope: number): Promise<WebhookRecord | 'limit'> {
+    const scope = scopeClause(input.scope);
+    const run = this.db.transaction((): WebhookRecord | 'limit' => {
+      const count = this.db.prepare(`SELECT COUNT(*) AS n FROM webhooks WHERE ${scope.sql} AND deleted_at IS NULL`).get(scope.value) as Row;
+      if (Number(count.n) >= maxPerScope) return 'limit';
+      const row = this.db
+        .prepare(
+          `INSERT INTO webhooks (repo_id, owner, url, events, filters, active, secret, insecure_ssl, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+        )
+        .get(
+          input.scope.kind === 'repo' ? input.scope.repoId : null,
+          input.scope.kind === 'owner' ? input.scope.owner : null,
+          input.url,
+          JSON.stringify(input.events),
+          input.filters ? JSON.stringify(input.filters) : null,
+          input.active ? 1 : 0,
+          input.secret,
+          input.insecureSsl ? 1 : 0,
+          now,
+          now,
+        ) as Row;
+      return toWebhook(row);
+    });
+    return run.immediate();
+  }
+
+  async getWebhook(scope: WebhookScope, id: number): Promise<WebhookRecord | null> {
+    const clause = scopeClause(scope);
+    const row = this.db.prepare(`SELECT * FROM webhooks WHERE id = ? AND ${clause.sql} AND deleted_at IS NULL`).get(id, clause.value) as Row | undefined;
+    return row ? toWebhook(row) : null;
+  }
+
+  async listWebhooks(scope: WebhookScope): Promise<WebhookRecord[]> {
+    const clause = scopeClause(scope);
+    const rows = this.db.prepare(`SELECT * FROM webhooks WHERE ${clause.sql} AND deleted_at IS NULL ORDER BY id`).all(clause.value) as Row[];
+    return rows.map(toWebhook);
+  }
+
+  private cancelWaiting(webhookId: number, now: number): void {
+    this.db
+      .prepare(
+        `UPDATE deliveries
+         SET status = CASE WHEN status IN ('pending', 'retrying') THEN 'cancelled' ELSE status END,
+             next_attempt_at = NULL, manual = 0, resume_at = NULL, updated_at = ?
+         WHERE webhook_id = ? AND next_attempt_at IS NOT NULL
+           AND (lease_expires_at IS NULL OR lease_expires_at <= ?)`,
+      )
+      .run(now, webhookId, now);
+  }
+
+  async updateWebhook(scope: WebhookScope, id: number, patch: WebhookPatch, now: number): Promise<WebhookRecord | null> {
+    const clause = scopeClause(scope);
+    const run = this.db.transaction((): WebhookRecord | null => {
+      const columns: Record<string, unknown> = {};
+      if (patch.url !== undefined) columns.url = patch.url;
+      if (patch.events !== undefined) columns.events = JSON.stringify(patch.events);
+      if (patch.filters !== undefined) columns.filters = patch.filters ? JSON.stringify(patch.filters) : null;
+      if (patch.insecureSsl !== undefined) columns.insecure_ssl = patch.insecureSsl ? 1 : 0;
+      if (patch.active !== undefined) {
+        columns.active = patch.active ? 1 : 0;
+        if (patch.active) {
+          columns.disabled_reason = null;
+          columns.failing_since = null;
+        }
+      }
+      const sets = Object.keys(columns).map((c) => `${c} = @${c}`);
+      if (patch.secret !== undefined) {
+        sets.push('previous_secret = secret', 'secret = @secret', 'previous_secret_expires_at = @previous_expires');
+        columns.secret = patch.secret;
+        columns.previous_expires = patch.previousSecretExpiresAt ?? now;
+      }
+      sets.push('updated_at = @now');
+      const row = this.db
+        .prepare(`UPDATE webhooks SET ${sets.join(', ')} WHERE id = @id AND ${clause.sql.replace('?', '@scope')} AND deleted_at IS NULL RETURNING *`)
+        .get({ ...columns, now, id, scope: clause.value }) as Row | undefined;
+      if (!row) return null;
+      if (patch.active === false) this.cancelWaiting(id, now);
+      return toWebhook(row);
+    });
+    return run.immediate();
+  }
+
+  async deleteWebhook(scope: WebhookScope, id: number, now: number): Promise<boolean> {
+    const clause = scopeClause(scope);
+    const run = this.db.transaction((): boolean => {
+      const result = this.db
+        .prepare(`UPDATE webhooks SET deleted_at = ?, active = 0, updated_at = ? WHERE id = ? AND ${clause.sql} AND deleted_at IS NULL`)
+        .run(now, now, id, clause.value);
+      if (result.changes === 0) return false;
+      this.cancelWaiting(id, now);
+      return true;
+    });
+    return run.immediate();
+  }
+
+  async disableWebhook(id: number, reason: string, now: number): Promise<void> {
+    this.db.transaction(() => {
+      this.db.prepare('UPDATE webhooks SET active = 0, disabled_reason = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL').run(reason, now, id);
+      this.cancelWaiting(id, now);
+    }).immediate();
+  }
+
+  async listFailingWebhooks(failingBefore: number): Promise<number[]> {
+    const rows = this.db
+      .prepare('SELECT id FROM webhooks WHERE active = 1 AND deleted_at IS NULL AND failing_since IS NOT NULL AND failing_since <= ?')
+      .all(failingBefore) as Row[];
+    return rows.map((r) => Number(r.id));
+  }
+
+  // Tokens
+
+  async createToken(input: { name: string; scopes: TokenScope[]; hash: string; prefix: string }, now: number): Promise<TokenRecord> {
+    const row = this.db
+      .prepare('INSERT INTO tokens (name, scopes, hash, prefix, created_at) VALUES (?, ?, ?, ?, ?) RETURNING *')
+      .get(input.name, JSON.stringify(input.scopes), input.hash, input.prefix, now) as Row;
+    return toToken(row);
+  }
+
+  async findTokenByHash(hash: string): Promise<TokenRecord | null> {
+    const row = this.db.prepare('SELECT * FROM tokens WHERE hash = ?').get(hash) as Row | undefined;
+    return row ? toToken(row) : null;
+  }
+
+  async listTokens(): Promise<TokenRecord[]> {
+    return (this.db.prepare('SELECT * FROM tokens ORDER BY id').all() as Row[]).map(toToken);
+  }
+
+  async revokeToken(id: number, now: number): Promise<boolean> {
+    return this.db.prepare('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(now, id).changes === 1;
+  }
+
+  async countTokens(): Promise<number> {
+    return Number((this.db.prepare('SELECT COUNT(*) AS n FROM tokens').get() as Row).n);
+  }
+
+  async touchToken(id: number, now: number): Promise<void> {
+    this.db.prepare('UPDATE tokens SET last_used_at = ? WHERE id = ?').run(now, id);
+  }
+
+  // Events
+
+  async ingest(items: IngestItem[]): Promise<IngestResult[]> {
+    const findKey = this.db.prepare('SELECT id, event, deliveries, request_hash, created_at FROM events WHERE repo_id = ? AND idempotency_key = ?');
+    const repoById = this.db.prepare(`SELECT * FROM repositories WHERE id = ? AND ${ACTIVE_REPO}`);
+    const hooksFor = this.db.prepare(
+      `SELECT * FROM webhooks WHERE deleted_at IS NULL AND active = 1 AND (repo_id = ? OR (repo_id IS NULL AND lower(owner) = lower(?))) ORDER BY id`,
+    );
+    const insertEvent = this.db.prepare(
+      `INSERT INTO events (id, repo_id, event, payload, deliveries, idempotency_key, request_hash, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const insertDelivery = this.db.prepare(
+      `INSERT INTO deliveries (id, webhook_id, event_id, event, status, body, next_attempt_at, created_at, updated_at)
+       VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)`,
+    );
+
+    const results: IngestResult[] = [];
+    const context = new Map<number, { repo: RepositoryRecord; hooks: WebhookRecord[] } | null>();
+    const one = this.db.transaction((item: IngestItem): IngestResult => {
+      if (item.idempotencyKey !== null) {
+        const prior = findKey.get(item.repoId, item.idempotencyKey) as Row | undefined;
+        if (prior) {
+          if (prior.request_hash !== item.requestHash) return { ok: false, code: 'idempotency_key_reused' };
+          return { ok: true, eventId: String(prior.id), event: String(prior.event), deliveries: Number(prior.deliveries), replayed: true, createdAt: Number(prior.created_at) };
+        }
+      }
+      let found = context.get(item.repoId);
+      if (found === undefined) {
+        const repoRow = repoById.get(item.repoId) as Row | undefined;
+        found = repoRow ? { repo: toRepository(repoRow), hooks: [] } : null;
+        if (found) found.hooks = (hooksFor.all(found.repo.id, found.repo.owner) as Row[]).map(toWebhook);
+        context.set(item.repoId, found);
+      }
+      if (!found) return { ok: false, code: 'repo_not_found' };
+
+      const planned = item.plan(found.repo, found.hooks);
+      insertEvent.run(item.eventId, item.repoId, item.event, item.payload, planned.length, item.idempotencyKey, item.requestHash, item.createdAt);
+      for (const delivery of planned) {
+        insertDelivery.run(delivery.id, delivery.webhookId, item.eventId, item.event, delivery.body, item.createdAt, item.createdAt, item.createdAt);
+      }
+      return { ok: true, eventId: item.eventId, event: item.event, deliveries: planned.length, replayed: false, createdAt: item.createdAt };
+    });
+    const batch = this.db.transaction(() => {
+      // Each item runs in its own savepoint, so one failure leaves the rest of the batch intact.
+      for (const item of items) results.push(one(item));
+    });
+    batch.immediate();
+    return results;
+  }
+
+  async createDirectDelivery(input: { webhookId: number; event: string; planned: PlannedDelivery }, now: number): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO deliveries (id, webhook_id, event_id, event, status, body, next_attempt_at, created_at, updated_at)
+         VALUES (?, ?, NULL, ?, 'pending', ?, ?, ?, ?)`,
+      )
+      .run(input.planned.id, input.webhookId, input.event, input.planned.body, now, now, now);
+  }
+
+  async listEvents(query: { repoId: number; afterSeq?: number; cursor?: string; limit: number }): Promise<Page<EventRecord>> {
+    if (query.afterSeq !== undefined) {
+      const rows = this.db.prepare('SELECT * FROM events WHERE repo_id = ? AND seq > ? ORDER BY seq LIMIT ?').all(query.repoId, query.afterSeq, query.limit) as Row[];
+      return { items: rows.map(toEvent), nextCursor: null };
+    }
+    const before = query.cursor ? decodeCursor(query.cursor) ?? Number.MAX_SAFE_INTEGER : Number.MAX_SAFE_INTEGER;
+    const rows = this.db
+      .prepare('SELECT * FROM events WHERE repo_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?')
+      .all(query.repoId, before, query.limit + 1) as Row[];
+    const items = rows.slice(0, query.limit).map(toEvent);
+    return { items, nextCursor: rows.length > query.limit ? encodeCursor(items[items.length - 1].seq) : null };
+  }
+
+  // Deliveries
+
+  async listDeliveries(query: DeliveryQuery): Promise<Page<DeliverySummary>> {
+    const before = query.cursor ? decodeCursor(query.cursor) ?? Number.MAX_SAFE_INTEGER : Number.MAX_SAFE_INTEGER;
+    const rows = this.db
+      .prepare(
+        `SELECT seq, id, webhook_id, event_id, event, status, attempts, next_attempt_at, last_status_code, last_error, created_at, updated_at
+         FROM deliveries WHERE webhook_id = ? AND seq < ? AND (? IS NULL OR status = ?) AND (? IS NULL OR event = ?)
+         ORDER BY seq DESC LIMIT ?`,
+      )
+      .all(query.webhookId, before, query.status ?? null, query.status ?? null, query.event ?? null, query.event ?? null, query.limit + 1) as Row[];
+    const items = rows.slice(0, query.limit).map(toDeliverySummary);
+    return { items, nextCursor: rows.length > query.limit ? encodeCursor(items[items.length - 1].seq) : null };
+  }
+
+  async getDelivery(webhookId: number, id: string): Promise<DeliveryDetail | null> {
+    const row = this.db.prepare('SELECT * FROM deliveries WHERE id = ? AND webhook_id = ?').get(id, webhookId) as Row | undefined;
+    if (!row) return null;
+    const attempts = this.db.prepare('SELECT * FROM attempts WHERE delivery_seq = ? ORDER BY attempt').all(row.seq) as Row[];
+    return { ...toDeliverySummary(row), body: row.body as Buffer, attemptsLog: attempts.map(toAttempt) };
+  }
+
+  async requestRedelivery(webhookId: number, id: string, now: number): Promise<DeliverySummary | 'in_progress' | null> {
+    const run = this.db.transaction((): DeliverySummary | 'in_progress' | null => {
+      const row = this.db.prepare('SELECT * FROM deliveries WHERE id = ? AND webhook_id = ?').get(id, webhookId) as Row | undefined;
+      if (!row) return null;
+      const leased = row.lease_expires_at !== null && Number(row.lease_expires_at) > now;
+      if (leased || Number(row.manual) === 1) return 'in_progress';
+      const resumeAt = row.status === 'retrying' ? row.next_attempt_at : null;
+      const updated = this.db
+        .prepare('UPDATE deliveries SET manual = 1, resume_at = ?, next_attempt_at = ?, updated_at = ? WHERE seq = ? RETURNING *')
+        .get(resumeAt, now, now, row.seq) as Row;
+      return toDeliverySummary(updated);
+    });
+    return run.immediate();
+  }
+
+  // Queue
+
+  async claimDue(options: ClaimOptions): Promise<ClaimedDelivery[]> {
+    return this.queue.claim(options);
+  }
+
+  async completeAttempts(results: AttemptResult[], now: number): Promise<void> {
+    this.queue.complete(results, now);
+  }
+
+  async releaseLeases(leases: { deliveryId: string; leaseToken: string }[]): Promise<void> {
+    this.queue.release(leases);
+  }
+
+  async nextDueAt(): Promise<number | null> {
+    return this.queue.nextDueAt();
+  }
+
+  async queueSize(): Promise<number> {
+    return this.queue.queueSize();
+  }
+}

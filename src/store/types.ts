@@ -1,0 +1,298 @@
+/**
+ * The store interface. Two implementations fill it, SQLite (embedded
+ * default) and PostgreSQL (many processes on many machines), and one
+ * conformance suite runs against both. All times are milliseconds since the
+ * Unix epoch; the API layer turns them into ISO 8601 strings.
+ */
+
+import type { WebhookFilters } from '../events/filters.js';
+import type { DeliveryStatus } from '../delivery/states.js';
+
+export type TokenScope = 'admin' | 'write' | 'events:write' | 'read';
+
+/** A Dits repository known to the service. */
+export interface RepositoryRecord {
+  id: number;
+  owner: string;
+  name: string;
+  private: boolean;
+  description: string | null;
+  defaultBranch: string;
+  archived: boolean;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface RepositoryInput {
+  owner: string;
+  name: string;
+  private: boolean;
+  description: string | null;
+  defaultBranch: string;
+}
+
+export interface RepositoryPatch {
+  name?: string;
+  private?: boolean;
+  description?: string | null;
+  defaultBranch?: string;
+  archived?: boolean;
+}
+
+/** Where a webhook is attached: one repository, or every repository of an owner. */
+export type WebhookScope = { kind: 'repo'; repoId: number } | { kind: 'owner'; owner: string };
+
+/** A subscription of one URL to events. */
+export interface WebhookRecord {
+  id: number;
+  scope: WebhookScope;
+  url: string;
+  events: string[];
+  filters: WebhookFilters | null;
+  active: boolean;
+  /** Secret as stored: plain, or sealed with the encryption key (`enc:v1:` prefix). */
+  secret: string;
+  /** Secret replaced by the last rotation; it keeps signing until `previousSecretExpiresAt`. */
+  previousSecret: string | null;
+  previousSecretExpiresAt: number | null;
+  insecureSsl: boolean;
+  /** Why the service deactivated the webhook (`gone`, `failing`), or null. */
+  disabledReason: string | null;
+  createdAt: number;
+  updatedAt: number;
+  lastDelivery: { id: string; event: string; status: DeliveryStatus; statusCode: number | null; at: number } | null;
+  /** Time of the first failed attempt since the last success; drives auto-disable. */
+  failingSince: number | null;
+}
+
+export interface WebhookInput {
+  scope: WebhookScope;
+  url: string;
+  events: string[];
+  filters: WebhookFilters | null;
+  active: boolean;
+  secret: string;
+  insecureSsl: boolean;
+}
+
+export interface WebhookPatch {
+  url?: string;
+  events?: string[];
+  filters?: WebhookFilters | null;
+  active?: boolean;
+  /** New secret; the old one moves to previousSecret until `previousSecretExpiresAt`. */
+  secret?: string;
+  previousSecretExpiresAt?: number;
+  insecureSsl?: boolean;
+}
+
+/** An API token; only the SHA-256 hash of the token string is stored. */
+export interface TokenRecord {
+  id: number;
+  name: string;
+  scopes: TokenScope[];
+  hash: string;
+  /** First characters of the token, shown so that people can tell tokens apart. */
+  prefix: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+}
+
+/** One delivery to create during ingestion. */
+export interface PlannedDelivery {
+  id: string;
+  webhookId: number;
+  /** Exact request body bytes, sent unchanged on every attempt. */
+  body: Buffer;
+}
+
+/** One event to store, as the ingestion path hands it over. */
+export interface IngestItem {
+  repoId: number;
+  event: string;
+  eventId: string;
+  /** Time the event was accepted; it is the `timestamp` of every delivery body. */
+  createdAt: number;
+  idempotencyKey: string | null;
+  /** SHA-256 of the request body, compared when an idempotency key is reused. */
+  requestHash: string | null;
+  /** Event fields plus sender, as JSON, kept for the event list and the event stream. */
+  payload: string;
+  /**
+   * Builds the deliveries inside the storing transaction, so that a webhook
+   * created or deleted concurrently is either fully in or fully out.
+   * `webhooks` holds the active webhooks of the repository and of its owner.
+   */
+  plan: (repo: RepositoryRecord, webhooks: WebhookRecord[]) => PlannedDelivery[];
+}
+
+export type IngestResult =
+  | { ok: true; eventId: string; event: string; deliveries: number; replayed: boolean; createdAt: number }
+  | { ok: false; code: 'repo_not_found' | 'idempotency_key_reused' };
+
+export interface EventRecord {
+  id: string;
+  seq: number;
+  repoId: number;
+  event: string;
+  payload: string;
+  deliveries: number;
+  createdAt: number;
+}
+
+export interface DeliverySummary {
+  id: string;
+  seq: number;
+  webhookId: number;
+  eventId: string | null;
+  event: string;
+  status: DeliveryStatus;
+  attempts: number;
+  nextAttemptAt: number | null;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface AttemptRecord {
+  attempt: number;
+  trigger: 'scheduled' | 'manual';
+  startedAt: number;
+  durationMs: number;
+  requestHeaders: Record<string, string>;
+  statusCode: number | null;
+  responseHeaders: Record<string, string> | null;
+  responseBody: Buffer | null;
+  responseBodyTruncated: boolean;
+  errorCode: string | null;
+  errorMessage: string | null;
+  outcome: DeliveryStatus;
+}
+
+export interface DeliveryDetail extends DeliverySummary {
+  body: Buffer;
+  attemptsLog: AttemptRecord[];
+}
+
+/** A delivery claimed by a worker, with everything needed to send it. */
+export interface ClaimedDelivery {
+  id: string;
+  seq: number;
+  webhookId: number;
+  event: string;
+  body: Buffer;
+  status: DeliveryStatus;
+  /** Attempts made before this one. */
+  attempts: number;
+  /** True when this attempt was requested by a manual redelivery. */
+  manual: boolean;
+  /** Scheduled retry time to restore if a manual attempt fails, or null. */
+  resumeAt: number | null;
+  leaseToken: string;
+  webhook: Pick<WebhookRecord, 'id' | 'url' | 'secret' | 'previousSecret' | 'previousSecretExpiresAt' | 'insecureSsl'>;
+}
+
+/** The result of one attempt, written back by the worker. */
+export interface AttemptResult {
+  deliveryId: string;
+  leaseToken: string;
+  webhookId: number;
+  event: string;
+  attempt: AttemptRecord;
+  /** Status the delivery moves to. */
+  status: DeliveryStatus;
+  nextAttemptAt: number | null;
+  /** Scheduled retry to keep after a failed manual attempt. */
+  resumeAt: number | null;
+  /** Deactivate the webhook with this reason (`gone` after a 410). */
+  deactivateWebhook: string | null;
+}
+
+export interface ClaimOptions {
+  workerId: string;
+  now: number;
+  leaseMs: number;
+  limit: number;
+  maxInFlightPerWebhook: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface DeliveryQuery {
+  webhookId: number;
+  status?: DeliveryStatus;
+  event?: string;
+  cursor?: string;
+  limit: number;
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+  /** Resolves when the database answers a trivial query. */
+  ping(): Promise<void>;
+
+  createRepository(input: RepositoryInput, now: number): Promise<RepositoryRecord | 'exists'>;
+  getRepository(id: number): Promise<RepositoryRecord | null>;
+  findRepository(owner: string, name: string): Promise<RepositoryRecord | null>;
+  listRepositories(query: { owner?: string; cursor?: string; limit: number }): Promise<Page<RepositoryRecord>>;
+  updateRepository(id: number, patch: RepositoryPatch, now: number): Promise<RepositoryRecord | 'exists' | null>;
+  /** Marks the repository deleted; its webhooks stop matching new events. */
+  deleteRepository(id: number, now: number): Promise<boolean>;
+
+  createWebhook(input: WebhookInput, now: number, maxPerScope: number): Promise<WebhookRecord | 'limit'>;
+  getWebhook(scope: WebhookScope, id: number): Promise<WebhookRecord | null>;
+  listWebhooks(scope: WebhookScope): Promise<WebhookRecord[]>;
+  /** Applies the patch; deactivation cancels waiting deliveries. */
+  updateWebhook(scope: WebhookScope, id: number, patch: WebhookPatch, now: number): Promise<WebhookRecord | null>;
+  /** Deletes the webhook and cancels its waiting deliveries. */
+  deleteWebhook(scope: WebhookScope, id: number, now: number): Promise<boolean>;
+  /** Deactivates the webhook for the given reason and cancels its waiting deliveries. */
+  disableWebhook(id: number, reason: string, now: number): Promise<void>;
+  /** Lists active webhooks whose deliveries have failed since before `failingBefore`. */
+  listFailingWebhooks(failingBefore: number): Promise<number[]>;
+
+  createToken(input: { name: string; scopes: TokenScope[]; hash: string; prefix: string }, now: number): Promise<TokenRecord>;
+  findTokenByHash(hash: string): Promise<TokenRecord | null>;
+  listTokens(): Promise<TokenRecord[]>;
+  revokeToken(id: number, now: number): Promise<boolean>;
+  countTokens(): Promise<number>;
+  touchToken(id: number, now: number): Promise<void>;
+
+  /**
+   * Stores events and their deliveries. Each item commits or fails on its
+   * own, but the whole batch shares one transaction commit (group commit).
+   */
+  ingest(items: IngestItem[]): Promise<IngestResult[]>;
+  /** Creates a single delivery outside an event, for pings. */
+  createDirectDelivery(input: { webhookId: number; event: string; planned: PlannedDelivery }, now: number): Promise<void>;
+  listEvents(query: { repoId: number; afterSeq?: number; cursor?: string; limit: number }): Promise<Page<EventRecord>>;
+
+  listDeliveries(query: DeliveryQuery): Promise<Page<DeliverySummary>>;
+  getDelivery(webhookId: number, id: string): Promise<DeliveryDetail | null>;
+  /** Queues a manual attempt now; refuses while a worker holds the delivery. */
+  requestRedelivery(webhookId: number, id: string, now: number): Promise<DeliverySummary | 'in_progress' | null>;
+
+  /** Leases due deliveries, at most `maxInFlightPerWebhook` leased per webhook across all workers. */
+  claimDue(options: ClaimOptions): Promise<ClaimedDelivery[]>;
+  /** Records attempts and moves deliveries on; a result whose lease was lost still records its attempt. */
+  completeAttempts(results: AttemptResult[], now: number): Promise<void>;
+  /** Gives leases back without an attempt, for shutdown. */
+  releaseLeases(leases: { deliveryId: string; leaseToken: string }[]): Promise<void>;
+  /** Time of the next due delivery, or null when none waits. */
+  nextDueAt(): Promise<number | null>;
+  /** Counts deliveries waiting (pending or retrying). */
+  queueSize(): Promise<number>;
+  /**
+   * Calls `onWork` when another process created or re-queued deliveries, for
+   * stores shared by several processes; returns a function that stops
+   * listening. Stores used by one process leave it out.
+   */
+  listenForWork?(onWork: () => void): Promise<() => Promise<void>>;
+}

@@ -1,0 +1,240 @@
+/**
+ * Tolerant readers of the Dits on-disk format under `<working copy>/.dits`.
+ *
+ * Dits rewrites ref files and `locks.json` in place (truncate, then write), so
+ * a reader can see an empty or half-written file. Every parser here returns
+ * `null` for such content, which callers treat as "not ready yet" and never as
+ * a deletion. Hash fields in objects are JSON arrays of 32 bytes; their
+ * lowercase hex form is the id used in ref files and object paths.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** The all-zero object id that push payloads use for "no commit". */
+export const ZERO_ID = '0'.repeat(64);
+
+const HEX_ID = /^[0-9a-f]{64}$/;
+
+export interface Person {
+  name: string;
+  email: string;
+}
+
+/** A commit object, with every hash field converted to its 64-hex id. */
+export interface CommitObject {
+  id: string;
+  /** First parent followed by the extra merge parents; empty for a root commit. */
+  parents: string[];
+  manifest: string;
+  message: string;
+  author: Person;
+  committer: Person;
+  /** RFC 3339 UTC timestamp as Dits wrote it, microseconds included. */
+  timestamp: string;
+}
+
+/** A manifest reduced to what change detection needs: path to content hash. */
+export type ManifestFiles = Map<string, string>;
+
+/** One entry of `locks.json`; times are Unix seconds. */
+export interface LockEntry {
+  path: string;
+  owner: string;
+  acquiredAt: number;
+  expiresAt: number;
+  reason: string | null;
+}
+
+/** Branch and tag heads keyed by short name (`main`, `feature/x`, `v1.0`). */
+export interface RefHeads {
+  heads: Map<string, string>;
+  tags: Map<string, string>;
+}
+
+export type RefKind = 'heads' | 'tags';
+
+/** Converts a Dits hash (an array of 32 integers 0-255) to lowercase hex, or null when it is not one. */
+export function hashToHex(value: unknown): string | null {
+  if (!Array.isArray(value) || value.length !== 32) return null;
+  let hex = '';
+  for (const byte of value) {
+    if (!Number.isInteger(byte) || byte < 0 || byte > 255) return null;
+    hex += (byte as number).toString(16).padStart(2, '0');
+  }
+  return hex;
+}
+
+/** Parses a ref file: 64 lowercase hex characters and trailing whitespace; anything else is not ready yet. */
+export function parseRefContent(text: string): string | null {
+  const trimmed = text.trimEnd();
+  return HEX_ID.test(trimmed) ? trimmed : null;
+}
+
+/** Path of a commit or manifest object: the first 2 hex characters name the folder, the other 62 the file. */
+export function objectPath(ditsDir: string, kind: 'commits' | 'manifests', id: string): string {
+  return join(ditsDir, 'objects', kind, id.slice(0, 2), id.slice(2));
+}
+
+function parsePerson(value: unknown): Person {
+  const record = isRecord(value) ? value : {};
+  return {
+    name: typeof record.name === 'string' ? record.name : '',
+    email: typeof record.email === 'string' ? record.email : '',
+  };
+}
+
+/**
+ * Parses a commit object. Returns null unless the text is complete JSON with a
+ * valid `manifest` hash and valid parent hashes, because a commit without them
+ * cannot take part in history walks or file comparison.
+ */
+export function parseCommit(id: string, text: string): CommitObject | null {
+  const data = parseJson(text);
+  if (!isRecord(data)) return null;
+
+  const manifest = hashToHex(data.manifest);
+  if (manifest === null) return null;
+
+  const parents: string[] = [];
+  if (data.parent !== null && data.parent !== undefined) {
+    const first = hashToHex(data.parent);
+    if (first === null) return null;
+    parents.push(first);
+  }
+  if (data.parents !== undefined && data.parents !== null) {
+    if (!Array.isArray(data.parents)) return null;
+    for (const extra of data.parents) {
+      const hex = hashToHex(extra);
+      if (hex === null) return null;
+      if (!parents.includes(hex)) parents.push(hex);
+    }
+  }
+
+  return {
+    id,
+    parents,
+    manifest,
+    message: typeof data.message === 'string' ? data.message : '',
+    author: parsePerson(data.author),
+    committer: parsePerson(data.committer),
+    timestamp: typeof data.timestamp === 'string' ? data.timestamp : '',
+  };
+}
+
+/** Parses a manifest into path to content hash; the hash is kept as its JSON text so any hash form compares. */
+export function parseManifest(text: string): ManifestFiles | null {
+  const data = parseJson(text);
+  if (!isRecord(data) || !isRecord(data.entries)) return null;
+  const files: ManifestFiles = new Map();
+  for (const [path, entry] of Object.entries(data.entries)) {
+    if (!isRecord(entry)) return null;
+    files.set(path, JSON.stringify(entry.content_hash ?? null));
+  }
+  return files;
+}
+
+/** Reads Unix seconds from a number or an RFC 3339 string; null unless it is a date that `Date` can represent. */
+function parseSeconds(value: unknown): number | null {
+  let seconds: number | null = null;
+  if (typeof value === 'number') seconds = value;
+  else if (typeof value === 'string' && value.trim() !== '') seconds = Date.parse(value) / 1000;
+  if (seconds === null || !Number.isFinite(new Date(seconds * 1000).getTime())) return null;
+  return seconds;
+}
+
+/** Parses one `locks.json` value; returns null when a required field is missing or has the wrong type. */
+export function parseLockEntry(key: string, value: unknown): LockEntry | null {
+  if (!isRecord(value) || typeof value.owner !== 'string') return null;
+  const acquiredAt = parseSeconds(value.acquired_at);
+  const expiresAt = parseSeconds(value.expires_at);
+  if (acquiredAt === null || expiresAt === null) return null;
+  return {
+    path: key,
+    owner: value.owner,
+    acquiredAt,
+    expiresAt,
+    reason: typeof value.reason === 'string' ? value.reason : null,
+  };
+}
+
+/** Result of parsing `locks.json`: valid entries and the keys whose values were malformed. */
+export interface ParsedLocks {
+  locks: Map<string, LockEntry>;
+  malformed: string[];
+}
+
+/** Parses `locks.json`; returns null when the text is not a complete JSON object (not ready yet). */
+export function parseLocks(text: string): ParsedLocks | null {
+  const data = parseJson(text);
+  if (!isRecord(data)) return null;
+  const locks = new Map<string, LockEntry>();
+  const malformed: string[] = [];
+  for (const [key, value] of Object.entries(data)) {
+    const entry = parseLockEntry(key, value);
+    if (entry) locks.set(key, entry);
+    else malformed.push(key);
+  }
+  return { locks, malformed };
+}
+
+/** Reads a file as UTF-8, or returns null when it does not exist. */
+export async function readTextIfExists(path: string): Promise<string | null> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if (isNotFound(error)) return null;
+    throw error;
+  }
+}
+
+/** Lists the ref names under `refs/heads` or `refs/tags`, nested names joined with `/`, sorted. */
+export async function listRefNames(ditsDir: string, kind: RefKind): Promise<string[]> {
+  const root = join(ditsDir, 'refs', kind);
+  const names: string[] = [];
+  // Depth bound: ref names are short paths, and a symlink loop must not hang a scan.
+  const pending: Array<{ dir: string; prefix: string; depth: number }> = [{ dir: root, prefix: '', depth: 0 }];
+  while (pending.length > 0) {
+    const { dir, prefix, depth } = pending.pop()!;
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (error) {
+      // A folder removed while listing held only deleted refs.
+      if (isNotFound(error) || isNotDirectory(error)) continue;
+      throw error;
+    }
+    for (const entry of entries) {
+      const name = prefix + entry.name;
+      if (entry.isFile()) names.push(name);
+      else if (entry.isDirectory() && depth < 32) pending.push({ dir: join(dir, entry.name), prefix: name + '/', depth: depth + 1 });
+    }
+  }
+  return names.sort();
+}
+
+/** Reads one ref file: its id, `missing` when the file is gone, or `unready` when it is empty or half-written. */
+export async function readRef(ditsDir: string, kind: RefKind, name: string): Promise<string | 'missing' | 'unready'> {
+  const text = await readTextIfExists(join(ditsDir, 'refs', kind, ...name.split('/')));
+  if (text === null) return 'missing';
+  return parseRefContent(text) ?? 'unready';
+}
+
+export function isNotFound(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+}
+
+function isNotDirectory(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | null)?.code === 'ENOTDIR';
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * A persisted queue of events waiting to be sent, one JSON Lines file per
+ * working copy. Events are appended (and synced) before the snapshot that
+ * produced them is saved, so a crash can repeat an event but never lose one;
+ * a repeat carries the same Idempotency-Key and the server ignores it.
+ *
+ * Lines are `{"type":"event","key","queued_at","body"}` and
+ * `{"type":"done","key","outcome"}`. A line cut short by a crash fails to
+ * parse and is skipped on load: its event is recomputed because its snapshot
+ * was never saved. The file is rewritten with only the waiting events when
+ * it is loaded, when the queue empties and after many completions.
+ */
+import { open } from 'node:fs/promises';
+import { isRecord, readTextIfExists } from './dits-format.js';
+import type { EventBody } from './event-request.js';
+import { writeFileAtomic } from './snapshot.js';
+
+export interface OutboxEntry {
+  /** Idempotency-Key sent with the event. */
+  key: string;
+  body: EventBody;
+  /** When the watcher queued the event, ISO 8601. */
+  queuedAt: string;
+}
+
+export type SendOutcome = 'sent' | 'dropped';
+
+/** Completions recorded before the file is rewritten without them. */
+const COMPACT_AFTER_DONE_LINES = 1000;
+
+function parseLine(line: string): { type: 'event'; entry: OutboxEntry } | { type: 'done'; key: string } | null {
+  let data: unknown;
+  try {
+    data = JSON.parse(line);
+  } catch {
+    return null;
+  }
+  if (!isRecord(data) || typeof data.key !== 'string') return null;
+  if (data.type === 'done') return { type: 'done', key: data.key };
+  if (data.type !== 'event' || !isRecord(data.body) || typeof data.body.event !== 'string' || typeof data.queued_at !== 'string') return null;
+  return { type: 'event', entry: { key: data.key, body: data.body as EventBody, queuedAt: data.queued_at } };
+}
+
+function eventLine(entry: OutboxEntry): string {
+  return JSON.stringify({ type: 'event', key: entry.key, queued_at: entry.queuedAt, body: entry.body }) + '\n';
+}
+
+export class Outbox {
+  private readonly entries = new Map<string, OutboxEntry>();
+  private doneLines = 0;
+  /** Serializes file writes: a rewrite (rename) racing an append would lose the append. */
+  private writes: Promise<unknown> = Promise.resolve();
+
+  private constructor(readonly path: string) {}
+
+  /** Loads the outbox at `path` (missing means empty) and rewrites it with only the waiting events. */
+  static async open(path: string): Promise<{ outbox: Outbox; skippedLines: number }> {
+    const outbox = new Outbox(path);
+    const text = (await readTextIfExists(path)) ?? '';
+    let skippedLines = 0;
+    for (const line of text.split('\n')) {
+      if (line.trim() === '') continue;
+      const parsed = parseLine(line);
+      if (!parsed) skippedLines++;
+      else if (parsed.type === 'done') outbox.entries.delete(parsed.key);
+      else if (!outbox.entries.has(parsed.entry.key)) outbox.entries.set(parsed.entry.key, parsed.entry);
+    }
+    if (text !== '') await outbox.rewrite();
+    return { outbox, skippedLines };
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The oldest waiting event. */
+  peek(): OutboxEntry | undefined {
+    return this.entries.values().next().value;
+  }
+
+  /** Appends events in order and syncs the file; events whose key is already waiting are skipped. */
+  async append(entries: OutboxEntry[]): Promise<void> {
+    const fresh = entries.filter((entry, index) => !this.entries.has(entry.key) && entries.findIndex((e) => e.key === entry.key) === index);
+    if (fresh.length === 0) return;
+    await this.serialized(async () => {
+      await this.appendText(fresh.map(eventLine).join(''));
+      // Inside the serialized write, so that a rewrite queued behind it keeps these events.
+      for (const entry of fresh) this.entries.set(entry.key, entry);
+    });
+  }
+
+  /** Removes an event from the queue after it was sent or dropped. */
+  async complete(key: string, outcome: SendOutcome): Promise<void> {
+    if (!this.entries.delete(key)) return;
+    this.doneLines++;
+    if (this.entries.size === 0 || this.doneLines >= COMPACT_AFTER_DONE_LINES) {
+      await this.serialized(() => this.rewrite());
+      return;
+    }
+    await this.serialized(() => this.appendText(JSON.stringify({ type: 'done', key, outcome }) + '\n'));
+  }
+
+  private serialized<T>(write: () => Promise<T>): Promise<T> {
+    const result = this.writes.then(write);
+    this.writes = result.catch(() => undefined);
+    return result;
+  }
+
+  private async appendText(text: string): Promise<void> {
+    const handle = await open(this.path, 'a');
+    try {
+      await handle.writeFile(text, 'utf8');
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  private async rewrite(): Promise<void> {
+    await writeFileAtomic(this.path, [...this.entries.values()].map(eventLine).join(''));
+    this.doneLines = 0;
+  }
+}

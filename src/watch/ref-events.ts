@@ -1,0 +1,174 @@
+/**
+ * Turns the difference between two ref snapshots into events.
+ *
+ * - A new branch gives `branch.created`. When it carries commits that no
+ *   branch of the previous snapshot reaches, a `push` with `created: true`
+ *   and those commits follows, as GitHub sends for a new branch. A branch
+ *   made at an already known commit gives `branch.created` only.
+ * - A moved branch gives `push` when the old head is an ancestor of the new
+ *   one, and `push.force` when it is not. When ancestry cannot be decided (a
+ *   commit object is missing or the walk bound is reached), the event is a
+ *   `push` with `forced: false` and a warning is logged.
+ * - A deleted branch gives `branch.deleted` only, with no `push` carrying
+ *   `deleted: true`, so consumers that build on every push need not skip it.
+ * - Tags are lightweight: a new tag gives `tag.created`, a deleted one
+ *   `tag.deleted`, and a tag moved to another commit gives both, in that order.
+ *
+ * Events come out in ref name order, branches before tags.
+ */
+import type { Logger } from 'pino';
+import { ancestryOf, findNewCommits } from './commit-graph.js';
+import type { NewCommits, WalkLimits } from './commit-graph.js';
+import { buildPayloadCommit } from './commit-payload.js';
+import type { PayloadCommit } from './commit-payload.js';
+import { ZERO_ID } from './dits-format.js';
+import type { RefHeads } from './dits-format.js';
+import { senderOf } from './event-request.js';
+import type { EventRequest } from './event-request.js';
+import type { ObjectReader } from './object-store.js';
+
+export interface RefEventContext {
+  reader: ObjectReader;
+  limits: WalkLimits;
+  /**
+   * Login reported as `sender` and `pusher` of every ref event. Null means the
+   * committer name of the commit the ref now points to, or `fallbackLogin` when
+   * there is none (deletions, missing objects, empty names).
+   */
+  configuredLogin: string | null;
+  /** Login used when neither a configured login nor a committer name is available, usually the OS user name. */
+  fallbackLogin: string;
+  logger: Pick<Logger, 'warn'>;
+}
+
+/** Computes the events that take the refs from `before` to `after`. */
+export async function diffRefs(before: RefHeads, after: RefHeads, context: RefEventContext): Promise<EventRequest[]> {
+  const events: EventRequest[] = [];
+  const knownBranchHeads = [...new Set(before.heads.values())];
+
+  for (const name of unionSorted(before.heads, after.heads)) {
+    const oldId = before.heads.get(name);
+    const newId = after.heads.get(name);
+    if (oldId === newId) continue;
+    const ref = `refs/heads/${name}`;
+    if (newId === undefined) {
+      events.push(refEvent('branch.deleted', ref, 'branch', name, oldId!, context.configuredLogin ?? context.fallbackLogin));
+    } else if (oldId === undefined) {
+      const login = await loginFor(context, newId);
+      events.push(refEvent('branch.created', ref, 'branch', name, newId, login));
+      const walk = await findNewCommits(context.reader, [newId], knownBranchHeads, context.limits);
+      if (walk.total > 0) events.push(await pushEvent(context, { ref, before: ZERO_ID, after: newId, created: true, forced: false, walk, login }));
+    } else {
+      events.push(await movedBranchEvent(context, ref, oldId, newId));
+    }
+  }
+
+  for (const name of unionSorted(before.tags, after.tags)) {
+    const oldId = before.tags.get(name);
+    const newId = after.tags.get(name);
+    if (oldId === newId) continue;
+    const ref = `refs/tags/${name}`;
+    if (oldId !== undefined) {
+      events.push(refEvent('tag.deleted', ref, 'tag', name, oldId, context.configuredLogin ?? context.fallbackLogin));
+    }
+    if (newId !== undefined) {
+      events.push(refEvent('tag.created', ref, 'tag', name, newId, await loginFor(context, newId)));
+    }
+  }
+  return events;
+}
+
+async function movedBranchEvent(context: RefEventContext, ref: string, oldId: string, newId: string): Promise<EventRequest> {
+  const walk = await findNewCommits(context.reader, [newId], [oldId], context.limits);
+  const ancestry = ancestryOf(walk, oldId);
+  if (ancestry === 'unknown') {
+    context.logger.warn(
+      { ref, before: oldId, after: newId, missing_objects: walk.missing.slice(0, 10), commits_read_bound: context.limits.maxRead },
+      'cannot tell whether the old head is an ancestor of the new one; sending a push that is not marked forced',
+    );
+  }
+  const login = await loginFor(context, newId);
+  return pushEvent(context, { ref, before: oldId, after: newId, created: false, forced: ancestry === 'not-ancestor', walk, login });
+}
+
+/** The body of branch.created/deleted (`branch` field) and tag.created/deleted (`tag` field). */
+function refEvent(
+  event: 'branch.created' | 'branch.deleted' | 'tag.created' | 'tag.deleted',
+  ref: string,
+  nameField: 'branch' | 'tag',
+  name: string,
+  sha: string,
+  login: string,
+): EventRequest {
+  return {
+    body: { event, ref, [nameField]: name, sha, sender: senderOf(login) },
+    identity: [ref, sha],
+  };
+}
+
+interface PushFacts {
+  ref: string;
+  before: string;
+  after: string;
+  created: boolean;
+  forced: boolean;
+  walk: NewCommits;
+  login: string;
+}
+
+async function pushEvent(context: RefEventContext, facts: PushFacts): Promise<EventRequest> {
+  const missing = new Set(facts.walk.missing);
+  const commits: PayloadCommit[] = [];
+  for (const id of facts.walk.listed) {
+    const built = await payloadCommitOf(context.reader, id, missing);
+    if (built) commits.push(built);
+  }
+  const last = commits.at(-1);
+  const headCommit = last?.id === facts.after ? last : await payloadCommitOf(context.reader, facts.after, missing);
+
+  if (missing.size > 0) {
+    context.logger.warn(
+      { ref: facts.ref, after: facts.after, missing_objects: [...missing].slice(0, 10), missing_count: missing.size },
+      'objects missing from the Dits object database; the push lists only the commits and files that could be read',
+    );
+  }
+  return {
+    body: {
+      event: facts.forced ? 'push.force' : 'push',
+      ref: facts.ref,
+      before: facts.before,
+      after: facts.after,
+      created: facts.created,
+      deleted: false,
+      forced: facts.forced,
+      commits,
+      head_commit: headCommit,
+      pusher: { name: facts.login },
+      total_commits_count: facts.walk.total,
+      sender: senderOf(facts.login),
+    },
+    identity: [facts.ref, facts.before, facts.after],
+  };
+}
+
+async function payloadCommitOf(reader: ObjectReader, id: string, missing: Set<string>): Promise<PayloadCommit | null> {
+  const commit = await reader.readCommit(id);
+  if (!commit) {
+    missing.add(id);
+    return null;
+  }
+  const built = await buildPayloadCommit(reader, commit);
+  for (const objectId of built.missing) missing.add(objectId);
+  return built.commit;
+}
+
+async function loginFor(context: RefEventContext, commitId: string): Promise<string> {
+  if (context.configuredLogin !== null) return context.configuredLogin;
+  const commit = await context.reader.readCommit(commitId);
+  const name = commit?.committer.name.trim() || commit?.author.name.trim();
+  return name || context.fallbackLogin;
+}
+
+function unionSorted(a: Map<string, string>, b: Map<string, string>): string[] {
+  return [...new Set([...a.keys(), ...b.keys()])].sort();
+}

@@ -1,0 +1,103 @@
+/**
+ * The Dits repository watcher behind `dits-webhook watch <dir>...`: watches
+ * the refs and locks of each working copy and sends the resulting events to
+ * the server's ingestion API, each under an idempotency key, surviving
+ * restarts and server outages without repeating or losing events.
+ */
+import { mkdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { ApiClient } from './api-client.js';
+import { mappingByOwner } from './repo-mapping.js';
+import type { RepoMapping } from './repo-mapping.js';
+import { statePathsFor } from './snapshot.js';
+import { osLogin, resolveWatchOptions, WatchOptionsError } from './watch-options.js';
+import type { ResolvedWatchOptions, WatchOptions } from './watch-options.js';
+import { WorkingCopyWatch } from './working-copy-watch.js';
+
+export type { WatchOptions } from './watch-options.js';
+export { WatchOptionsError } from './watch-options.js';
+
+export interface RunningWatcher {
+  /** Stops watching and sending; queued events stay in the outbox for the next start. */
+  stop(): Promise<void>;
+  /**
+   * Scans every working copy once more, then resolves when every event found
+   * so far has been sent or dropped. It waits as long as the server is
+   * unreachable, and rejects when the watcher is stopped first.
+   */
+  flushed(): Promise<void>;
+}
+
+async function checkWorkingCopies(dirs: string[]): Promise<void> {
+  const problems = [];
+  for (const [index, dir] of dirs.entries()) {
+    const isFolder = await stat(join(dir, '.dits')).then((s) => s.isDirectory(), () => false);
+    if (!isFolder) {
+      problems.push({ field: `dirs[${index}]`, message: `expected a Dits working copy with a .dits folder, got ${JSON.stringify(dir)}, which has none; pass the folder where Dits was initialized` });
+    }
+  }
+  if (problems.length > 0) throw new WatchOptionsError(problems);
+}
+
+function mappingFor(options: ResolvedWatchOptions, dir: string): RepoMapping {
+  if (options.repo !== null) return { kind: 'id', id: options.repo };
+  return mappingByOwner(dir, options.owner!, options.create, options.createPrivate);
+}
+
+/**
+ * Starts watching. Resolves after each working copy's first scan: with a
+ * stored snapshot, the events of changes made while the watcher was down are
+ * queued by then; without one, the current state is the baseline and changes
+ * made before this start are not reported.
+ */
+export async function startWatcher(input: WatchOptions): Promise<RunningWatcher> {
+  const options = resolveWatchOptions(input);
+  const dirs = options.dirs.map((dir) => resolve(dir));
+  await checkWorkingCopies(dirs);
+  if (options.stateDir) await mkdir(options.stateDir, { recursive: true });
+
+  const client = new ApiClient({ serverUrl: options.serverUrl, token: options.token, timeoutMs: options.requestTimeoutMs });
+  const copies: WorkingCopyWatch[] = [];
+  try {
+    for (const dir of dirs) {
+      const mapping = mappingFor(options, dir);
+      copies.push(
+        await WorkingCopyWatch.start({
+          dir,
+          paths: statePathsFor(dir, options.stateDir ?? undefined),
+          mapping,
+          client,
+          logger: options.logger.child({ working_copy: dir, repository: mapping.kind === 'id' ? mapping.id : `${mapping.owner}/${mapping.name}` }),
+          now: options.now,
+          pollIntervalMs: options.pollIntervalMs,
+          debounceMs: options.debounceMs,
+          useFsWatch: options.useFsWatch,
+          readRetry: options.readRetry,
+          limits: { maxListed: options.maxCommitsListed, maxRead: options.maxCommitsRead },
+          backoff: options.backoff,
+          configuredLogin: options.sender,
+          fallbackLogin: osLogin(),
+        }),
+      );
+    }
+  } catch (error) {
+    await Promise.all(copies.map((copy) => copy.stop()));
+    await client.close();
+    throw error;
+  }
+
+  let stopping: Promise<void> | null = null;
+  return {
+    stop() {
+      stopping ??= (async () => {
+        await Promise.all(copies.map((copy) => copy.stop()));
+        await client.close();
+      })();
+      return stopping;
+    },
+    async flushed() {
+      await Promise.all(copies.map((copy) => copy.scanNow()));
+      await Promise.all(copies.map((copy) => copy.whenIdle()));
+    },
+  };
+}

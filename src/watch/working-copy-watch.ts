@@ -1,0 +1,253 @@
+/**
+ * Watches one Dits working copy: scans its refs and locks when files change,
+ * on a polling interval and when a lock expires, turns each difference from
+ * the stored snapshot into events, queues them in the outbox, then saves the
+ * new snapshot. Scans run one at a time; requests that arrive during a scan
+ * are merged into one follow-up scan.
+ */
+import { watch } from 'node:fs';
+import type { FSWatcher } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { ApiClient } from './api-client.js';
+import type { BackoffPolicy } from './backoff.js';
+import type { WalkLimits } from './commit-graph.js';
+import { idempotencyKey } from './event-request.js';
+import type { EventRequest } from './event-request.js';
+import { EventSender } from './event-sender.js';
+import { diffLocks, nextExpiryMs } from './lock-events.js';
+import { createObjectReader } from './object-store.js';
+import type { ObjectReader } from './object-store.js';
+import { Outbox } from './outbox.js';
+import { diffRefs } from './ref-events.js';
+import type { RefEventContext } from './ref-events.js';
+import { RepoResolver, repoKeyOf } from './repo-mapping.js';
+import type { RepoMapping } from './repo-mapping.js';
+import { emptySnapshot, loadSnapshot, saveSnapshot, snapshotToJson } from './snapshot.js';
+import type { Snapshot, StatePaths } from './snapshot.js';
+import { MissingDitsFolderError, readWorkingCopy } from './working-copy-reader.js';
+import type { ReadRetry } from './working-copy-reader.js';
+
+export interface WorkingCopyOptions {
+  /** Absolute path of the working copy, the folder that contains `.dits`. */
+  dir: string;
+  paths: StatePaths;
+  mapping: RepoMapping;
+  client: ApiClient;
+  logger: Logger;
+  now: () => number;
+  pollIntervalMs: number;
+  debounceMs: number;
+  useFsWatch: boolean;
+  readRetry: ReadRetry;
+  limits: WalkLimits;
+  backoff: BackoffPolicy;
+  configuredLogin: string | null;
+  fallbackLogin: string;
+}
+
+/** setTimeout's largest delay; a lock expiring later is caught by a later timer or by polling. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export class WorkingCopyWatch {
+  private readonly ditsDir: string;
+  private readonly logger: Logger;
+  private readonly reader: ObjectReader;
+  private readonly sender: EventSender;
+  private readonly repoKey: string;
+  private snapshot: Snapshot = emptySnapshot();
+  private scanChain: Promise<void> = Promise.resolve();
+  private queuedScan: Promise<void> | null = null;
+  private readonly fsWatchers = new Map<'dits' | 'refs', FSWatcher>();
+  private pollTimer: NodeJS.Timeout | null = null;
+  private debounceTimer: NodeJS.Timeout | null = null;
+  private expiryTimer: NodeJS.Timeout | null = null;
+  private missingFolderLogged = false;
+  private stopped = false;
+
+  private constructor(
+    private readonly options: WorkingCopyOptions,
+    private readonly outbox: Outbox,
+  ) {
+    this.ditsDir = join(options.dir, '.dits');
+    this.logger = options.logger;
+    this.reader = createObjectReader(this.ditsDir);
+    this.repoKey = repoKeyOf(options.mapping);
+    this.sender = new EventSender({
+      outbox,
+      client: options.client,
+      resolver: new RepoResolver(options.client, options.mapping),
+      backoff: options.backoff,
+      logger: options.logger,
+    });
+  }
+
+  /** Loads state, reports what changed while the watcher was down (or takes a baseline), and starts watching. */
+  static async start(options: WorkingCopyOptions): Promise<WorkingCopyWatch> {
+    const { outbox, skippedLines } = await Outbox.open(options.paths.outbox);
+    if (skippedLines > 0) {
+      options.logger.warn({ outbox: options.paths.outbox, skipped_lines: skippedLines }, 'skipped unreadable outbox lines left by an interrupted write');
+    }
+    const copy = new WorkingCopyWatch(options, outbox);
+    const stored = await loadSnapshot(options.paths.snapshot);
+    if (stored) {
+      copy.snapshot = stored;
+      await copy.scanNow();
+    } else {
+      await copy.takeBaseline();
+    }
+    copy.sender.start();
+    if (options.useFsWatch) copy.startFsWatch();
+    copy.pollTimer = setInterval(() => copy.requestScan(), options.pollIntervalMs);
+    options.logger.info(
+      { outbox_events: outbox.size, state_file: options.paths.snapshot, poll_interval_ms: options.pollIntervalMs, fs_watch: options.useFsWatch },
+      'watching working copy',
+    );
+    return copy;
+  }
+
+  /** Scans now, or after the scan in progress, and resolves when that scan has finished. */
+  scanNow(): Promise<void> {
+    if (this.queuedScan) return this.queuedScan;
+    const scan = this.scanChain.then(() => {
+      this.queuedScan = null;
+      return this.scanOnce();
+    });
+    this.queuedScan = scan;
+    this.scanChain = scan;
+    return scan;
+  }
+
+  /** Resolves once every queued event has been sent or dropped. */
+  whenIdle(): Promise<void> {
+    return this.sender.whenIdle();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const timer of [this.pollTimer, this.debounceTimer, this.expiryTimer]) if (timer) clearTimeout(timer);
+    for (const watcher of this.fsWatchers.values()) watcher.close();
+    this.fsWatchers.clear();
+    await this.scanChain;
+    await this.sender.stop();
+  }
+
+  private requestScan(): void {
+    if (this.stopped) return;
+    if (this.options.useFsWatch && this.fsWatchers.size < 2) this.startFsWatch();
+    void this.scanNow();
+  }
+
+  /** Records the current state without events: changes before the first start are not reported. */
+  private async takeBaseline(): Promise<void> {
+    const observed = await readWorkingCopy(this.ditsDir, this.snapshot, this.options.readRetry);
+    // Locks that had already expired before the first start are not reported as expiring now.
+    const { locks } = diffLocks(new Map(), observed.locks, this.options.now());
+    const baseline: Snapshot = { sequence: 0, refs: observed.refs, locks };
+    await saveSnapshot(this.options.paths.snapshot, baseline);
+    this.snapshot = baseline;
+    this.scheduleExpiryTimer();
+    this.logger.info({ branches: observed.refs.heads.size, tags: observed.refs.tags.size, locks: locks.size }, 'no watcher state yet; recorded the current state as the baseline');
+  }
+
+  private async scanOnce(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await this.scanAndQueue();
+      this.missingFolderLogged = false;
+    } catch (error) {
+      if (error instanceof MissingDitsFolderError) {
+        if (!this.missingFolderLogged) this.logger.warn({ err: error.message }, 'Dits folder missing; scanning paused until it returns');
+        this.missingFolderLogged = true;
+        return;
+      }
+      this.logger.error({ err: error }, 'scanning the working copy failed; the next scan retries');
+    }
+  }
+
+  private async scanAndQueue(): Promise<void> {
+    const previous = this.snapshot;
+    const observed = await readWorkingCopy(this.ditsDir, previous, this.options.readRetry);
+    if (observed.unready.length > 0) this.logger.debug({ files: observed.unready }, 'files still being written; kept their previous values');
+    if (observed.malformedLocks.length > 0) this.logger.warn({ locks: observed.malformedLocks }, 'malformed locks.json entries; kept their previous values');
+
+    const refEvents = await diffRefs(previous.refs, observed.refs, this.refEventContext());
+    const lockDiff = diffLocks(previous.locks, observed.locks, this.options.now());
+    const requests = [...refEvents, ...lockDiff.events];
+    const next: Snapshot = { sequence: previous.sequence + requests.length, refs: observed.refs, locks: lockDiff.locks };
+
+    if (requests.length > 0) await this.queue(requests, previous.sequence);
+    // The outbox is synced before the snapshot moves on: a crash in between repeats events under the same keys instead of losing them.
+    if (snapshotToJson(next) !== snapshotToJson(previous)) await saveSnapshot(this.options.paths.snapshot, next);
+    this.snapshot = next;
+    if (requests.length > 0) this.sender.notify();
+    this.scheduleExpiryTimer();
+  }
+
+  private async queue(requests: EventRequest[], firstSequence: number): Promise<void> {
+    const queuedAt = new Date().toISOString();
+    const entries = requests.map((request, index) => ({
+      key: idempotencyKey(this.repoKey, firstSequence + index + 1, request),
+      body: request.body,
+      queuedAt,
+    }));
+    await this.outbox.append(entries);
+    for (const entry of entries) this.logger.info({ event: entry.body.event, idempotency_key: entry.key }, 'event queued');
+  }
+
+  private refEventContext(): RefEventContext {
+    return {
+      reader: this.reader,
+      limits: this.options.limits,
+      configuredLogin: this.options.configuredLogin,
+      fallbackLogin: this.options.fallbackLogin,
+      logger: this.logger,
+    };
+  }
+
+  private scheduleExpiryTimer(): void {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = null;
+    const next = nextExpiryMs(this.snapshot.locks);
+    if (next === null || this.stopped) return;
+    const delay = Math.min(Math.max(next - this.options.now() + 1, 0), MAX_TIMER_MS);
+    this.expiryTimer = setTimeout(() => this.requestScan(), delay);
+  }
+
+  private scheduleDebouncedScan(): void {
+    if (this.debounceTimer || this.stopped) return;
+    this.debounceTimer = setTimeout(() => {
+      this.debounceTimer = null;
+      this.requestScan();
+    }, this.options.debounceMs);
+  }
+
+  /**
+   * Watches `.dits` itself for `locks.json` and the creation of `refs`, and
+   * `.dits/refs` recursively (supported on Linux since Node 20). The folder
+   * `objects` is left out on purpose: it holds thousands of folders. Any
+   * watcher failure falls back to polling alone.
+   */
+  private startFsWatch(): void {
+    this.addFsWatcher('dits', this.ditsDir, false, (name) => {
+      if (name === null || name === 'locks.json' || name === 'refs') this.scheduleDebouncedScan();
+    });
+    this.addFsWatcher('refs', join(this.ditsDir, 'refs'), true, () => this.scheduleDebouncedScan());
+  }
+
+  private addFsWatcher(slot: 'dits' | 'refs', path: string, recursive: boolean, onChange: (name: string | null) => void): void {
+    if (this.fsWatchers.has(slot) || this.stopped) return;
+    try {
+      const watcher = watch(path, { recursive }, (_event, name) => onChange(name === null ? null : String(name)));
+      watcher.on('error', (error) => {
+        this.logger.debug({ path, err: error.message }, 'file watcher failed; polling continues and the watcher is set up again');
+        watcher.close();
+        this.fsWatchers.delete(slot);
+      });
+      this.fsWatchers.set(slot, watcher);
+    } catch (error) {
+      // Usually the folder does not exist yet; polling notices when it appears.
+      this.logger.debug({ path, err: (error as Error).message }, 'cannot watch folder yet; relying on polling');
+    }
+  }
+}
