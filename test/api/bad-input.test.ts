@@ -1,0 +1,149 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestService, type TestService } from '../support/service.js';
+import { Receiver } from '../support/receiver.js';
+import { createHook, pushEvent } from '../support/fixtures.js';
+
+let svc: TestService;
+let receiver: Receiver;
+let repoId: number;
+let base: string;
+let deliveryId: string;
+
+before(async () => {
+  receiver = await Receiver.start();
+  svc = await startTestService({ overrides: { maxEventBodyBytes: 256 * 1024 } });
+  ({ repoId, base } = await createHook(svc, receiver.url, { name: 'bad-input' }));
+  const ingested = await svc.api('POST', `/v1/repos/${repoId}/events`, pushEvent());
+  assert.equal(ingested.status, 202);
+  const list = await svc.api('GET', `${base}/deliveries`);
+  deliveryId = list.json.data[0].id;
+});
+
+after(async () => {
+  await svc.stop();
+  await receiver.close();
+});
+
+/** Validation fails before any request, so nothing is ever sent to this address. */
+const HOOK_URL = 'http://127.0.0.1:9/hook';
+
+interface Case {
+  name: string;
+  method: string;
+  path: () => string;
+  body?: unknown;
+  raw?: string | Buffer;
+  headers?: Record<string, string>;
+  status: number;
+  code: string;
+  /** A field name that the error must mention, in the message or the details. */
+  field?: string;
+}
+
+const cases: Case[] = [
+  { name: 'repo without owner', method: 'POST', path: () => '/v1/repos', body: { name: 'x' }, status: 400, code: 'invalid_request', field: 'owner' },
+  { name: 'repo name with slash', method: 'POST', path: () => '/v1/repos', body: { owner: 'u', name: 'a/b' }, status: 400, code: 'invalid_request', field: 'name' },
+  { name: 'repo private as string', method: 'POST', path: () => '/v1/repos', body: { owner: 'u', name: 'n', private: 'yes' }, status: 400, code: 'invalid_request', field: 'private' },
+  { name: 'repo unknown field', method: 'POST', path: () => '/v1/repos', body: { owner: 'u', name: 'n', colour: 'red' }, status: 400, code: 'invalid_request', field: 'colour' },
+  { name: 'repo body is array', method: 'POST', path: () => '/v1/repos', body: [1, 2], status: 400, code: 'invalid_request', field: 'body' },
+  { name: 'repo body not json', method: 'POST', path: () => '/v1/repos', raw: '{"owner":', headers: { 'content-type': 'application/json' }, status: 400, code: 'invalid_json' },
+  { name: 'repo body empty', method: 'POST', path: () => '/v1/repos', raw: '', headers: { 'content-type': 'application/json' }, status: 400, code: 'invalid_json' },
+  { name: 'repo body as text', method: 'POST', path: () => '/v1/repos', raw: 'owner=u', headers: { 'content-type': 'text/plain' }, status: 415, code: 'unsupported_media_type' },
+  { name: 'repo duplicate', method: 'POST', path: () => '/v1/repos', body: { owner: 'user', name: 'bad-input' }, status: 409, code: 'repo_exists', field: 'name' },
+  { name: 'repo id not a number', method: 'GET', path: () => '/v1/repos/abc', status: 400, code: 'invalid_request', field: 'repo_id' },
+  { name: 'repo id huge', method: 'GET', path: () => '/v1/repos/99999999999999999999', status: 400, code: 'invalid_request', field: 'repo_id' },
+  { name: 'repo missing', method: 'GET', path: () => '/v1/repos/999999', status: 404, code: 'repo_not_found' },
+  { name: 'repo patch empty', method: 'PATCH', path: () => `/v1/repos/${repoId}`, body: {}, status: 400, code: 'invalid_request' },
+  { name: 'repo patch owner', method: 'PATCH', path: () => `/v1/repos/${repoId}`, body: { owner: 'x' }, status: 400, code: 'invalid_request', field: 'owner' },
+  { name: 'repo list bad limit', method: 'GET', path: () => '/v1/repos?limit=1000', status: 400, code: 'invalid_request', field: 'limit' },
+  { name: 'repo list bad cursor', method: 'GET', path: () => '/v1/repos?cursor=nope', status: 400, code: 'invalid_request', field: 'cursor' },
+  { name: 'webhook without url', method: 'POST', path: () => `/v1/repos/${repoId}/webhooks`, body: { events: ['push'] }, status: 400, code: 'invalid_request', field: 'url' },
+  { name: 'webhook ftp url', method: 'POST', path: () => `/v1/repos/${repoId}/webhooks`, body: { url: 'ftp://example.com/x', events: ['push'] }, status: 400, code: 'invalid_target_url', field: 'url' },
+  { name: 'webhook url with space', method: 'POST', path: () => `/v1/repos/${repoId}/webhooks`, body: { url: 'http://127.0.0.1/a b', events: ['push'] }, status: 400, code: 'invalid_target_url', field: 'url' },
+  { name: 'webhook url with newline', method: 'POST', path: () => `/v1/repos/${repoId}/webhooks`, body: { url: 'http://127.0.0.1/\r\nX-Evil: 1', events: ['push'] }, status: 400, code: 'invalid_target_url', field: 'url' },
+  { name: 'webhook unknown event', method: 'POST', path: () => `/v1/repos/${repoId}/webhooks`, body: { url: HOOK_URL, events: ['pushh'] }, status: 400, code: 'invalid_event_pattern', field: 'events[0]' },
+  { name: 'webhook inner wildcard', method: 'POST', path: () => `/v1/repos/${repoId}/webhooks`, body: { url: HOOK_URL, events: ['lo*k'] }, status: 400, code: 'invalid_event_pattern', field: 'events[0]' },
+  { name: 'webhook events not array', method: 'POST', path: () => `/v1/repos/${repoId}/webhooks`, body: { url: HOOK_URL, events: 'push' }, status: 400, code: 'invalid_request', field: 'events' },
+  { name: 'webhook short secret', method: 'POST', path: () => `/v1/repos/${repoId}/webhooks`, body: { url: HOOK_URL, events: ['push'], secret: 'short' }, status: 400, code: 'invalid_request', field: 'secret' },
+  { name: 'webhook active as string', method: 'POST', path: () => `/v1/repos/${repoId}/webhooks`, body: { url: HOOK_URL, events: ['push'], active: 'true' }, status: 400, code: 'invalid_request', field: 'active' },
+  { name: 'webhook bad filter', method: 'POST', path: () => `/v1/repos/${repoId}/webhooks`, body: { url: HOOK_URL, events: ['push'], filters: { branches: [42] } }, status: 400, code: 'invalid_request', field: 'filters.branches[0]' },
+  { name: 'webhook on missing repo', method: 'POST', path: () => '/v1/repos/999999/webhooks', body: { url: HOOK_URL, events: ['push'] }, status: 404, code: 'repo_not_found' },
+  { name: 'webhook missing', method: 'GET', path: () => `/v1/repos/${repoId}/webhooks/999999`, status: 404, code: 'webhook_not_found' },
+  { name: 'webhook id bad', method: 'GET', path: () => `/v1/repos/${repoId}/webhooks/-1`, status: 400, code: 'invalid_request', field: 'hook_id' },
+  { name: 'webhook patch bad events', method: 'PATCH', path: () => base, body: { events: [] }, status: 400, code: 'invalid_event_pattern', field: 'events' },
+  { name: 'owner webhook bad owner', method: 'GET', path: () => '/v1/owners/bad%20owner/webhooks', status: 400, code: 'invalid_request', field: 'owner' },
+  { name: 'ping missing webhook', method: 'POST', path: () => `/v1/repos/${repoId}/webhooks/999999/pings`, status: 404, code: 'webhook_not_found' },
+  { name: 'deliveries bad status', method: 'GET', path: () => `${base}/deliveries?status=done`, status: 400, code: 'invalid_request', field: 'status' },
+  { name: 'deliveries unknown query', method: 'GET', path: () => `${base}/deliveries?sort=asc`, status: 400, code: 'invalid_request', field: 'sort' },
+  { name: 'delivery missing', method: 'GET', path: () => `${base}/deliveries/00000000-0000-4000-8000-000000000000`, status: 404, code: 'delivery_not_found' },
+  { name: 'delivery id garbage', method: 'GET', path: () => `${base}/deliveries/../../etc`, status: 400, code: 'invalid_request', field: 'hook_id' },
+  { name: 'delivery id not uuid', method: 'GET', path: () => `${base}/deliveries/abc`, status: 404, code: 'delivery_not_found' },
+  { name: 'redeliver missing', method: 'POST', path: () => `${base}/deliveries/00000000-0000-4000-8000-000000000000/redeliver`, status: 404, code: 'delivery_not_found' },
+  { name: 'event unknown name', method: 'POST', path: () => `/v1/repos/${repoId}/events`, body: { event: 'pushed', sender: { login: 'a' } }, status: 400, code: 'invalid_request', field: 'event' },
+  { name: 'event ping refused', method: 'POST', path: () => `/v1/repos/${repoId}/events`, body: { event: 'ping', sender: { login: 'a' } }, status: 400, code: 'invalid_request', field: 'event' },
+  { name: 'event without sender', method: 'POST', path: () => `/v1/repos/${repoId}/events`, body: { event: 'repo.created' }, status: 400, code: 'invalid_request', field: 'sender' },
+  { name: 'push without ref', method: 'POST', path: () => `/v1/repos/${repoId}/events`, body: { ...pushEvent(), ref: undefined }, status: 400, code: 'invalid_request', field: 'ref' },
+  { name: 'push commit without author', method: 'POST', path: () => `/v1/repos/${repoId}/events`, body: pushEvent('x', { commits: [{ id: 'c', message: 'm' }] }), status: 400, code: 'invalid_request', field: 'commits[0].author' },
+  { name: 'event sets repository', method: 'POST', path: () => `/v1/repos/${repoId}/events`, body: pushEvent('x', { repository: { id: 1 } }), status: 400, code: 'invalid_request', field: 'repository' },
+  { name: 'event huge integer', method: 'POST', path: () => `/v1/repos/${repoId}/events`, raw: '{"event":"repo.created","sender":{"login":"a","id":9007199254740993}}', headers: { 'content-type': 'application/json' }, status: 400, code: 'invalid_number' },
+  { name: 'event number overflow', method: 'POST', path: () => `/v1/repos/${repoId}/events`, raw: '{"event":"repo.created","sender":{"login":"a"},"x":1e999}', headers: { 'content-type': 'application/json' }, status: 400, code: 'invalid_number' },
+  { name: 'event invalid utf8', method: 'POST', path: () => `/v1/repos/${repoId}/events`, raw: Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]), headers: { 'content-type': 'application/json' }, status: 400, code: 'invalid_json' },
+  { name: 'event deep nesting', method: 'POST', path: () => `/v1/repos/${repoId}/events`, raw: '{"event":"repo.created","sender":{"login":"a"},"x":' + '['.repeat(5000) + ']'.repeat(5000) + '}', headers: { 'content-type': 'application/json' }, status: 400, code: 'invalid_json' },
+  { name: 'event proto key', method: 'POST', path: () => `/v1/repos/${repoId}/events`, raw: '{"event":"repo.created","sender":{"login":"a"},"__proto__":{"admin":true}}', headers: { 'content-type': 'application/json' }, status: 400, code: 'invalid_json' },
+  { name: 'event too large', method: 'POST', path: () => `/v1/repos/${repoId}/events`, raw: JSON.stringify({ event: 'repo.created', sender: { login: 'a' }, pad: 'x'.repeat(300 * 1024) }), headers: { 'content-type': 'application/json' }, status: 413, code: 'payload_too_large' },
+  { name: 'event on missing repo', method: 'POST', path: () => '/v1/repos/999999/events', body: { event: 'repo.created', sender: { login: 'a' } }, status: 404, code: 'repo_not_found' },
+  { name: 'event bad idempotency key', method: 'POST', path: () => `/v1/repos/${repoId}/events`, body: { event: 'repo.created', sender: { login: 'a' } }, headers: { 'idempotency-key': 'has space' }, status: 400, code: 'invalid_request', field: 'Idempotency-Key' },
+  { name: 'event type missing', method: 'GET', path: () => '/v1/event-types/nope', status: 404, code: 'event_type_not_found' },
+  { name: 'token without scopes', method: 'POST', path: () => '/v1/tokens', body: { name: 'ci' }, status: 400, code: 'invalid_request', field: 'scopes' },
+  { name: 'token bad scope', method: 'POST', path: () => '/v1/tokens', body: { name: 'ci', scopes: ['root'] }, status: 400, code: 'invalid_request', field: 'scopes[0]' },
+  { name: 'token revoke missing', method: 'DELETE', path: () => '/v1/tokens/999999', status: 404, code: 'token_not_found' },
+  { name: 'unknown route', method: 'GET', path: () => '/v1/nothing', status: 404, code: 'route_not_found' },
+];
+
+for (const c of cases) {
+  test(`bad input: ${c.name}`, async () => {
+    const res = await svc.api(c.method, c.path(), c.body, { raw: c.raw, headers: c.headers });
+    assert.equal(res.status, c.status, `${c.method} ${c.path()} answered ${res.status}: ${res.text.slice(0, 300)}`);
+    assert.equal(res.json?.error?.code, c.code, res.text.slice(0, 300));
+    assert.equal(typeof res.json.error.message, 'string');
+    assert.ok(Array.isArray(res.json.error.details));
+    if (c.field) {
+      const named = res.json.error.message.includes(c.field) || res.json.error.details.some((d: { field: string }) => d.field === c.field || d.field.startsWith(c.field));
+      assert.ok(named, `error names ${c.field}: ${res.text.slice(0, 300)}`);
+    }
+  });
+}
+
+test('missing token is 401', async () => {
+  const res = await svc.api('GET', '/v1/repos', undefined, { token: '' });
+  assert.equal(res.status, 401);
+  assert.equal(res.json.error.code, 'unauthorized');
+  const bad = await svc.api('GET', '/v1/repos', undefined, { token: 'dwt_wrong' });
+  assert.equal(bad.status, 401);
+});
+
+test('redelivery while in flight is 409', async () => {
+  const slow = await Receiver.start();
+  let release: () => void = () => {};
+  slow.respondWith(async (_req, res) => {
+    await new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    res.end('ok');
+  });
+  const hook = await createHook(svc, slow.url, { name: 'in-flight' });
+  await svc.api('POST', `/v1/repos/${hook.repoId}/events`, pushEvent());
+  await slow.waitFor(1);
+  const list = await svc.api('GET', `${hook.base}/deliveries`);
+  const res = await svc.api('POST', `${hook.base}/deliveries/${list.json.data[0].id}/redeliver`);
+  assert.equal(res.status, 409);
+  assert.equal(res.json.error.code, 'delivery_in_progress');
+  release();
+  await slow.close();
+});
+
+test('existing delivery detail loads', async () => {
+  const res = await svc.api('GET', `${base}/deliveries/${deliveryId}`);
+  assert.equal(res.status, 200);
+});
