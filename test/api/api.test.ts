@@ -1,0 +1,237 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Receiver } from '../support/receiver.js';
+import { startTestService, waitUntil, type TestService } from '../support/service.js';
+import { createHook, pushEvent } from '../support/fixtures.js';
+
+let svc: TestService;
+let receiver: Receiver;
+
+before(async () => {
+  receiver = await Receiver.start();
+  svc = await startTestService();
+});
+
+after(async () => {
+  await svc.stop();
+  await receiver.close();
+});
+
+const eventsOf = (r: Receiver, name: string) => r.requests.filter((q) => q.headers['x-dits-event'] === name);
+
+test('brief curl example creates webhook', async () => {
+  const repo = await svc.api('POST', '/v1/repos', { owner: 'user', name: 'my-project' });
+  assert.equal(repo.status, 201);
+  assert.equal(repo.json.full_name, 'user/my-project');
+  const hook = await svc.api('POST', `/v1/repos/${repo.json.id}/webhooks`, {
+    url: receiver.url,
+    events: ['push', 'repo.created'],
+    secret: 'your_webhook_secret',
+    active: true,
+  });
+  assert.equal(hook.status, 201);
+  for (const key of ['id', 'url', 'events', 'active', 'filters', 'created_at', 'updated_at', 'last_delivery', 'status']) {
+    assert.ok(key in hook.json, `response has ${key}`);
+  }
+  assert.equal('secret' in hook.json, false, 'a given secret is never returned');
+  assert.deepEqual(hook.json.events, ['push', 'repo.created']);
+  await waitUntil(() => eventsOf(receiver, 'ping').length === 1, 5000, 'ping at creation');
+  const ping = JSON.parse(eventsOf(receiver, 'ping')[0].body.toString());
+  assert.equal(ping.hook_id, hook.json.id);
+  assert.equal(ping.repository.full_name, 'user/my-project');
+  const shown = await svc.api('GET', `/v1/repos/${repo.json.id}/webhooks/${hook.json.id}`);
+  assert.equal(shown.json.last_delivery.event, 'ping');
+  assert.equal(shown.json.last_delivery.status, 'delivered');
+});
+
+test('generated secret is returned once', async () => {
+  const repo = await svc.api('POST', '/v1/repos', { owner: 'user', name: 'generated' });
+  const hook = await svc.api('POST', `/v1/repos/${repo.json.id}/webhooks`, { url: receiver.url, events: ['push'], active: false });
+  assert.equal(hook.status, 201);
+  assert.match(hook.json.secret, /^whsec_[A-Za-z0-9+/]{43}=$/);
+  const again = await svc.api('GET', `/v1/repos/${repo.json.id}/webhooks/${hook.json.id}`);
+  assert.equal('secret' in again.json, false);
+  const list = await svc.api('GET', `/v1/repos/${repo.json.id}/webhooks`);
+  assert.equal(JSON.stringify(list.json).includes(hook.json.secret), false);
+});
+
+test('idempotent ingestion returns first result', async () => {
+  const local = await Receiver.start();
+  const { repoId, hookId } = await createHook(svc, local.url, { events: ['push'] });
+  const headers = { 'idempotency-key': 'push-0001' };
+  const first = await svc.api('POST', `/v1/repos/${repoId}/events`, pushEvent(), { headers });
+  const second = await svc.api('POST', `/v1/repos/${repoId}/events`, pushEvent(), { headers });
+  assert.equal(first.status, 202);
+  assert.equal(second.status, 202);
+  assert.equal(second.json.id, first.json.id);
+  assert.equal(second.headers['idempotent-replayed'], 'true');
+  const other = await svc.api('POST', `/v1/repos/${repoId}/events`, pushEvent('different'), { headers });
+  assert.equal(other.status, 409);
+  assert.equal(other.json.error.code, 'idempotency_key_reused');
+  const bodyKey = await svc.api('POST', `/v1/repos/${repoId}/events`, pushEvent('keyed', { id: 'body-key-1' }));
+  const bodyKeyAgain = await svc.api('POST', `/v1/repos/${repoId}/events`, pushEvent('keyed', { id: 'body-key-1' }));
+  assert.equal(bodyKeyAgain.json.id, bodyKey.json.id);
+  await local.waitFor(2);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const page = await svc.store.listDeliveries({ webhookId: hookId, limit: 100 });
+  assert.equal(page.items.length, 2, 'one delivery per distinct event');
+  await local.close();
+});
+
+test('overlapping patterns deliver once', async () => {
+  const local = await Receiver.start();
+  const { repoId } = await createHook(svc, local.url, { events: ['lock.*', 'lock.acquired', '*'] });
+  const res = await svc.api('POST', `/v1/repos/${repoId}/events`, {
+    event: 'lock.acquired',
+    sender: { login: 'octocat' },
+    lock: { id: 'l1', path: 'edit.prproj', owner: { login: 'octocat' }, locked_at: '2026-01-02T03:04:05Z', expires_at: '2026-01-02T11:04:05Z', reason: null },
+  });
+  assert.equal(res.status, 202);
+  assert.equal(res.json.deliveries, 1);
+  await local.waitFor(1);
+  const body = JSON.parse(local.requests[0].body.toString());
+  assert.equal(body.event, 'lock.acquired');
+  assert.equal(body.lock.path, 'edit.prproj');
+  await local.close();
+});
+
+test('pattern filters unmatched events', async () => {
+  const local = await Receiver.start();
+  const { repoId } = await createHook(svc, local.url, { events: ['*.deleted'] });
+  const push = await svc.api('POST', `/v1/repos/${repoId}/events`, pushEvent());
+  assert.equal(push.json.deliveries, 0);
+  const deleted = await svc.api('POST', `/v1/repos/${repoId}/events`, {
+    event: 'branch.deleted',
+    sender: { login: 'octocat' },
+    ref: 'refs/heads/feature/x',
+    branch: 'feature/x',
+    sha: 'c'.repeat(64),
+  });
+  assert.equal(deleted.json.deliveries, 1);
+  await local.close();
+});
+
+test('repository changes emit events', async () => {
+  const local = await Receiver.start();
+  const { repoId } = await createHook(svc, local.url, { events: ['repo.*'], name: 'lifecycle' });
+  const renamed = await svc.api('PATCH', `/v1/repos/${repoId}`, { name: 'lifecycle-2', private: true, archived: true });
+  assert.equal(renamed.status, 200);
+  assert.equal(renamed.json.full_name, 'user/lifecycle-2');
+  const deleted = await svc.api('DELETE', `/v1/repos/${repoId}`);
+  assert.equal(deleted.status, 204);
+  await local.waitFor(4);
+  const events = local.requests.map((r) => JSON.parse(r.body.toString()));
+  assert.deepEqual(events.map((e) => e.event).sort(), ['repo.archived', 'repo.deleted', 'repo.renamed', 'repo.visibility_changed']);
+  assert.deepEqual(events.find((e) => e.event === 'repo.renamed').changes, { name: { from: 'lifecycle' } });
+  assert.deepEqual(events.find((e) => e.event === 'repo.visibility_changed').changes, { private: { from: false } });
+  assert.equal((await svc.api('GET', `/v1/repos/${repoId}`)).status, 404);
+  await local.close();
+});
+
+test('owner webhook receives new repositories', async () => {
+  const local = await Receiver.start();
+  const hook = await svc.api('POST', '/v1/owners/studio/webhooks', { url: local.url, events: ['repo.created', 'push'], secret: 'owner-level-secret-123', active: true });
+  assert.equal(hook.status, 201);
+  assert.equal(hook.json.type, 'owner');
+  const repo = await svc.api('POST', '/v1/repos', { owner: 'studio', name: 'feature-film' });
+  const push = await svc.api('POST', `/v1/repos/${repo.json.id}/events`, pushEvent());
+  assert.equal(push.json.deliveries, 1);
+  const elsewhere = await svc.api('POST', '/v1/repos', { owner: 'someone-else', name: 'feature-film' });
+  assert.equal(elsewhere.status, 201);
+  await waitUntil(() => local.requests.length >= 3, 5000, 'owner deliveries');
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const names = local.requests.map((r) => r.headers['x-dits-event']);
+  assert.deepEqual(names.filter((n) => n !== 'ping').sort(), ['push', 'repo.created']);
+  const created = JSON.parse(local.requests.find((r) => r.headers['x-dits-event'] === 'repo.created')!.body.toString());
+  assert.equal(created.repository.full_name, 'studio/feature-film');
+  const deliveries = await svc.api('GET', `/v1/owners/studio/webhooks/${hook.json.id}/deliveries`);
+  assert.equal(deliveries.status, 200);
+  assert.equal(deliveries.json.data.length, 3);
+  await local.close();
+});
+
+test('push keeps at most 2048 commits', async () => {
+  const local = await Receiver.start();
+  const { repoId } = await createHook(svc, local.url, { events: ['push'] });
+  const commits = Array.from({ length: 2100 }, (_, i) => ({ id: i.toString(16).padStart(64, '0'), message: `c${i}`, author: { name: 'A', email: 'a@example.com' } }));
+  const res = await svc.api('POST', `/v1/repos/${repoId}/events`, pushEvent('x', { commits }));
+  assert.equal(res.status, 202);
+  await local.waitFor(1);
+  const body = JSON.parse(local.requests[0].body.toString());
+  assert.equal(body.commits.length, 2048);
+  assert.equal(body.total_commits_count, 2100);
+  await local.close();
+});
+
+test('body survives JSON round trip', async () => {
+  const local = await Receiver.start();
+  const { repoId } = await createHook(svc, local.url, { events: ['push'] });
+  const res = await svc.api('POST', `/v1/repos/${repoId}/events`, pushEvent('Añadir metraje 🎬 "quoted" \\ \u2028', { '10': 'index key', extra: { b: 1, a: [1.5, -0, 1e21] } }));
+  assert.equal(res.status, 202);
+  await local.waitFor(1);
+  const raw = local.requests[0].body.toString('utf8');
+  assert.equal(JSON.stringify(JSON.parse(raw)), raw, 'receivers that re-serialise get the signed bytes back');
+  await local.close();
+});
+
+test('event types list every schema', async () => {
+  const res = await svc.api('GET', '/v1/event-types');
+  assert.equal(res.status, 200);
+  assert.equal(res.json.data.length, 23);
+  for (const type of res.json.data) assert.equal(typeof type.schema, 'object', `${type.name} has a schema`);
+  const one = await svc.api('GET', '/v1/event-types/lock.broken');
+  assert.equal(one.status, 200);
+  assert.ok(one.json.ingest_schema);
+});
+
+test('token scopes are enforced', async () => {
+  const read = await svc.api('POST', '/v1/tokens', { name: 'reader', scopes: ['read'] });
+  assert.equal(read.status, 201);
+  assert.match(read.json.token, /^dwt_/);
+  const ingest = await svc.api('POST', '/v1/tokens', { name: 'watcher', scopes: ['events:write'] });
+  const repo = await svc.api('POST', '/v1/repos', { owner: 'user', name: 'scoped' });
+  const listed = await svc.api('GET', '/v1/repos', undefined, { token: read.json.token });
+  assert.equal(listed.status, 200);
+  const denied = await svc.api('POST', '/v1/repos', { owner: 'user', name: 'nope' }, { token: read.json.token });
+  assert.equal(denied.status, 403);
+  assert.equal(denied.json.error.code, 'insufficient_scope');
+  const ingested = await svc.api('POST', `/v1/repos/${repo.json.id}/events`, pushEvent(), { token: ingest.json.token });
+  assert.equal(ingested.status, 202);
+  const cannotRead = await svc.api('GET', '/v1/repos', undefined, { token: ingest.json.token });
+  assert.equal(cannotRead.status, 403);
+  const tokens = await svc.api('GET', '/v1/tokens');
+  assert.equal(JSON.stringify(tokens.json).includes(read.json.token), false, 'tokens are never shown again');
+  const revoked = await svc.api('DELETE', `/v1/tokens/${read.json.id}`);
+  assert.equal(revoked.status, 204);
+  const after = await svc.api('GET', '/v1/repos', undefined, { token: read.json.token });
+  assert.equal(after.status, 401);
+});
+
+test('delivery list filters and pages', async () => {
+  const local = await Receiver.start();
+  const { repoId, base } = await createHook(svc, local.url, { events: ['push', 'tag.created'] });
+  for (let i = 0; i < 5; i++) await svc.api('POST', `/v1/repos/${repoId}/events`, pushEvent(`p${i}`));
+  await svc.api('POST', `/v1/repos/${repoId}/events`, { event: 'tag.created', sender: { login: 'o' }, ref: 'refs/tags/v1', tag: 'v1', sha: 'd'.repeat(64) });
+  await local.waitFor(6);
+  const tags = await svc.api('GET', `${base}/deliveries?event=tag.created`);
+  assert.equal(tags.json.data.length, 1);
+  const first = await svc.api('GET', `${base}/deliveries?limit=4`);
+  assert.equal(first.json.data.length, 4);
+  assert.ok(first.json.next_cursor);
+  const second = await svc.api('GET', `${base}/deliveries?limit=4&cursor=${first.json.next_cursor}`);
+  assert.equal(second.json.data.length, 2);
+  assert.equal(second.json.next_cursor, null);
+  const ids = new Set([...first.json.data, ...second.json.data].map((d: { id: string }) => d.id));
+  assert.equal(ids.size, 6);
+  await waitUntil(async () => (await svc.api('GET', `${base}/deliveries?status=delivered`)).json.data.length === 6, 5000, 'six delivered');
+  await local.close();
+});
+
+test('health endpoints answer', async () => {
+  assert.equal((await svc.api('GET', '/healthz', undefined, { token: '' })).status, 200);
+  const ready = await svc.api('GET', '/readyz', undefined, { token: '' });
+  assert.equal(ready.json.status, 'ready');
+  const metrics = await svc.api('GET', '/metrics', undefined, { token: '' });
+  assert.match(metrics.text, /dits_webhook_deliveries_total\{status="delivered",event="push"\}/);
+  assert.match(metrics.text, /dits_webhook_queue_size \d+/);
+});
