@@ -1,9 +1,12 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import formatsPlugin from 'ajv-formats';
 import { ApiError, invalidRequest, type FieldError } from '../errors.js';
 import { describeValue } from '../events/describe-value.js';
 import { pointerToFieldPath } from '../events/validate.js';
 
 const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
+// ajv-formats is CommonJS: under NodeNext the default import is the module, whose `default` is the plugin.
+formatsPlugin.default(ajv, ['date-time']);
 const compiled = new WeakMap<object, ValidateFunction>();
 
 function describeExpected(schema: unknown): string | null {

@@ -8,6 +8,7 @@ import type {
   AttemptRecord,
   DeliverySummary,
   EventRecord,
+  ReplayRecord,
   RepositoryRecord,
   TokenRecord,
   TokenScope,
@@ -132,4 +133,17 @@ export function decodeCursor(cursor: string): number | null {
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
   const match = /^s:(\d{1,15})$/.exec(text);
   return match ? Number(match[1]) : null;
+}
+
+export function toReplay(row: Row): ReplayRecord {
+  return {
+    id: num(row.id),
+    webhookId: num(row.webhook_id),
+    since: num(row.since),
+    until: numOrNull(row.until),
+    onlyFailed: bool(row.only_failed),
+    total: num(row.total),
+    completed: num(row.completed ?? 0),
+    createdAt: num(row.created_at),
+  };
 }

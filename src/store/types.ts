@@ -231,6 +231,21 @@ export interface DeliveryQuery {
   limit: number;
 }
 
+/** A bulk redelivery of a webhook's deliveries created in a time range. */
+export interface ReplayRecord {
+  id: number;
+  webhookId: number;
+  since: number;
+  until: number | null;
+  /** True when only failed (and cancelled) deliveries were replayed, false for every delivery. */
+  onlyFailed: boolean;
+  /** Deliveries queued for a manual attempt when the replay was created. */
+  total: number;
+  /** Deliveries whose replay attempt has finished. */
+  completed: number;
+  createdAt: number;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   migrate(): Promise<void>;
@@ -278,6 +293,15 @@ export interface Store {
   getDelivery(webhookId: number, id: string): Promise<DeliveryDetail | null>;
   /** Queues a manual attempt now; refuses while a worker holds the delivery. */
   requestRedelivery(webhookId: number, id: string, now: number): Promise<DeliverySummary | 'in_progress' | null>;
+
+  /**
+   * Queues one manual attempt for every delivery of the webhook created in
+   * [since, until) that is not in flight, all failed or cancelled ones when
+   * `onlyFailed`, and records the replay so that its progress can be read.
+   */
+  createReplay(input: { webhookId: number; since: number; until: number | null; onlyFailed: boolean }, now: number): Promise<ReplayRecord>;
+  getReplay(webhookId: number, id: number): Promise<ReplayRecord | null>;
+  listReplays(webhookId: number): Promise<ReplayRecord[]>;
 
   /** Leases due deliveries, at most `maxInFlightPerWebhook` leased per webhook across all workers. */
   claimDue(options: ClaimOptions): Promise<ClaimedDelivery[]>;

@@ -110,4 +110,21 @@ CREATE TABLE attempts (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    version: 2,
+    sql: `
+CREATE TABLE replays (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  webhook_id INTEGER NOT NULL,
+  since INTEGER NOT NULL,
+  until INTEGER,
+  only_failed INTEGER NOT NULL,
+  total INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX replays_webhook ON replays (webhook_id, id);
+ALTER TABLE deliveries ADD COLUMN replay_id INTEGER;
+CREATE INDEX deliveries_replay ON deliveries (replay_id, manual) WHERE replay_id IS NOT NULL;
+`,
+  },
 ];

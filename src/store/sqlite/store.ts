@@ -9,6 +9,7 @@ import {
   toAttempt,
   toDeliverySummary,
   toEvent,
+  toReplay,
   toRepository,
   toToken,
   toWebhook,
@@ -26,6 +27,7 @@ import type {
   IngestResult,
   Page,
   PlannedDelivery,
+  ReplayRecord,
   RepositoryInput,
   RepositoryPatch,
   RepositoryRecord,
@@ -405,6 +407,44 @@ export class SqliteStore implements Store {
       return toDeliverySummary(updated);
     });
     return run.immediate();
+  }
+
+  // Replays
+
+  async createReplay(input: { webhookId: number; since: number; until: number | null; onlyFailed: boolean }, now: number): Promise<ReplayRecord> {
+    const run = this.db.transaction((): ReplayRecord => {
+      const replay = this.db
+        .prepare('INSERT INTO replays (webhook_id, since, until, only_failed, total, created_at) VALUES (?, ?, ?, ?, 0, ?) RETURNING *')
+        .get(input.webhookId, input.since, input.until, input.onlyFailed ? 1 : 0, now) as Row;
+      // A delivery in flight or already queued for a manual attempt is left alone; its own attempt is on the way.
+      const queued = this.db
+        .prepare(
+          `UPDATE deliveries
+           SET manual = 1, replay_id = @replay,
+               resume_at = CASE WHEN status = 'retrying' THEN next_attempt_at ELSE NULL END,
+               next_attempt_at = @now, updated_at = @now
+           WHERE webhook_id = @webhook AND created_at >= @since AND (@until IS NULL OR created_at < @until)
+             AND manual = 0 AND (lease_expires_at IS NULL OR lease_expires_at <= @now)
+             AND (@only_failed = 0 OR status IN ('failed', 'cancelled'))`,
+        )
+        .run({ replay: replay.id, now, webhook: input.webhookId, since: input.since, until: input.until, only_failed: input.onlyFailed ? 1 : 0 });
+      this.db.prepare('UPDATE replays SET total = ? WHERE id = ?').run(queued.changes, replay.id);
+      return toReplay({ ...replay, total: queued.changes, completed: 0 });
+    });
+    return run.immediate();
+  }
+
+  /** A replay's attempt is finished once its delivery is no longer queued for a manual attempt under that replay. */
+  private readonly replayColumns = `r.*, r.total - (SELECT COUNT(*) FROM deliveries d WHERE d.replay_id = r.id AND d.manual = 1) AS completed`;
+
+  async getReplay(webhookId: number, id: number): Promise<ReplayRecord | null> {
+    const row = this.db.prepare(`SELECT ${this.replayColumns} FROM replays r WHERE r.id = ? AND r.webhook_id = ?`).get(id, webhookId) as Row | undefined;
+    return row ? toReplay(row) : null;
+  }
+
+  async listReplays(webhookId: number): Promise<ReplayRecord[]> {
+    const rows = this.db.prepare(`SELECT ${this.replayColumns} FROM replays r WHERE r.webhook_id = ? ORDER BY r.id DESC LIMIT 100`).all(webhookId) as Row[];
+    return rows.map(toReplay);
   }
 
   // Queue

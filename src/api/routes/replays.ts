@@ -1,0 +1,86 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ApiError } from '../../errors.js';
+import type { ReplayRecord } from '../../store/types.js';
+import type { ApiContext } from '../context.js';
+import { parseIdParam, validateInput } from '../validation.js';
+import { loadWebhook, resolveScope } from './webhooks.js';
+
+type Params = { repoId?: string; owner?: string; hookId: string; replayId?: string };
+
+export const replayCreateSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['since'],
+  properties: {
+    since: { type: 'string', format: 'date-time', description: 'an RFC 3339 time such as 2026-01-02T03:04:05Z; deliveries created at or after it are replayed' },
+    until: { type: 'string', format: 'date-time', description: 'an RFC 3339 time; deliveries created before it are replayed (default: now)' },
+    status: { enum: ['failed', 'all'], description: 'failed (failed and cancelled deliveries, the default) or all' },
+  },
+} as const;
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i;
+
+function parseTime(value: string | undefined, field: string): number | null {
+  if (value === undefined) return null;
+  const at = Date.parse(value);
+  if (!RFC3339.test(value) || Number.isNaN(at)) {
+    throw new ApiError('invalid_request', `Field ${field} must be an RFC 3339 time such as 2026-01-02T03:04:05Z, got ${JSON.stringify(value.slice(0, 40))}.`, [
+      { field, message: 'expected an RFC 3339 date-time' },
+    ]);
+  }
+  return at;
+}
+
+export function replayView(replay: ReplayRecord): Record<string, unknown> {
+  return {
+    id: replay.id,
+    webhook_id: replay.webhookId,
+    since: new Date(replay.since).toISOString(),
+    until: replay.until === null ? null : new Date(replay.until).toISOString(),
+    status_filter: replay.onlyFailed ? 'failed' : 'all',
+    total: replay.total,
+    completed: replay.completed,
+    state: replay.completed >= replay.total ? 'completed' : 'running',
+    created_at: new Date(replay.createdAt).toISOString(),
+  };
+}
+
+function registerFor(app: FastifyInstance, context: ApiContext, prefix: string): void {
+  const { store, clock } = context;
+  const loadHook = async (request: FastifyRequest) => {
+    const params = request.params as Params;
+    return loadWebhook(context, await resolveScope(context, params), params.hookId);
+  };
+
+  app.post(`${prefix}/replays`, { config: { scope: 'write' }, bodyLimit: context.config.maxRequestBodyBytes }, async (request, reply) => {
+    const hook = await loadHook(request);
+    const body = validateInput<{ since: string; until?: string; status?: 'failed' | 'all' }>(replayCreateSchema, request.body);
+    const now = clock();
+    const since = parseTime(body.since, 'since') as number;
+    const until = parseTime(body.until, 'until') ?? now;
+    if (until <= since) {
+      throw new ApiError('invalid_request', 'Field until must be later than since.', [{ field: 'until', message: 'expected a time after since' }]);
+    }
+    const replay = await store.createReplay({ webhookId: hook.id, since, until, onlyFailed: (body.status ?? 'failed') === 'failed' }, now);
+    context.wakeWorker();
+    return reply.status(202).send(replayView(replay));
+  });
+
+  app.get(`${prefix}/replays`, { config: { scope: 'read' } }, async (request) => {
+    const hook = await loadHook(request);
+    return { data: (await store.listReplays(hook.id)).map(replayView), next_cursor: null };
+  });
+
+  app.get(`${prefix}/replays/:replayId`, { config: { scope: 'read' } }, async (request) => {
+    const hook = await loadHook(request);
+    const id = parseIdParam((request.params as Params).replayId as string, 'replay_id');
+    const replay = await store.getReplay(hook.id, id);
+    if (!replay) throw new ApiError('replay_not_found', `Replay ${id} does not exist for webhook ${hook.id}; list replays with GET .../replays.`);
+    return replayView(replay);
+  });
+}
+
+export function registerReplayRoutes(app: FastifyInstance, context: ApiContext): void {
+  registerFor(app, context, '/repos/:repoId/webhooks/:hookId');
+  registerFor(app, context, '/owners/:owner/webhooks/:hookId');
+}

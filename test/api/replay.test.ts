@@ -1,0 +1,61 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Receiver } from '../support/receiver.js';
+import { startTestService, waitUntil, type TestService } from '../support/service.js';
+import { createHook, pushEvent } from '../support/fixtures.js';
+
+let svc: TestService;
+
+before(async () => {
+  svc = await startTestService();
+});
+
+after(async () => {
+  await svc.stop();
+});
+
+test('replay resends failed deliveries since time', async () => {
+  const receiver = await Receiver.start();
+  receiver.respondStatus(400);
+  const { repoId, base } = await createHook(svc, receiver.url, { events: ['push'] });
+  const start = new Date(Date.now() - 1000).toISOString();
+  for (let i = 0; i < 12; i++) await svc.api('POST', `/v1/repos/${repoId}/events`, pushEvent(`e${i}`));
+  await waitUntil(async () => (await svc.api('GET', `${base}/deliveries?status=failed&limit=100`)).json.data.length === 12, 10_000, 'twelve failed');
+
+  receiver.respondStatus(200);
+  const created = await svc.api('POST', `${base}/replays`, { since: start });
+  assert.equal(created.status, 202, created.text);
+  assert.equal(created.json.total, 12);
+  assert.equal(created.json.status_filter, 'failed');
+  const done = await waitUntil(async () => {
+    const res = await svc.api('GET', `${base}/replays/${created.json.id}`);
+    return res.json.state === 'completed' ? res.json : null;
+  }, 10_000, 'replay completion');
+  assert.equal(done.completed, 12);
+  assert.equal(receiver.requests.length, 24);
+  const delivered = await svc.api('GET', `${base}/deliveries?status=delivered&limit=100`);
+  assert.equal(delivered.json.data.length, 12);
+
+  const again = await svc.api('POST', `${base}/replays`, { since: start });
+  assert.equal(again.json.total, 0, 'nothing failed is left to replay');
+  const all = await svc.api('POST', `${base}/replays`, { since: start, status: 'all' });
+  assert.equal(all.json.total, 12);
+  const list = await svc.api('GET', `${base}/replays`);
+  assert.equal(list.json.data.length, 3);
+  await receiver.close();
+});
+
+test('replay rejects bad times', async () => {
+  const receiver = await Receiver.start();
+  const { base } = await createHook(svc, receiver.url, { events: ['push'] });
+  const bad = await svc.api('POST', `${base}/replays`, { since: 'yesterday' });
+  assert.equal(bad.status, 400);
+  assert.ok(JSON.stringify(bad.json.error).includes('since'));
+  const reversed = await svc.api('POST', `${base}/replays`, { since: '2026-01-02T00:00:00Z', until: '2026-01-01T00:00:00Z' });
+  assert.equal(reversed.status, 400);
+  assert.ok(JSON.stringify(reversed.json.error).includes('until'));
+  const missing = await svc.api('GET', `${base}/replays/999`);
+  assert.equal(missing.status, 404);
+  assert.equal(missing.json.error.code, 'replay_not_found');
+  await receiver.close();
+});
