@@ -7,6 +7,7 @@ import { hasScope, hashToken } from './tokens.js';
 import { registerRepositoryRoutes } from './routes/repositories.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
 import { registerDeliveryRoutes } from './routes/deliveries.js';
+import { registerReplayRoutes } from './routes/replays.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerTokenRoutes } from './routes/tokens.js';
 import { registerOperationsRoutes } from './routes/operations.js';
@@ -33,6 +34,11 @@ function fromFastifyError(error: FastifyError, limitBytes: number): ApiError | n
   }
 }
 
+function apiLogLevel(logger: ApiContext['logger']): string {
+  if (logger.isLevelEnabled('debug')) return 'debug';
+  return logger.isLevelEnabled('warn') ? 'warn' : logger.level;
+}
+
 function bearerToken(request: FastifyRequest): string | null {
   const header = request.headers.authorization;
   if (typeof header !== 'string') return null;
@@ -45,7 +51,7 @@ export async function buildServer(context: ApiContext, extraRoutes: ((app: Fasti
   const { config, store, logger } = context;
   const app = Fastify({
     // Per-request access lines at info level would cost more than the requests themselves at ingestion rates.
-    loggerInstance: logger.child({ component: 'api' }, { level: logger.isLevelEnabled('debug') ? 'debug' : 'warn' }) as unknown as FastifyBaseLogger,
+    loggerInstance: logger.child({ component: 'api' }, { level: apiLogLevel(logger) }) as unknown as FastifyBaseLogger,
     bodyLimit: config.maxEventBodyBytes,
     trustProxy: false,
     return503OnClosing: true,
@@ -100,6 +106,7 @@ export async function buildServer(context: ApiContext, extraRoutes: ((app: Fasti
       registerRepositoryRoutes(v1, context);
       registerWebhookRoutes(v1, context);
       registerDeliveryRoutes(v1, context);
+      registerReplayRoutes(v1, context);
       registerEventRoutes(v1, context);
       registerTokenRoutes(v1, context);
     },
