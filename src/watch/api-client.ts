@@ -4,6 +4,7 @@
  */
 import { Agent, request } from 'undici';
 import type { Dispatcher } from 'undici';
+import { VERSION } from '../version.js';
 import { classifyStatus, parseRetryAfter } from './backoff.js';
 import { isRecord } from './dits-format.js';
 import type { EventBody } from './event-request.js';
@@ -56,7 +57,7 @@ interface JsonResponse {
   data: unknown;
 }
 
-const USER_AGENT = 'dits-webhook-watch/0.1.0';
+const USER_AGENT = `dits-webhook-watch/${VERSION}`;
 
 export class ApiClient {
   private readonly agent: Agent;

@@ -38,14 +38,14 @@ export function parseRetryAfter(value: string | undefined, nowMs: number): numbe
   return Math.max(0, at - nowMs);
 }
 
-/** What the sender does with a response status: 408, 429 and 5xx are retried, as are 401 and 403 (see below). */
+/** Sender action for a response status: 408, 429 and 5xx are retried, as are 401 and 403 (see below). */
 export type StatusAction = 'accepted' | 'retry' | 'drop';
 
 /**
  * Classifies an ingestion response. Other 4xx statuses mean the event itself
  * is refused, so it is dropped and logged. 401 and 403 are retried instead,
  * because they mean the watcher's token is wrong or lacks the
- * `events:write` scope; once the token is fixed and the watcher restarted,
+ * `events:write` scope. Once the token is fixed and the watcher restarted,
  * the queued events still go out.
  */
 export function classifyStatus(status: number): StatusAction {

@@ -27,6 +27,8 @@ export interface NewCommits {
   complete: boolean;
   /** Ids of commit objects that were referenced but could not be read. */
   missing: string[];
+  /** True when the walk stopped at `maxRead` commit objects. */
+  boundReached: boolean;
   /** Exclusions that a tip reaches, that is, exclusions that are ancestors of a tip (or a tip itself). */
   reachedExclusions: Set<string>;
 }
@@ -37,7 +39,7 @@ const OLD = 2;
 /**
  * Extra commits read after every queued commit is OLD. Commit timestamps come
  * from the clocks of the machines that made them, so a parent can look newer
- * than its child; the slop lets OLD catch up across such a skew.
+ * than its child. The slop lets OLD catch up across such a skew.
  */
 const SLOP = 8;
 
@@ -99,6 +101,76 @@ function commitTime(commit: CommitObject): number {
   return Number.isFinite(ms) ? ms : 0;
 }
 
+/** The state of one two-sided walk: the flags painted so far and the queue of commits still to visit. */
+class PaintedWalk {
+  readonly missing: string[] = [];
+  /** Commits visited as NEW, newest first. */
+  readonly newInPopOrder: string[] = [];
+  boundReached = false;
+  private readonly flags = new Map<string, number>();
+  private readonly queued = new Set<string>();
+  private readonly queue = new CommitQueue();
+  private reads = 0;
+  private queuedWithoutOld = 0;
+  private order = 0;
+
+  constructor(
+    private readonly reader: ObjectReader,
+    private readonly maxRead: number,
+  ) {}
+
+  has(id: string, flag: number): boolean {
+    return ((this.flags.get(id) ?? 0) & flag) !== 0;
+  }
+
+  /** Marks a commit and queues it when the new flag has to travel on to its parents. */
+  async mark(id: string, flag: number): Promise<void> {
+    const previous = this.flags.get(id) ?? 0;
+    if ((previous | flag) === previous) return;
+    this.flags.set(id, previous | flag);
+    const gainsOld = flag === OLD;
+    if (this.queued.has(id)) {
+      if (gainsOld) this.queuedWithoutOld--;
+      return;
+    }
+    // NEW never travels through an OLD commit: what lies below it is old history.
+    if (gainsOld || !(previous & OLD)) await this.enqueue(id);
+  }
+
+  /** Visits queued commits, newest first, until only OLD ones remain (plus the slop). */
+  async run(): Promise<void> {
+    let slop = SLOP;
+    while (this.queue.size > 0) {
+      if (this.queuedWithoutOld === 0 && slop-- <= 0) break;
+      const item = this.queue.pop()!;
+      this.queued.delete(item.id);
+      if (this.has(item.id, OLD)) {
+        for (const parent of item.parents) await this.mark(parent, OLD);
+        continue;
+      }
+      this.queuedWithoutOld--;
+      this.newInPopOrder.push(item.id);
+      for (const parent of item.parents) await this.mark(parent, NEW);
+    }
+  }
+
+  private async enqueue(id: string): Promise<void> {
+    if (this.reads >= this.maxRead) {
+      this.boundReached = true;
+      return;
+    }
+    this.reads++;
+    const commit = await this.reader.readCommit(id);
+    if (!commit) {
+      if (!this.missing.includes(id)) this.missing.push(id);
+      return;
+    }
+    this.queued.add(id);
+    if (!this.has(id, OLD)) this.queuedWithoutOld++;
+    this.queue.push({ id, parents: commit.parents, time: commitTime(commit), order: this.order++ });
+  }
+}
+
 /** Finds the commits reachable from `tips` and from none of `exclude` (git's `tips ^exclude`). */
 export async function findNewCommits(
   reader: ObjectReader,
@@ -106,76 +178,24 @@ export async function findNewCommits(
   exclude: string[],
   limits: WalkLimits,
 ): Promise<NewCommits> {
-  const flags = new Map<string, number>();
-  const queued = new Set<string>();
-  const queue = new CommitQueue();
-  const missing: string[] = [];
-  const newInPopOrder: string[] = [];
-  let reads = 0;
-  let boundReached = false;
-  let queuedWithoutOld = 0;
-  let order = 0;
-
-  const enqueue = async (id: string): Promise<void> => {
-    if (reads >= limits.maxRead) {
-      boundReached = true;
-      return;
-    }
-    reads++;
-    const commit = await reader.readCommit(id);
-    if (!commit) {
-      if (!missing.includes(id)) missing.push(id);
-      return;
-    }
-    queued.add(id);
-    if (!((flags.get(id) ?? 0) & OLD)) queuedWithoutOld++;
-    queue.push({ id, parents: commit.parents, time: commitTime(commit), order: order++ });
-  };
-
-  // Marks a commit and queues it when the new flag has to travel on to its parents.
-  const mark = async (id: string, flag: number): Promise<void> => {
-    const previous = flags.get(id) ?? 0;
-    if ((previous | flag) === previous) return;
-    flags.set(id, previous | flag);
-    const gainsOld = flag === OLD;
-    if (queued.has(id)) {
-      if (gainsOld) queuedWithoutOld--;
-      return;
-    }
-    // NEW never travels through an OLD commit: what lies below it is old history.
-    if (gainsOld || !(previous & OLD)) await enqueue(id);
-  };
-
-  for (const id of exclude) await mark(id, OLD);
-  for (const id of tips) await mark(id, NEW);
-
-  let slop = SLOP;
-  while (queue.size > 0) {
-    if (queuedWithoutOld === 0 && slop-- <= 0) break;
-    const item = queue.pop()!;
-    queued.delete(item.id);
-    if ((flags.get(item.id) ?? 0) & OLD) {
-      for (const parent of item.parents) await mark(parent, OLD);
-      continue;
-    }
-    queuedWithoutOld--;
-    newInPopOrder.push(item.id);
-    for (const parent of item.parents) await mark(parent, NEW);
-  }
+  const walk = new PaintedWalk(reader, limits.maxRead);
+  for (const id of exclude) await walk.mark(id, OLD);
+  for (const id of tips) await walk.mark(id, NEW);
+  await walk.run();
 
   // A commit listed as NEW may have turned OLD later, when timestamps were skewed.
-  const found = newInPopOrder.filter((id) => !((flags.get(id) ?? 0) & OLD)).reverse();
-  const reachedExclusions = new Set(exclude.filter((id) => ((flags.get(id) ?? 0) & NEW) !== 0));
+  const found = walk.newInPopOrder.filter((id) => !walk.has(id, OLD)).reverse();
   return {
     listed: found.slice(Math.max(0, found.length - limits.maxListed)),
     total: found.length,
-    complete: !boundReached && missing.length === 0,
-    missing,
-    reachedExclusions,
+    complete: !walk.boundReached && walk.missing.length === 0,
+    missing: walk.missing,
+    boundReached: walk.boundReached,
+    reachedExclusions: new Set(exclude.filter((id) => walk.has(id, NEW))),
   };
 }
 
-/** How an old head relates to a new head of the same ref. */
+/** Relation of an old head to a new head of the same ref. */
 export type Ancestry = 'ancestor' | 'not-ancestor' | 'unknown';
 
 /** Classifies the ancestry of `oldHead` from a walk of `newHead ^oldHead`; unknown when that walk was incomplete. */

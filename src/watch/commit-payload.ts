@@ -16,7 +16,8 @@ export interface ChangedFiles {
 export interface PayloadCommit extends ChangedFiles {
   id: string;
   message: string;
-  timestamp: string;
+  /** Absent when the commit object has no parseable timestamp, since the service rejects an invalid date-time. */
+  timestamp?: string;
   author: Person;
   committer: Person;
   /**
@@ -53,7 +54,7 @@ export async function buildPayloadCommit(reader: ObjectReader, commit: CommitObj
   const base: PayloadCommit = {
     id: commit.id,
     message: commit.message,
-    timestamp: commit.timestamp,
+    ...(Number.isFinite(Date.parse(commit.timestamp)) ? { timestamp: commit.timestamp } : {}),
     author: commit.author,
     committer: commit.committer,
     added: [],

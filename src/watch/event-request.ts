@@ -26,18 +26,30 @@ export interface EventRequest {
   identity: Array<string | number>;
 }
 
-/** The `sender` object of every event: Dits stores no account ids, so only the login is known. */
-export function senderOf(login: string): { login: string; type: 'user' } {
-  return { login, type: 'user' };
+/** Maximum login length that the service accepts in account objects. */
+const MAX_LOGIN_LENGTH = 100;
+
+/**
+ * Turns a Dits name (a committer name, a lock owner) into an account login:
+ * trimmed and cut to 100 characters, because the service rejects longer
+ * logins and the event would be dropped. An empty name becomes `unknown`.
+ */
+export function accountLogin(name: string): string {
+  return name.trim().slice(0, MAX_LOGIN_LENGTH).trim() || 'unknown';
+}
+
+/** Builds the `sender` object of an event. Dits stores no account ids, so it carries only the login. */
+export function senderOf(name: string): { login: string; type: 'user' } {
+  return { login: accountLogin(name), type: 'user' };
 }
 
 /**
  * Derives the Idempotency-Key of an event: sha256 over the repository, the
  * working copy's event sequence number, the event name and its identity.
- * The sequence number is stored in the snapshot, so recomputing the events of
- * a change that was queued but whose snapshot was never saved (a crash between
- * the two writes) yields the same keys, while a later identical change (a
- * branch deleted and created again at the same commit) gets a new key.
+ * The sequence number is stored in the snapshot. Recomputing the events of a
+ * change that was queued but whose snapshot was never saved (a crash between
+ * the two writes) therefore yields the same keys. A later identical change,
+ * such as a branch deleted and created again at the same commit, gets a new key.
  */
 export function idempotencyKey(repoKey: string, sequence: number, request: EventRequest): string {
   const material = JSON.stringify([repoKey, sequence, request.body.event, ...request.identity]);

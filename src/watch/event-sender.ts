@@ -1,9 +1,9 @@
 /**
  * Sends the events of one outbox to the server, oldest first, one at a time,
  * so the server receives them in the order they happened. While the server
- * is unreachable or answers 408, 429, 5xx, 401 or 403, the head event stays
- * queued and is retried with capped exponential backoff; other 4xx answers
- * drop it with an error log line.
+ * is unreachable or responds with 408, 429, 5xx, 401 or 403, the head event
+ * stays queued and is retried with capped exponential backoff. Any other 4xx
+ * response drops it with an error log line.
  */
 import type { Logger } from 'pino';
 import { ApiRequestError } from './api-client.js';
@@ -83,7 +83,7 @@ export class EventSender {
       failures++;
       const delayMs = retryDelayMs(failures, backoff, random(), result.retryAfterMs);
       logger.warn(
-        { event: entry.body.event, idempotency_key: entry.key, attempt: failures, retry_in_ms: delayMs, err: describeError(result.error) },
+        { event: entry.body.event, idempotency_key: entry.key, attempt: failures, retry_in_ms: delayMs, error: describeError(result.error) },
         'sending the event failed; it stays queued and will be retried',
       );
       await this.sleep(delayMs);
@@ -106,7 +106,7 @@ export class EventSender {
       if (signal.aborted) return { kind: 'stopped' };
       if (error instanceof ApiRequestError && !error.retryable) {
         logger.error(
-          { event: entry.body.event, idempotency_key: entry.key, status: error.status, code: error.code, err: describeError(error) },
+          { event: entry.body.event, idempotency_key: entry.key, status: error.status, code: error.code, error: describeError(error) },
           'the server rejected the event; it is dropped',
         );
         await outbox.complete(entry.key, 'dropped');

@@ -6,20 +6,21 @@
  * - `lock.acquired` when its key appears, or when its key changes owner or
  *   `acquired_at`;
  * - `lock.expired` once, when `expires_at` passes while the entry is still in
- *   the file (Dits keeps expired entries until someone takes a new lock);
- *   extending `expires_at` arms it again for the new time;
- * - then exactly one end: `lock.broken` when another owner took the key over
- *   (followed by `lock.acquired` for the new owner, so consumers that track
- *   holders from `lock.acquired` see the new one), or `lock.released` when the
- *   key disappeared or the same owner took the path again with a new
- *   `acquired_at`. An expired entry that Dits prunes is still `lock.released`.
+ *   the file. Dits keeps expired entries until someone takes a new lock.
+ *   Extending `expires_at` arms the expiry again for the new time;
+ * - then exactly one end. `lock.broken` is that end when another owner took
+ *   the key over, and `lock.acquired` for the new owner follows it, so that
+ *   consumers that track holders from `lock.acquired` see the new one.
+ *   `lock.released` is the end when the key disappeared or the same owner
+ *   took the path again with a new `acquired_at`. An expired entry that Dits
+ *   prunes is still `lock.released`.
  *
  * The sender of a lock event is the lock owner; for `lock.broken` it is the new
  * owner, who is also `broken_by`. A change of `reason` alone gives no event.
  */
 import { createHash } from 'node:crypto';
 import type { LockEntry } from './dits-format.js';
-import { senderOf } from './event-request.js';
+import { accountLogin, senderOf } from './event-request.js';
 import type { EventRequest } from './event-request.js';
 
 /** A lock as the snapshot stores it: the entry and whether its expiry was already reported. */
@@ -30,7 +31,7 @@ export interface TrackedLock extends LockEntry {
 
 export type LockTable = Map<string, TrackedLock>;
 
-/** A stable id for one lock: sha256 over path, owner and acquisition time, first 32 hex characters. */
+/** Derives a stable id for one lock: the first 32 hex characters of sha256 over path, owner and acquisition time. */
 export function lockId(entry: LockEntry): string {
   return createHash('sha256').update(JSON.stringify([entry.path, entry.owner, entry.acquiredAt])).digest('hex').slice(0, 32);
 }
@@ -44,7 +45,7 @@ function lockPayload(entry: LockEntry): Record<string, unknown> {
   return {
     id: lockId(entry),
     path: entry.path,
-    owner: { login: entry.owner },
+    owner: { login: accountLogin(entry.owner) },
     locked_at: secondsToIso(entry.acquiredAt),
     expires_at: secondsToIso(entry.expiresAt),
     reason: entry.reason,
@@ -61,7 +62,7 @@ function released(entry: LockEntry): EventRequest {
 
 function broken(entry: LockEntry, newOwner: string): EventRequest {
   return {
-    body: { event: 'lock.broken', lock: lockPayload(entry), broken_by: { login: newOwner }, sender: senderOf(newOwner) },
+    body: { event: 'lock.broken', lock: lockPayload(entry), broken_by: { login: accountLogin(newOwner) }, sender: senderOf(newOwner) },
     identity: [lockId(entry), newOwner],
   };
 }
@@ -126,7 +127,7 @@ export function diffLocks(before: LockTable, after: Map<string, LockEntry>, nowM
   return { events, locks };
 }
 
-/** The earliest expiry time not yet reported, in milliseconds since the epoch, or null when there is none. */
+/** Returns the earliest expiry time not yet reported, in milliseconds since the epoch, or null when there is none. */
 export function nextExpiryMs(locks: LockTable): number | null {
   let next: number | null = null;
   for (const lock of locks.values()) {

@@ -7,7 +7,7 @@
 import { objectPath, parseCommit, parseManifest, readTextIfExists } from './dits-format.js';
 import type { CommitObject, ManifestFiles } from './dits-format.js';
 
-/** What the event builders need from the object database; null means the object is missing or invalid. */
+/** Object database access for the event builders; null means the object is missing or invalid. */
 export interface ObjectReader {
   readCommit(id: string): Promise<CommitObject | null>;
   readManifest(id: string): Promise<ManifestFiles | null>;
@@ -22,7 +22,7 @@ export interface ObjectCacheLimits {
 
 const DEFAULT_LIMITS: ObjectCacheLimits = { commits: 20_000, manifests: 64 };
 
-/** A map that forgets its least recently used entry beyond `limit` entries. */
+/** A map that evicts its least recently used entry beyond `limit` entries. */
 class LruCache<V> {
   private readonly entries = new Map<string, V>();
 

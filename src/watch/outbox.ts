@@ -1,8 +1,9 @@
 /**
  * A persisted queue of events waiting to be sent, one JSON Lines file per
  * working copy. Events are appended (and synced) before the snapshot that
- * produced them is saved, so a crash can repeat an event but never lose one;
- * a repeat carries the same Idempotency-Key and the server ignores it.
+ * produced them is saved, so a crash between the two writes repeats an event
+ * rather than losing it.
+ * A repeat carries the same Idempotency-Key, so the server ignores it.
  *
  * Lines are `{"type":"event","key","queued_at","body"}` and
  * `{"type":"done","key","outcome"}`. A line cut short by a crash fails to
@@ -73,7 +74,7 @@ export class Outbox {
     return this.entries.size;
   }
 
-  /** The oldest waiting event. */
+  /** Returns the oldest waiting event without removing it. */
   peek(): OutboxEntry | undefined {
     return this.entries.values().next().value;
   }
@@ -89,15 +90,22 @@ export class Outbox {
     });
   }
 
-  /** Removes an event from the queue after it was sent or dropped. */
+  /**
+   * Removes an event from the queue after it was sent or dropped. The event
+   * leaves memory only once the file records its completion, so an empty
+   * queue always means an outbox file without waiting events.
+   */
   async complete(key: string, outcome: SendOutcome): Promise<void> {
-    if (!this.entries.delete(key)) return;
-    this.doneLines++;
-    if (this.entries.size === 0 || this.doneLines >= COMPACT_AFTER_DONE_LINES) {
-      await this.serialized(() => this.rewrite());
-      return;
-    }
-    await this.serialized(() => this.appendText(JSON.stringify({ type: 'done', key, outcome }) + '\n'));
+    if (!this.entries.has(key)) return;
+    await this.serialized(async () => {
+      if (this.entries.size === 1 || this.doneLines + 1 >= COMPACT_AFTER_DONE_LINES) {
+        await this.rewrite(key);
+      } else {
+        await this.appendText(JSON.stringify({ type: 'done', key, outcome }) + '\n');
+        this.doneLines++;
+      }
+      this.entries.delete(key);
+    });
   }
 
   private serialized<T>(write: () => Promise<T>): Promise<T> {
@@ -116,8 +124,10 @@ export class Outbox {
     }
   }
 
-  private async rewrite(): Promise<void> {
-    await writeFileAtomic(this.path, [...this.entries.values()].map(eventLine).join(''));
+  /** Replaces the file with the waiting events, leaving out `completedKey`. */
+  private async rewrite(completedKey?: string): Promise<void> {
+    const waiting = [...this.entries.values()].filter((entry) => entry.key !== completedKey);
+    await writeFileAtomic(this.path, waiting.map(eventLine).join(''));
     this.doneLines = 0;
   }
 }

@@ -14,6 +14,10 @@
  * - Tags are lightweight: a new tag gives `tag.created`, a deleted one
  *   `tag.deleted`, and a tag moved to another commit gives both, in that order.
  *
+ * `total_commits_count` is exact unless the history walk reads its maximum
+ * number of commit objects (100000 by default). It is then a lower bound, and
+ * a warning is logged.
+ *
  * Events come out in ref name order, branches before tags.
  */
 import type { Logger } from 'pino';
@@ -23,7 +27,7 @@ import { buildPayloadCommit } from './commit-payload.js';
 import type { PayloadCommit } from './commit-payload.js';
 import { ZERO_ID } from './dits-format.js';
 import type { RefHeads } from './dits-format.js';
-import { senderOf } from './event-request.js';
+import { accountLogin, senderOf } from './event-request.js';
 import type { EventRequest } from './event-request.js';
 import type { ObjectReader } from './object-store.js';
 
@@ -91,7 +95,7 @@ async function movedBranchEvent(context: RefEventContext, ref: string, oldId: st
   return pushEvent(context, { ref, before: oldId, after: newId, created: false, forced: ancestry === 'not-ancestor', walk, login });
 }
 
-/** The body of branch.created/deleted (`branch` field) and tag.created/deleted (`tag` field). */
+/** Builds the event of branch.created/deleted (with a `branch` field) or tag.created/deleted (with a `tag` field). */
 function refEvent(
   event: 'branch.created' | 'branch.deleted' | 'tag.created' | 'tag.deleted',
   ref: string,
@@ -116,6 +120,8 @@ interface PushFacts {
   login: string;
 }
 
+// NOTE: a push whose listed commits each change thousands of files can exceed the server's ingestion
+// body limit (10 MiB by default). The server then responds with 413, and the event is dropped with an error log.
 async function pushEvent(context: RefEventContext, facts: PushFacts): Promise<EventRequest> {
   const missing = new Set(facts.walk.missing);
   const commits: PayloadCommit[] = [];
@@ -126,6 +132,12 @@ async function pushEvent(context: RefEventContext, facts: PushFacts): Promise<Ev
   const last = commits.at(-1);
   const headCommit = last?.id === facts.after ? last : await payloadCommitOf(context.reader, facts.after, missing);
 
+  if (facts.walk.boundReached) {
+    context.logger.warn(
+      { ref: facts.ref, after: facts.after, commits_read_bound: context.limits.maxRead, total_commits_count: facts.walk.total },
+      'the history walk reached its bound; total_commits_count is a lower bound',
+    );
+  }
   if (missing.size > 0) {
     context.logger.warn(
       { ref: facts.ref, after: facts.after, missing_objects: [...missing].slice(0, 10), missing_count: missing.size },
@@ -143,7 +155,7 @@ async function pushEvent(context: RefEventContext, facts: PushFacts): Promise<Ev
       forced: facts.forced,
       commits,
       head_commit: headCommit,
-      pusher: { name: facts.login },
+      pusher: { name: accountLogin(facts.login) },
       total_commits_count: facts.walk.total,
       sender: senderOf(facts.login),
     },

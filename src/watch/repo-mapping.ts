@@ -1,7 +1,8 @@
 /**
- * Which server repository receives the events of a working copy: a fixed id
- * (`--repo ID`, one working copy only), or `OWNER/<folder name>` looked up on
- * the server and, with `--create`, created when missing.
+ * Mapping of a working copy to the server repository that receives its
+ * events: a fixed id (`--repo ID`, one working copy only), or
+ * `OWNER/<folder name>` looked up on the server and, with `--create`, created
+ * when missing.
  */
 import { basename, resolve } from 'node:path';
 import { ApiRequestError } from './api-client.js';
@@ -16,7 +17,7 @@ export function mappingByOwner(workingCopy: string, owner: string, create: boole
   return { kind: 'name', owner, name: basename(resolve(workingCopy)), create, private: isPrivate };
 }
 
-/** A stable text that names the target repository without asking the server; part of every idempotency key. */
+/** Returns a stable text that names the target repository without asking the server; every idempotency key includes it. */
 export function repoKeyOf(mapping: RepoMapping): string {
   return mapping.kind === 'id' ? `repo:${mapping.id}` : `name:${mapping.owner}/${mapping.name}`;
 }

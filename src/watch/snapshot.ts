@@ -18,7 +18,7 @@ export interface Snapshot {
   locks: LockTable;
 }
 
-/** Where the snapshot and the outbox of one working copy live. */
+/** Paths of the snapshot file and the outbox file of one working copy. */
 export interface StatePaths {
   snapshot: string;
   outbox: string;
@@ -47,16 +47,13 @@ export function statePathsFor(workingCopy: string, stateDir?: string): StatePath
 
 /** Serializes a snapshot to the stored JSON form. */
 export function snapshotToJson(snapshot: Snapshot): string {
-  const locks: Record<string, unknown> = {};
-  for (const [path, lock] of snapshot.locks) {
-    locks[path] = {
-      owner: lock.owner,
-      acquired_at: lock.acquiredAt,
-      expires_at: lock.expiresAt,
-      reason: lock.reason,
-      expired_notified: lock.expiredNotified,
-    };
-  }
+  // Object.fromEntries defines own properties, so a path named `__proto__` is stored like any other.
+  const locks = Object.fromEntries(
+    [...snapshot.locks].map(([path, lock]) => [
+      path,
+      { owner: lock.owner, acquired_at: lock.acquiredAt, expires_at: lock.expiresAt, reason: lock.reason, expired_notified: lock.expiredNotified },
+    ]),
+  );
   return JSON.stringify({
     version: FORMAT_VERSION,
     sequence: snapshot.sequence,

@@ -4,6 +4,7 @@
  * expected, what arrived and how to fix it.
  */
 import { userInfo } from 'node:os';
+import { basename, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { FieldError } from '../errors.js';
 import type { BackoffPolicy } from './backoff.js';
@@ -119,6 +120,26 @@ function checkMapping(errors: FieldError[], options: WatchOptions): void {
   if (options.create && !hasOwner) errors.push({ field: 'create', message: 'create needs owner: only repositories named after their folder can be created' });
 }
 
+/** Reports a folder given twice, and, with owner, two folders whose names map to the same repository. */
+function checkDistinctDirs(errors: FieldError[], options: WatchOptions): void {
+  const seenPaths = new Map<string, number>();
+  const seenNames = new Map<string, number>();
+  for (const [index, dir] of options.dirs.entries()) {
+    const absolute = resolve(dir);
+    const name = basename(absolute);
+    if (seenPaths.has(absolute)) {
+      errors.push({ field: `dirs[${index}]`, message: `expected each working copy once, got ${JSON.stringify(dir)} again (also dirs[${seenPaths.get(absolute)}]); remove the repeat` });
+    } else if (options.owner !== undefined && seenNames.has(name)) {
+      errors.push({
+        field: `dirs[${index}]`,
+        message: `expected folder names that differ, got ${JSON.stringify(name)} twice (also dirs[${seenNames.get(name)}]), which would send both to ${options.owner}/${name}; run one watcher per folder with --repo`,
+      });
+    }
+    seenPaths.set(absolute, index);
+    seenNames.set(name, index);
+  }
+}
+
 /** Lists every problem of `options`; an empty list means they are valid. */
 export function validateWatchOptions(options: WatchOptions): FieldError[] {
   const errors: FieldError[] = [];
@@ -130,6 +151,7 @@ export function validateWatchOptions(options: WatchOptions): FieldError[] {
     errors.push({ field: 'token', message: 'expected an API token with the events:write scope, got an empty value; set --token or DITS_WEBHOOKS_TOKEN' });
   }
   checkMapping(errors, options);
+  if (Array.isArray(options.dirs)) checkDistinctDirs(errors, options);
   if (options.sender !== undefined && options.sender.trim() === '') errors.push({ field: 'sender', message: 'expected a non-empty login, got an empty string' });
   checkInteger(errors, 'pollIntervalMs', options.pollIntervalMs, 10, 3_600_000, 'milliseconds');
   checkInteger(errors, 'debounceMs', options.debounceMs, 0, 60_000, 'milliseconds');

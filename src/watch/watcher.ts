@@ -45,10 +45,10 @@ function mappingFor(options: ResolvedWatchOptions, dir: string): RepoMapping {
 }
 
 /**
- * Starts watching. Resolves after each working copy's first scan: with a
+ * Starts watching and resolves after each working copy's first scan. With a
  * stored snapshot, the events of changes made while the watcher was down are
- * queued by then; without one, the current state is the baseline and changes
- * made before this start are not reported.
+ * queued by then. Without one, the current state becomes the baseline, and
+ * changes made before this start are not reported.
  */
 export async function startWatcher(input: WatchOptions): Promise<RunningWatcher> {
   const options = resolveWatchOptions(input);

@@ -3,9 +3,9 @@
  * half-written files that Dits's in-place writes leave for a moment.
  *
  * A ref file or `locks.json` that is not ready is read again after a short,
- * doubling delay. When it is still not ready after the last attempt, the value
- * from the previous snapshot stands in for it, so an unfinished write never
- * looks like a deletion; the next scan reads it again.
+ * doubling delay. When it is still not ready after the last attempt, the scan
+ * uses the value from the previous snapshot, so an unfinished write never
+ * looks like a deletion. The next scan reads the file again.
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -79,7 +79,7 @@ async function readLocksSettled(
   for (let attempt = 0; attempt < retry.attempts; attempt++) {
     if (attempt > 0) await sleep(retry.initialDelayMs * 2 ** (attempt - 1));
     const text = await readTextIfExists(path);
-    // No file means nobody holds a lock; Dits rewrites the file in place rather than deleting it.
+    // A missing file means no locks are held, because Dits rewrites the file in place rather than deleting it.
     if (text === null) return { locks: new Map(), unready: false, malformed: [] };
     const parsed = parseLocks(text);
     if (!parsed) continue;

@@ -1,9 +1,9 @@
 /**
- * Watches one Dits working copy: scans its refs and locks when files change,
- * on a polling interval and when a lock expires, turns each difference from
- * the stored snapshot into events, queues them in the outbox, then saves the
- * new snapshot. Scans run one at a time; requests that arrive during a scan
- * are merged into one follow-up scan.
+ * Watches one Dits working copy. It scans refs and locks when files change,
+ * on a polling interval and when a lock expires. Each scan turns the
+ * differences from the stored snapshot into events, queues them in the
+ * outbox, then saves the new snapshot. Scans run one at a time, and requests
+ * that arrive during a scan are merged into one follow-up scan.
  */
 import { watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
@@ -224,9 +224,9 @@ export class WorkingCopyWatch {
 
   /**
    * Watches `.dits` itself for `locks.json` and the creation of `refs`, and
-   * `.dits/refs` recursively (supported on Linux since Node 20). The folder
-   * `objects` is left out on purpose: it holds thousands of folders. Any
-   * watcher failure falls back to polling alone.
+   * `.dits/refs` recursively (recursive watching works on Linux in Node 20,
+   * checked with 20.20). The folder `objects` is left out because it contains
+   * thousands of folders. Any watcher failure falls back to polling alone.
    */
   private startFsWatch(): void {
     this.addFsWatcher('dits', this.ditsDir, false, (name) => {

@@ -56,6 +56,8 @@ export function ditsTimestamp(ms: number): string {
 
 export class DitsRepoFixture {
   readonly ditsDir: string;
+  /** The `timestamp` written into each commit, by commit id. */
+  readonly timestamps = new Map<string, string>();
 
   private constructor(
     /** The working copy folder, the one that contains `.dits`. */
@@ -104,6 +106,7 @@ export class DitsRepoFixture {
     };
     const id = sha256(JSON.stringify(fields));
     this.writeObject('commits', id, JSON.stringify({ hash: hexToHash(id), ...fields }, null, 2));
+    this.timestamps.set(id, fields.timestamp);
     return id;
   }
 

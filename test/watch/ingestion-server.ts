@@ -3,7 +3,7 @@
  * watcher is written against: `POST /v1/repos/{id}/events` with
  * Idempotency-Key, `GET /v1/repos?full_name=` and `POST /v1/repos`. It stores
  * what it accepts, can be taken down (listener closed, connections dropped)
- * and brought back on the same port, and can answer 503 for a while.
+ * and brought back on the same port, and can respond with 503 for a while.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -25,7 +25,7 @@ export interface StoredEvent {
   body: Record<string, unknown> & { event: string };
 }
 
-/** One POST to the events route, whatever the answer was. */
+/** One POST to the events route, whatever its response status was. */
 export interface EventPost {
   repoId: number;
   idempotencyKey: string | null;
@@ -40,7 +40,7 @@ export class IngestionServer {
   readonly posts: EventPost[] = [];
   /** When set, every request gets 503 service_unavailable. */
   unavailable = false;
-  /** Lets a test answer chosen events differently; return null to process normally. */
+  /** Lets a test respond to chosen events differently; returning null processes the event normally. */
   override: Override | null = null;
   private readonly byKey = new Map<string, { bodyText: string; result: unknown }>();
   private server: Server;

@@ -1,0 +1,217 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { hashToHex, parseCommit, parseLocks, parseManifest, parseRefContent } from '../../src/watch/dits-format.js';
+import { emptySnapshot } from '../../src/watch/snapshot.js';
+import type { Snapshot } from '../../src/watch/snapshot.js';
+import { MissingDitsFolderError, readWorkingCopy } from '../../src/watch/working-copy-reader.js';
+import { DitsRepoFixture, hexToHash } from './dits-fixture.js';
+
+const ID_A = 'a'.repeat(64);
+const ID_B = '0123456789abcdef'.repeat(4);
+const FAST_RETRY = { attempts: 3, initialDelayMs: 1 };
+
+describe('hashToHex', () => {
+  const cases: Array<[string, unknown, string | null]> = [
+    ['32 bytes', hexToHash(ID_B), ID_B],
+    ['all zero', new Array(32).fill(0), '0'.repeat(64)],
+    ['31 bytes', new Array(31).fill(1), null],
+    ['byte above 255', [...new Array(31).fill(1), 256], null],
+    ['fractional byte', [...new Array(31).fill(1), 1.5], null],
+    ['hex string', ID_B, null],
+    ['null', null, null],
+  ];
+  for (const [name, input, expected] of cases) {
+    test(name, () => assert.equal(hashToHex(input), expected));
+  }
+});
+
+describe('parseRefContent', () => {
+  const cases: Array<[string, string, string | null]> = [
+    ['id and newline', `${ID_B}\n`, ID_B],
+    ['id without newline', ID_B, ID_B],
+    ['id and CRLF', `${ID_B}\r\n`, ID_B],
+    ['empty file', '', null],
+    ['half written', ID_B.slice(0, 32), null],
+    ['63 characters', ID_B.slice(0, 63), null],
+    ['65 characters', `${ID_B}0`, null],
+    ['uppercase hex', ID_B.toUpperCase(), null],
+    ['symbolic ref', 'ref: refs/heads/main\n', null],
+  ];
+  for (const [name, input, expected] of cases) {
+    test(name, () => assert.equal(parseRefContent(input), expected));
+  }
+});
+
+describe('parseCommit', () => {
+  const base = {
+    hash: hexToHash(ID_A),
+    parent: hexToHash(ID_B),
+    manifest: hexToHash(ID_B),
+    message: 'Add footage',
+    author: { name: 'Ada', email: 'ada@example.com' },
+    committer: { name: 'Bob', email: 'bob@example.com' },
+    timestamp: '2025-12-14T22:21:30.704512Z',
+  };
+
+  test('commit with one parent', () => {
+    assert.deepEqual(parseCommit(ID_A, JSON.stringify(base, null, 2)), {
+      id: ID_A,
+      parents: [ID_B],
+      manifest: ID_B,
+      message: 'Add footage',
+      author: { name: 'Ada', email: 'ada@example.com' },
+      committer: { name: 'Bob', email: 'bob@example.com' },
+      timestamp: '2025-12-14T22:21:30.704512Z',
+    });
+  });
+
+  test('root commit has no parents', () => {
+    assert.deepEqual(parseCommit(ID_A, JSON.stringify({ ...base, parent: null }))?.parents, []);
+  });
+
+  test('merge parents follow the first parent', () => {
+    const merge = { ...base, parents: [hexToHash(ID_A)] };
+    assert.deepEqual(parseCommit(ID_A, JSON.stringify(merge))?.parents, [ID_B, ID_A]);
+  });
+
+  const invalid: Array<[string, string]> = [
+    ['truncated JSON', JSON.stringify(base).slice(0, 40)],
+    ['empty text', ''],
+    ['manifest as hex string', JSON.stringify({ ...base, manifest: ID_B })],
+    ['parent of 31 bytes', JSON.stringify({ ...base, parent: new Array(31).fill(0) })],
+    ['parents not an array', JSON.stringify({ ...base, parents: 'x' })],
+  ];
+  for (const [name, text] of invalid) {
+    test(`${name} is rejected`, () => assert.equal(parseCommit(ID_A, text), null));
+  }
+});
+
+describe('parseManifest', () => {
+  test('maps paths to content hashes', () => {
+    const text = JSON.stringify({ entries: { 'a.mp4': { path: 'a.mp4', content_hash: [1, 2] }, 'b.wav': { path: 'b.wav', content_hash: 'ff' } } });
+    assert.deepEqual([...parseManifest(text)!], [['a.mp4', '[1,2]'], ['b.wav', '"ff"']]);
+  });
+
+  test('truncated manifest is rejected', () => {
+    assert.equal(parseManifest('{"entries": {"a.mp4": {'), null);
+  });
+});
+
+describe('parseLocks', () => {
+  const entry = { path: 'edit.prproj', owner: 'alice', acquired_at: 1767322800, expires_at: 1767351600, reason: null };
+
+  test('valid file', () => {
+    const parsed = parseLocks(JSON.stringify({ 'edit.prproj': entry }));
+    assert.deepEqual(parsed?.malformed, []);
+    assert.deepEqual(parsed?.locks.get('edit.prproj'), { path: 'edit.prproj', owner: 'alice', acquiredAt: 1767322800, expiresAt: 1767351600, reason: null });
+  });
+
+  const notReady: Array<[string, string]> = [
+    ['empty file', ''],
+    ['truncated file', JSON.stringify({ 'edit.prproj': entry }).slice(0, 30)],
+    ['array instead of object', '[]'],
+    ['null', 'null'],
+  ];
+  for (const [name, text] of notReady) {
+    test(`${name} is not ready`, () => assert.equal(parseLocks(text), null));
+  }
+
+  test('malformed entry is listed apart', () => {
+    const parsed = parseLocks(JSON.stringify({ 'edit.prproj': entry, 'bad.psd': { owner: 7 }, 'far.psd': { ...entry, expires_at: 1e300 } }));
+    assert.deepEqual([...parsed!.locks.keys()], ['edit.prproj']);
+    assert.deepEqual(parsed!.malformed, ['bad.psd', 'far.psd']);
+  });
+});
+
+describe('readWorkingCopy', () => {
+  function withFixture(run: (fixture: DitsRepoFixture) => Promise<void>): () => Promise<void> {
+    return async () => {
+      const fixture = DitsRepoFixture.create();
+      try {
+        await run(fixture);
+      } finally {
+        fixture.cleanup();
+      }
+    };
+  }
+
+  function snapshotWith(heads: Record<string, string>, locks: Snapshot['locks'] = new Map()): Snapshot {
+    return { ...emptySnapshot(), refs: { heads: new Map(Object.entries(heads)), tags: new Map() }, locks };
+  }
+
+  test('reads nested branches and tags', withFixture(async (fixture) => {
+    fixture.setRef('heads/main', ID_A);
+    fixture.setRef('heads/feature/x', ID_B);
+    fixture.setRef('tags/v1.0', ID_A);
+    const state = await readWorkingCopy(fixture.ditsDir, emptySnapshot(), FAST_RETRY);
+    assert.deepEqual([...state.refs.heads], [['feature/x', ID_B], ['main', ID_A]]);
+    assert.deepEqual([...state.refs.tags], [['v1.0', ID_A]]);
+    assert.deepEqual(state.unready, []);
+  }));
+
+  test('half-written ref keeps its previous value', withFixture(async (fixture) => {
+    fixture.writeHalf('refs/heads/main', `${ID_B}\n`);
+    const state = await readWorkingCopy(fixture.ditsDir, snapshotWith({ main: ID_A }), FAST_RETRY);
+    assert.equal(state.refs.heads.get('main'), ID_A);
+    assert.deepEqual(state.unready, ['refs/heads/main']);
+  }));
+
+  test('empty new ref is not reported yet', withFixture(async (fixture) => {
+    fixture.writeHalf('refs/heads/feature', '', 0);
+    const state = await readWorkingCopy(fixture.ditsDir, emptySnapshot(), FAST_RETRY);
+    assert.equal(state.refs.heads.has('feature'), false);
+    assert.deepEqual(state.unready, ['refs/heads/feature']);
+  }));
+
+  test('ref completed during the retries is read', withFixture(async (fixture) => {
+    fixture.writeHalf('refs/heads/main', `${ID_B}\n`);
+    const completion = setTimeout(() => fixture.setRef('heads/main', ID_B), 15);
+    const state = await readWorkingCopy(fixture.ditsDir, snapshotWith({ main: ID_A }), { attempts: 8, initialDelayMs: 5 });
+    clearTimeout(completion);
+    assert.equal(state.refs.heads.get('main'), ID_B);
+    assert.deepEqual(state.unready, []);
+  }));
+
+  test('deleted ref file is absent', withFixture(async (fixture) => {
+    const state = await readWorkingCopy(fixture.ditsDir, snapshotWith({ main: ID_A }), FAST_RETRY);
+    assert.equal(state.refs.heads.size, 0);
+  }));
+
+  test('half-written locks.json keeps previous locks', withFixture(async (fixture) => {
+    const previous = new Map([['a.psd', { path: 'a.psd', owner: 'alice', acquiredAt: 10, expiresAt: 20, reason: null, expiredNotified: false }]]);
+    fixture.writeHalf('locks.json', JSON.stringify({ 'b.psd': { owner: 'bob', acquired_at: 1, expires_at: 2, reason: null } }));
+    const state = await readWorkingCopy(fixture.ditsDir, snapshotWith({}, previous), FAST_RETRY);
+    assert.deepEqual([...state.locks.keys()], ['a.psd']);
+    assert.equal(state.locks.get('a.psd')?.owner, 'alice');
+    assert.deepEqual(state.unready, ['locks.json']);
+  }));
+
+  test('malformed lock entry keeps its previous value', withFixture(async (fixture) => {
+    const previous = new Map([['a.psd', { path: 'a.psd', owner: 'alice', acquiredAt: 10, expiresAt: 20, reason: null, expiredNotified: true }]]);
+    writeFileSync(join(fixture.ditsDir, 'locks.json'), JSON.stringify({ 'a.psd': { owner: null } }));
+    const state = await readWorkingCopy(fixture.ditsDir, snapshotWith({}, previous), FAST_RETRY);
+    assert.deepEqual(state.locks.get('a.psd'), { path: 'a.psd', owner: 'alice', acquiredAt: 10, expiresAt: 20, reason: null });
+    assert.deepEqual(state.malformedLocks, ['a.psd']);
+  }));
+
+  test('missing locks.json means no locks', withFixture(async (fixture) => {
+    const previous = new Map([['a.psd', { path: 'a.psd', owner: 'alice', acquiredAt: 10, expiresAt: 20, reason: null, expiredNotified: false }]]);
+    const state = await readWorkingCopy(fixture.ditsDir, snapshotWith({}, previous), FAST_RETRY);
+    assert.equal(state.locks.size, 0);
+    assert.deepEqual(state.unready, []);
+  }));
+
+  test('missing refs folder means no refs', withFixture(async (fixture) => {
+    rmSync(join(fixture.ditsDir, 'refs'), { recursive: true });
+    const state = await readWorkingCopy(fixture.ditsDir, snapshotWith({ main: ID_A }), FAST_RETRY);
+    assert.equal(state.refs.heads.size, 0);
+  }));
+
+  test('missing .dits folder raises instead of reporting deletions', withFixture(async (fixture) => {
+    rmSync(fixture.ditsDir, { recursive: true });
+    mkdirSync(fixture.dir, { recursive: true });
+    await assert.rejects(readWorkingCopy(fixture.ditsDir, snapshotWith({ main: ID_A }), FAST_RETRY), MissingDitsFolderError);
+  }));
+});

@@ -1,0 +1,415 @@
+/**
+ * Runs the watcher against a real HTTP ingestion endpoint on 127.0.0.1 and
+ * checks the exact events and fields it receives. The endpoint is the
+ * contract server in ingestion-server.ts; the assertions are meant to hold
+ * unchanged against the real service.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import type { TestContext } from 'node:test';
+import { ZERO_ID } from '../../src/watch/dits-format.js';
+import { lockId, secondsToIso } from '../../src/watch/lock-events.js';
+import { osLogin } from '../../src/watch/watch-options.js';
+import { startWatcher } from '../../src/watch/watcher.js';
+import type { RunningWatcher, WatchOptions } from '../../src/watch/watcher.js';
+import { DEFAULT_AUTHOR, DitsRepoFixture } from './dits-fixture.js';
+import type { FixtureLock, FixturePerson } from './dits-fixture.js';
+import { IngestionServer } from './ingestion-server.js';
+import type { StoredRepo } from './ingestion-server.js';
+import { captureLogger, waitFor, withDeadline } from './test-support.js';
+import type { LogLine } from './test-support.js';
+
+const T0 = Date.parse('2026-01-02T03:00:00Z');
+const ADA = { login: DEFAULT_AUTHOR.name, type: 'user' };
+const BASE_FILES = { 'a.mp4': 'A1', 'b.prproj': 'B1' };
+
+type Body = Record<string, unknown>;
+
+interface Harness {
+  server: IngestionServer;
+  repo: StoredRepo;
+  fixture: DitsRepoFixture;
+  /** The first commit, on `main` before the watcher starts. */
+  c1: string;
+  logs: LogLine[];
+  clock: { ms: number };
+  outboxPath: string;
+  start(extra?: Partial<WatchOptions>): Promise<RunningWatcher>;
+  stop(): Promise<void>;
+  received(): Body[];
+  waitForEvents(count: number): Promise<Body[]>;
+}
+
+async function harness(t: TestContext): Promise<Harness> {
+  const server = await IngestionServer.start();
+  const fixture = DitsRepoFixture.create('project');
+  const repo = server.addRepo('studio', 'project');
+  const c1 = fixture.writeCommit({ message: 'Initial footage', files: BASE_FILES });
+  fixture.setRef('heads/main', c1);
+  const { logger, lines } = captureLogger();
+  let running: RunningWatcher | null = null;
+
+  const h: Harness = {
+    server,
+    repo,
+    fixture,
+    c1,
+    logs: lines,
+    clock: { ms: T0 },
+    outboxPath: join(fixture.ditsDir, 'webhooks-outbox.jsonl'),
+    async start(extra = {}) {
+      running = await startWatcher({
+        dirs: [fixture.dir],
+        serverUrl: server.url,
+        token: server.token,
+        repo: repo.id,
+        pollIntervalMs: 25,
+        debounceMs: 5,
+        backoff: { initialMs: 10, maxMs: 80 },
+        readRetry: { attempts: 3, initialDelayMs: 2 },
+        requestTimeoutMs: 2000,
+        logger,
+        now: () => h.clock.ms,
+        ...extra,
+      });
+      return running;
+    },
+    async stop() {
+      await running?.stop();
+      running = null;
+    },
+    received: () => server.eventsOf(repo.id).map((event) => event.body),
+    async waitForEvents(count) {
+      await waitFor(() => h.received().length >= count, `${count} events (have ${JSON.stringify(h.received().map((b) => b.event))})`);
+      return h.received();
+    },
+  };
+  t.after(async () => {
+    await h.stop();
+    await server.close();
+    fixture.cleanup();
+  });
+  return h;
+}
+
+function commitBody(fixture: DitsRepoFixture, id: string, message: string, files: { added?: string[]; modified?: string[]; removed?: string[] }, committer: FixturePerson = DEFAULT_AUTHOR): Body {
+  return {
+    id,
+    message,
+    timestamp: fixture.timestamps.get(id),
+    author: DEFAULT_AUTHOR,
+    committer,
+    added: files.added ?? [],
+    modified: files.modified ?? [],
+    removed: files.removed ?? [],
+  };
+}
+
+function pushBody(fields: { ref?: string; before: string; after: string; commits: Body[]; created?: boolean; forced?: boolean; login?: string }): Body {
+  const login = fields.login ?? DEFAULT_AUTHOR.name;
+  return {
+    event: fields.forced ? 'push.force' : 'push',
+    ref: fields.ref ?? 'refs/heads/main',
+    before: fields.before,
+    after: fields.after,
+    created: fields.created ?? false,
+    deleted: false,
+    forced: fields.forced ?? false,
+    commits: fields.commits,
+    head_commit: fields.commits.at(-1) ?? null,
+    pusher: { name: login },
+    total_commits_count: fields.commits.length,
+    sender: { login, type: 'user' },
+  };
+}
+
+async function flushed(watcher: RunningWatcher): Promise<void> {
+  await withDeadline(watcher.flushed(), 'the watcher to send every queued event');
+}
+
+function outboxEventLines(h: Harness): string[] {
+  let text = '';
+  try {
+    text = readFileSync(h.outboxPath, 'utf8');
+  } catch {
+    return [];
+  }
+  return text.split('\n').filter((line) => line.includes('"type":"event"'));
+}
+
+describe('watcher against an ingestion endpoint', () => {
+  test('new branch', async (t) => {
+    const h = await harness(t);
+    const watcher = await h.start();
+    const c2 = h.fixture.writeCommit({ parent: h.c1, message: 'Rough cut', files: { ...BASE_FILES, 'cut.prproj': 'R1' } });
+    h.fixture.setRef('heads/feature', c2);
+
+    const events = await h.waitForEvents(2);
+    assert.deepEqual(events, [
+      { event: 'branch.created', ref: 'refs/heads/feature', branch: 'feature', sha: c2, sender: ADA },
+      pushBody({ ref: 'refs/heads/feature', before: ZERO_ID, after: c2, created: true, commits: [commitBody(h.fixture, c2, 'Rough cut', { added: ['cut.prproj'] })] }),
+    ]);
+
+    // A branch at a commit that main already has: no push, its commits are not new.
+    h.fixture.setRef('heads/release', h.c1);
+    const more = await h.waitForEvents(3);
+    assert.deepEqual(more[2], { event: 'branch.created', ref: 'refs/heads/release', branch: 'release', sha: h.c1, sender: ADA });
+    await flushed(watcher);
+    assert.equal(h.received().length, 3);
+  });
+
+  test('fast-forward push of two commits', async (t) => {
+    const h = await harness(t);
+    const watcher = await h.start();
+    const grader = { name: 'Gus Grader', email: 'gus@example.com' };
+    const c2 = h.fixture.writeCommit({ parent: h.c1, message: 'Grade shot 1\n\nWarmer look.', files: { 'a.mp4': 'A2', 'b.prproj': 'B1', 'c.wav': 'C1' } });
+    const c3 = h.fixture.writeCommit({ parent: c2, message: 'Replace project', files: { 'a.mp4': 'A2', 'c.wav': 'C1', 'd.otio': 'D1' }, committer: grader });
+    h.fixture.setRef('heads/main', c3);
+
+    const events = await h.waitForEvents(1);
+    assert.deepEqual(events, [
+      pushBody({
+        before: h.c1,
+        after: c3,
+        login: grader.name,
+        commits: [
+          commitBody(h.fixture, c2, 'Grade shot 1\n\nWarmer look.', { added: ['c.wav'], modified: ['a.mp4'] }),
+          commitBody(h.fixture, c3, 'Replace project', { added: ['d.otio'], removed: ['b.prproj'] }, grader),
+        ],
+      }),
+    ]);
+    await flushed(watcher);
+    assert.equal(h.received().length, 1);
+  });
+
+  test('force push', async (t) => {
+    const h = await harness(t);
+    const watcher = await h.start();
+    const c2 = h.fixture.writeCommit({ parent: h.c1, message: 'Take 2', files: { ...BASE_FILES, 'take2.mov': 'T2' } });
+    h.fixture.setRef('heads/main', c2);
+    await h.waitForEvents(1);
+
+    const d2 = h.fixture.writeCommit({ parent: h.c1, message: 'Take 2, redone', files: { 'a.mp4': 'A1', 'take2.mov': 'T2b' } });
+    h.fixture.setRef('heads/main', d2);
+    const events = await h.waitForEvents(2);
+    assert.deepEqual(events[1], pushBody({ before: c2, after: d2, forced: true, commits: [commitBody(h.fixture, d2, 'Take 2, redone', { added: ['take2.mov'], removed: ['b.prproj'] })] }));
+    await flushed(watcher);
+    assert.deepEqual(h.received().map((b) => b.event), ['push', 'push.force']);
+  });
+
+  test('branch deletion', async (t) => {
+    const h = await harness(t);
+    const c2 = h.fixture.writeCommit({ parent: h.c1, message: 'Try', files: BASE_FILES });
+    h.fixture.setRef('heads/feature/try', c2);
+    const watcher = await h.start();
+    h.fixture.deleteRef('heads/feature/try');
+
+    const events = await h.waitForEvents(1);
+    assert.deepEqual(events, [{ event: 'branch.deleted', ref: 'refs/heads/feature/try', branch: 'feature/try', sha: c2, sender: { login: osLogin(), type: 'user' } }]);
+    await flushed(watcher);
+    assert.equal(h.received().length, 1);
+  });
+
+  test('tag created and deleted', async (t) => {
+    const h = await harness(t);
+    const watcher = await h.start({ sender: 'release-bot' });
+    h.fixture.setRef('tags/v1.0', h.c1);
+    await h.waitForEvents(1);
+    h.fixture.deleteRef('tags/v1.0');
+
+    const events = await h.waitForEvents(2);
+    assert.deepEqual(events, [
+      { event: 'tag.created', ref: 'refs/tags/v1.0', tag: 'v1.0', sha: h.c1, sender: { login: 'release-bot', type: 'user' } },
+      { event: 'tag.deleted', ref: 'refs/tags/v1.0', tag: 'v1.0', sha: h.c1, sender: { login: 'release-bot', type: 'user' } },
+    ]);
+    await flushed(watcher);
+    assert.equal(h.received().length, 2);
+  });
+
+  test('lock acquired, released, broken and expired', async (t) => {
+    const h = await harness(t);
+    const watcher = await h.start();
+    const now = T0 / 1000;
+    const alice: FixtureLock = { owner: 'alice', acquired_at: now, expires_at: now + 8 * 3600, reason: 'Editing the intro' };
+    const bob: FixtureLock = { owner: 'bob', acquired_at: now + 60, expires_at: now + 60 + 8 * 3600, reason: null };
+    const lockBody = (path: string, lock: FixtureLock): Body => ({
+      id: lockId({ path, owner: lock.owner, acquiredAt: lock.acquired_at, expiresAt: lock.expires_at, reason: lock.reason }),
+      path,
+      owner: { login: lock.owner },
+      locked_at: secondsToIso(lock.acquired_at),
+      expires_at: secondsToIso(lock.expires_at),
+      reason: lock.reason,
+    });
+
+    h.fixture.writeLocks({ 'edit.prproj': alice });
+    await h.waitForEvents(1);
+    h.fixture.writeLocks({});
+    await h.waitForEvents(2);
+    h.fixture.writeLocks({ 'scene.blend': alice });
+    await h.waitForEvents(3);
+    h.fixture.writeLocks({ 'scene.blend': bob });
+    await h.waitForEvents(5);
+    h.clock.ms = (bob.expires_at + 1) * 1000;
+    const events = await h.waitForEvents(6);
+
+    assert.deepEqual(events, [
+      { event: 'lock.acquired', lock: lockBody('edit.prproj', alice), sender: { login: 'alice', type: 'user' } },
+      { event: 'lock.released', lock: lockBody('edit.prproj', alice), sender: { login: 'alice', type: 'user' } },
+      { event: 'lock.acquired', lock: lockBody('scene.blend', alice), sender: { login: 'alice', type: 'user' } },
+      { event: 'lock.broken', lock: lockBody('scene.blend', alice), broken_by: { login: 'bob' }, sender: { login: 'bob', type: 'user' } },
+      { event: 'lock.acquired', lock: lockBody('scene.blend', bob), sender: { login: 'bob', type: 'user' } },
+      { event: 'lock.expired', lock: lockBody('scene.blend', bob), sender: { login: 'bob', type: 'user' } },
+    ]);
+    // Expiry is reported once, however many scans see the expired entry.
+    await flushed(watcher);
+    await flushed(watcher);
+    assert.equal(h.received().length, 6);
+  });
+
+  test('restart between changes', async (t) => {
+    const h = await harness(t);
+    let watcher = await h.start();
+    h.fixture.setRef('tags/v1', h.c1);
+    await h.waitForEvents(1);
+    // Flushing first makes the POST count exact: stopping mid-request would leave the event queued, to be replayed under the same key.
+    await flushed(watcher);
+    await h.stop();
+
+    // Changes while the watcher is down.
+    const c2 = h.fixture.writeCommit({ parent: h.c1, message: 'Offline edit', files: { ...BASE_FILES, 'notes.md': 'N1' } });
+    h.fixture.setRef('heads/main', c2);
+    h.fixture.deleteRef('tags/v1');
+
+    watcher = await h.start();
+    await flushed(watcher);
+    assert.deepEqual(h.received(), [
+      { event: 'tag.created', ref: 'refs/tags/v1', tag: 'v1', sha: h.c1, sender: ADA },
+      pushBody({ before: h.c1, after: c2, commits: [commitBody(h.fixture, c2, 'Offline edit', { added: ['notes.md'] })] }),
+      { event: 'tag.deleted', ref: 'refs/tags/v1', tag: 'v1', sha: h.c1, sender: { login: osLogin(), type: 'user' } },
+    ]);
+
+    // A restart without changes sends nothing.
+    await h.stop();
+    watcher = await h.start();
+    await flushed(watcher);
+    assert.equal(h.received().length, 3);
+    assert.equal(h.server.posts.length, 3);
+    assert.equal(new Set(h.server.posts.map((post) => post.idempotencyKey)).size, 3);
+  });
+
+  test('server down for a while', async (t) => {
+    const h = await harness(t);
+    const watcher = await h.start();
+    await h.server.down();
+
+    const c2 = h.fixture.writeCommit({ parent: h.c1, message: 'Made offline', files: { ...BASE_FILES, 'x.exr': 'X1' } });
+    h.fixture.setRef('heads/main', c2);
+    await waitFor(() => h.logs.some((line) => line.msg.startsWith('sending the event failed') && (line.error as { code?: string }).code === 'ECONNREFUSED'), 'a refused connection in the log');
+    h.fixture.setRef('tags/v2', c2);
+    await waitFor(() => outboxEventLines(h).length === 2, 'both events in the outbox');
+    assert.equal(h.server.posts.length, 0);
+
+    await h.server.up();
+    await flushed(watcher);
+    assert.deepEqual(h.received(), [
+      pushBody({ before: h.c1, after: c2, commits: [commitBody(h.fixture, c2, 'Made offline', { added: ['x.exr'] })] }),
+      { event: 'tag.created', ref: 'refs/tags/v2', tag: 'v2', sha: c2, sender: ADA },
+    ]);
+    assert.equal(h.server.posts.length, 2);
+
+    // 503 responses are retried too, and the event is stored once.
+    h.server.unavailable = true;
+    h.fixture.deleteRef('tags/v2');
+    await waitFor(() => h.logs.some((line) => (line.error as { status?: number } | undefined)?.status === 503), 'a 503 answer in the log');
+    h.server.unavailable = false;
+    await flushed(watcher);
+    assert.deepEqual(h.received().map((b) => b.event), ['push', 'tag.created', 'tag.deleted']);
+  });
+
+  test('resend after a crash creates nothing new', async (t) => {
+    const h = await harness(t);
+    let watcher = await h.start();
+    await h.server.down();
+    h.fixture.setRef('tags/v3', h.c1);
+    await waitFor(() => outboxEventLines(h).length === 1, 'the event in the outbox');
+    const outboxBeforeSend = readFileSync(h.outboxPath, 'utf8');
+    await h.server.up();
+    await flushed(watcher);
+    await h.stop();
+
+    // As if the watcher had died after the server accepted the event but before it recorded that.
+    writeFileSync(h.outboxPath, outboxBeforeSend);
+    watcher = await h.start();
+    await flushed(watcher);
+    assert.equal(h.server.posts.length, 2);
+    assert.equal(h.server.posts[0].idempotencyKey, h.server.posts[1].idempotencyKey);
+    assert.deepEqual(h.server.posts.map((post) => post.status), [202, 202]);
+    assert.deepEqual(h.received().map((b) => b.event), ['tag.created']);
+  });
+
+  test('half-written files are not deletions', async (t) => {
+    const h = await harness(t);
+    const alice: FixtureLock = { owner: 'alice', acquired_at: T0 / 1000, expires_at: T0 / 1000 + 3600, reason: null };
+    h.fixture.writeLocks({ 'edit.prproj': alice });
+    const watcher = await h.start();
+    const c2 = h.fixture.writeCommit({ parent: h.c1, message: 'Slow write', files: BASE_FILES });
+
+    h.fixture.writeHalf('refs/heads/main', `${c2}\n`);
+    h.fixture.writeHalf('locks.json', JSON.stringify({ 'edit.prproj': { path: 'edit.prproj', ...alice } }));
+    await flushed(watcher);
+    await flushed(watcher);
+    assert.deepEqual(h.received(), []);
+
+    h.fixture.setRef('heads/main', c2);
+    h.fixture.writeLocks({ 'edit.prproj': alice });
+    await flushed(watcher);
+    assert.deepEqual(h.received().map((b) => b.event), ['push']);
+  });
+
+  test('event rejected with 422 is dropped', async (t) => {
+    const h = await harness(t);
+    const watcher = await h.start();
+    h.server.override = (body) => (body.event === 'tag.created' ? { status: 422, body: { error: { code: 'invalid_request', message: 'tag: refused by test', details: [] } } } : null);
+    h.fixture.setRef('tags/bad', h.c1);
+    await waitFor(() => h.logs.some((line) => line.msg === 'the server rejected the event; it is dropped'), 'the drop in the log');
+    const drop = h.logs.find((line) => line.msg === 'the server rejected the event; it is dropped')!;
+    assert.equal(drop.status, 422);
+    assert.match((drop.error as { message: string }).message, /tag: refused by test/);
+
+    h.fixture.deleteRef('tags/bad');
+    await flushed(watcher);
+    assert.deepEqual(h.received().map((b) => b.event), ['tag.deleted']);
+    assert.equal(outboxEventLines(h).length, 0);
+  });
+
+  test('owner mapping creates missing repositories', async (t) => {
+    const h = await harness(t);
+    const other = DitsRepoFixture.create('trailer');
+    t.after(() => other.cleanup());
+    const o1 = other.writeCommit({ message: 'Trailer start', files: { 't.mov': '1' } });
+    other.setRef('heads/main', o1);
+
+    const { logger } = captureLogger();
+    const watcher = await startWatcher({
+      dirs: [h.fixture.dir, other.dir],
+      serverUrl: h.server.url,
+      token: h.server.token,
+      owner: 'studio',
+      create: true,
+      pollIntervalMs: 25,
+      backoff: { initialMs: 10, maxMs: 80 },
+      logger,
+    });
+    t.after(() => watcher.stop());
+    h.fixture.setRef('tags/p1', h.c1);
+    other.setRef('tags/t1', o1);
+    await flushed(watcher);
+
+    const trailer = h.server.repos.find((repo) => repo.full_name === 'studio/trailer');
+    assert.ok(trailer, 'studio/trailer was created');
+    assert.deepEqual(h.server.eventsOf(trailer.id).map((e) => e.body.tag), ['t1']);
+    assert.deepEqual(h.received().map((b) => b.tag), ['p1']);
+  });
+});
