@@ -10,6 +10,7 @@ import { createGuardedAgent } from './delivery/guarded-connector.js';
 import { systemResolver, type Resolver } from './delivery/target-host.js';
 import { EventIngestor } from './events/ingest.js';
 import { buildServer } from './api/server.js';
+import { registerDashboardRoutes } from './dashboard/routes.js';
 import { issueToken } from './api/routes/tokens.js';
 import { SecretBox } from './signing/secret-box.js';
 import { Metrics } from './metrics.js';
@@ -39,11 +40,14 @@ export interface Service {
   close(): Promise<void>;
 }
 
-/** Opens the store that the configuration names. */
-export async function openStore(config: Readonly<Config>): Promise<Store> {
+/** Opens the store that the configuration names; `logger` receives errors the store recovers from by itself. */
+export async function openStore(config: Readonly<Config>, logger?: Logger): Promise<Store> {
   if (config.databaseUrl) {
     const { PostgresStore } = await import('./store/postgres/store.js');
-    const store = new PostgresStore(config.databaseUrl);
+    const store = new PostgresStore(config.databaseUrl, {
+      schema: config.databaseSchema,
+      onError: (err, context) => logger?.warn({ err }, context),
+    });
     await store.migrate();
     return store;
   }
@@ -55,7 +59,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   const config = loadConfig(options);
   const logger = options.logger ?? createLogger(config.logLevel);
   const clock = options.clock ?? Date.now;
-  const store = await openStore(config);
+  const store = await openStore(config, logger);
   const secretBox = new SecretBox(config.encryptionKey);
   const metrics = new Metrics(store);
   const resolver = options.resolver ?? systemResolver;
@@ -92,7 +96,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
       const announce = options.announce ?? ((line: string) => process.stdout.write(line + '\n'));
       announce(`Created the first admin token (shown only once, store it now): ${adminToken}`);
     }
-    server = await buildServer(context);
+    server = await buildServer(context, [registerDashboardRoutes]);
     await server.listen({ host: config.host, port: config.port });
     const address = server.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
