@@ -2,6 +2,16 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
 import { registerServeCommands } from './serve.js';
+import { addGlobalSettingsOptions } from './settings.js';
+import { registerRepoCommands } from './commands/repos.js';
+import { registerWebhookCommands } from './commands/webhooks.js';
+import { registerDeliveryCommands } from './commands/deliveries.js';
+import { registerEmitCommands } from './commands/emit.js';
+import { registerTokenCommands } from './commands/tokens.js';
+import { registerVerifyCommands } from './commands/verify.js';
+import { registerListenCommands } from './commands/listen.js';
+import { registerSecretsCommands } from './secrets.js';
+import { registerWatchCommand } from '../watch/command.js';
 
 const program = new Command();
 program
@@ -11,7 +21,18 @@ program
   .showHelpAfterError('(run dits-webhook --help for usage)')
   .exitOverride();
 
+addGlobalSettingsOptions(program);
+
 registerServeCommands(program);
+registerRepoCommands(program);
+registerWebhookCommands(program);
+registerDeliveryCommands(program);
+registerEmitCommands(program);
+registerTokenCommands(program);
+registerVerifyCommands(program);
+registerListenCommands(program);
+registerSecretsCommands(program);
+registerWatchCommand(program);
 
 try {
   await program.parseAsync(process.argv);

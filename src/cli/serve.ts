@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { ConfigError, describeConfig } from '../config.js';
-import { startService } from '../app.js';
 
 interface ServeFlags {
   host?: string;
@@ -44,6 +43,8 @@ export function registerServeCommands(program: Command): void {
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
     .addHelpText('after', '\nEvery setting also reads DITS_WEBHOOKS_<NAME>, e.g.\n' + describeConfig().map((c) => `  ${c.env} (default ${JSON.stringify(c.default)})`).join('\n'))
     .action(async (flags: ServeFlags) => {
+      // Loaded here, not at the top, so that every other command starts without the server's modules.
+      const { startService } = await import('../app.js');
       let service;
       try {
         service = await startService({ overrides: overridesFrom(flags), env: process.env, configFile: flags.config });

@@ -1,0 +1,141 @@
+/**
+ * `dits-webhook secrets reencrypt`: seals every stored webhook secret, and
+ * every previous secret kept for a rotation, with a new encryption key.
+ * Secrets stored as plain text (written while no key was set) are sealed
+ * too, so the command also turns encryption at rest on for an existing store.
+ */
+import type { Command } from 'commander';
+import { openStore } from '../app.js';
+import { ConfigError, loadConfig } from '../config.js';
+import { isSealed, parseEncryptionKey, SecretBox } from '../signing/secret-box.js';
+import { SqliteStore } from '../store/sqlite/store.js';
+import type { Store, WebhookSecretRecord } from '../store/types.js';
+import { CliError, UsageError } from './errors.js';
+import { runAction } from './run-action.js';
+
+/** Environment variable read for the old key when `--old-key` is not given. */
+export const OLD_KEY_ENV = 'DITS_WEBHOOKS_OLD_ENCRYPTION_KEY';
+
+export interface ReencryptSummary {
+  /** Webhook rows read, deleted webhooks included. */
+  webhooks: number;
+  /** Secret values written: current and previous secrets. */
+  secrets: number;
+  /** Values that were stored as plain text before. */
+  fromPlainText: number;
+}
+
+interface ReencryptFlags {
+  dataDir?: string;
+  database?: string;
+  oldKey?: string;
+  newKey?: string;
+}
+
+/**
+ * Opens one stored value with the old key. A value that only the new key
+ * opens was re-sealed by an earlier, interrupted run and is opened with that
+ * key, so the command can simply be run again.
+ */
+function openStored(stored: string, oldBox: SecretBox, newBox: SecretBox, webhookId: number): string {
+  if (!isSealed(stored)) return stored;
+  try {
+    return oldBox.open(stored);
+  } catch {
+    // Falls through to the new key below.
+  }
+  try {
+    return newBox.open(stored);
+  } catch {
+    const fix = oldBox.enabled ? 'pass the key the secrets were encrypted with' : 'pass the current key';
+    throw new CliError(`the secret of webhook ${webhookId} cannot be decrypted with the old key; ${fix} as --old-key or in ${OLD_KEY_ENV}. Nothing was changed.`);
+  }
+}
+
+/**
+ * Re-seals the secrets of every webhook row with `newKey`. Every value is
+ * decrypted before the first write, so a wrong old key changes nothing.
+ * Run it while the service is stopped: a worker still using the old key
+ * cannot open the re-sealed secrets, and a rotation made during the run
+ * could be overwritten.
+ */
+export async function reencryptSecrets(store: Store, keys: { oldKey: string | null; newKey: string }): Promise<ReencryptSummary> {
+  const oldBox = new SecretBox(keys.oldKey ?? '');
+  const newBox = new SecretBox(keys.newKey);
+  const rows = await store.listWebhookSecrets();
+  const opened = rows.map((row: WebhookSecretRecord) => ({
+    id: row.id,
+    secret: openStored(row.secret, oldBox, newBox, row.id),
+    previousSecret: row.previousSecret === null ? null : openStored(row.previousSecret, oldBox, newBox, row.id),
+  }));
+
+  let secrets = 0;
+  for (const row of opened) {
+    const previous = row.previousSecret === null ? null : newBox.seal(row.previousSecret);
+    await store.updateWebhookSecrets(row.id, newBox.seal(row.secret), previous);
+    secrets += previous === null ? 1 : 2;
+  }
+  const plainValues = rows.flatMap((row) => [row.secret, row.previousSecret]).filter((value) => value !== null && !isSealed(value));
+  return { webhooks: rows.length, secrets, fromPlainText: plainValues.length };
+}
+
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+/** Parses a key flag, naming the flag in the error. */
+function checkedKey(value: string, flag: string): string {
+  try {
+    parseEncryptionKey(value);
+  } catch (err) {
+    throw new UsageError(`${flag}: ${(err as Error).message}`);
+  }
+  return value;
+}
+
+async function runReencrypt(flags: ReencryptFlags): Promise<void> {
+  let config;
+  try {
+    const overrides: Record<string, unknown> = {};
+    if (flags.dataDir !== undefined) overrides.dataDir = flags.dataDir;
+    if (flags.database !== undefined) overrides.databaseUrl = flags.database;
+    config = loadConfig({ overrides, env: process.env });
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(err.message);
+    throw err;
+  }
+  const newKey = flags.newKey ?? config.encryptionKey;
+  if (!newKey) throw new UsageError('missing the new key; pass --new-key or set DITS_WEBHOOKS_ENCRYPTION_KEY (generate one with `openssl rand -hex 32`)');
+  const oldKey = flags.oldKey ?? process.env[OLD_KEY_ENV] ?? null;
+  const keys = { newKey: checkedKey(newKey, '--new-key'), oldKey: oldKey ? checkedKey(oldKey, '--old-key') : null };
+
+  const store = await openStore(config);
+  try {
+    const summary = await reencryptSecrets(store, keys);
+    if (store instanceof SqliteStore) await store.vacuum();
+    process.stdout.write(
+      `Re-encrypted ${count(summary.secrets, 'secret')} of ${count(summary.webhooks, 'webhook')} (${summary.fromPlainText} stored as plain text before) in the ${store.kind} store.\n` +
+        'Start the service with the new key in DITS_WEBHOOKS_ENCRYPTION_KEY.\n',
+    );
+  } finally {
+    await store.close();
+  }
+}
+
+export function registerSecretsCommands(program: Command): void {
+  const secrets = program.command('secrets').description('Manage the encryption of stored webhook secrets');
+  secrets
+    .command('reencrypt')
+    .description('Seal every stored webhook secret with a new encryption key; stop the service first')
+    .option('--data-dir <dir>', 'folder of the SQLite database (default ./data)')
+    .option('--database <url>', 'PostgreSQL connection string; overrides DATABASE_URL')
+    .option('--old-key <key>', `key the secrets are sealed with now, 64 hex characters or base64 of 32 bytes (default ${OLD_KEY_ENV}); not needed for plain-text secrets`)
+    .option('--new-key <key>', 'key to seal the secrets with, in the same form (default DITS_WEBHOOKS_ENCRYPTION_KEY)')
+    .addHelpText(
+      'after',
+      '\nKeys on the command line are visible to other users of the machine; prefer the environment variables.\n' +
+        'SQLite: the database file is rebuilt (VACUUM) so that no old value stays in it.\n' +
+        'PostgreSQL: old row versions stay in the table files until `VACUUM FULL webhooks` runs.',
+    )
+    .action(runAction(runReencrypt));
+}
