@@ -17,6 +17,8 @@ export interface Config {
   dataDir: string;
   /** PostgreSQL connection string; empty means SQLite under `dataDir`. */
   databaseUrl: string;
+  /** PostgreSQL schema that holds the tables, created at start when missing: lower-case letters, digits and '_'. */
+  databaseSchema: string;
   /** SQLite `synchronous` pragma: `full` survives power loss, `normal` survives process crashes only. */
   sqliteSynchronous: 'full' | 'normal';
   /** pino log level. */
@@ -64,6 +66,8 @@ export interface Config {
   rateLimitPerMinute: number;
   /** Grace period for in-flight deliveries on SIGTERM, in milliseconds. */
   shutdownGraceMs: number;
+  /** Interval of the comment lines that keep an idle event stream open through proxies, in milliseconds. */
+  eventStreamHeartbeatMs: number;
 }
 
 export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
@@ -72,6 +76,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   role: 'all',
   dataDir: './data',
   databaseUrl: '',
+  databaseSchema: 'public',
   sqliteSynchronous: 'full',
   logLevel: 'info',
   maxWebhooksPerTarget: 20,
@@ -94,6 +99,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   encryptionKey: '',
   rateLimitPerMinute: 6000,
   shutdownGraceMs: 15_000,
+  eventStreamHeartbeatMs: 15_000,
 }) as Readonly<Config>;
 
 type Kind = 'string' | 'integer' | 'number' | 'boolean' | 'list' | 'numberList';
@@ -111,6 +117,7 @@ const SPEC: Record<keyof Config, KeySpec> = {
   role: { kind: 'string', choices: ['all', 'api', 'worker'] },
   dataDir: { kind: 'string' },
   databaseUrl: { kind: 'string' },
+  databaseSchema: { kind: 'string' },
   sqliteSynchronous: { kind: 'string', choices: ['full', 'normal'] },
   logLevel: { kind: 'string', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
   maxWebhooksPerTarget: { kind: 'integer', min: 1, max: 10_000 },
@@ -133,6 +140,7 @@ const SPEC: Record<keyof Config, KeySpec> = {
   encryptionKey: { kind: 'string' },
   rateLimitPerMinute: { kind: 'integer', min: 1, max: 10_000_000 },
   shutdownGraceMs: { kind: 'integer', min: 0, max: 600_000 },
+  eventStreamHeartbeatMs: { kind: 'integer', min: 10, max: 300_000 },
 };
 
 /** Maps `maxInFlight` to `DITS_WEBHOOKS_MAX_IN_FLIGHT`. */
@@ -257,6 +265,12 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
   }
   if (config.databaseUrl && !/^postgres(ql)?:\/\//.test(config.databaseUrl)) {
     errors.push({ field: 'databaseUrl', message: 'must start with postgres:// or postgresql://' });
+  }
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(config.databaseSchema)) {
+    errors.push({
+      field: 'databaseSchema',
+      message: `must be 1 to 63 lower-case letters, digits or '_', starting with a letter or '_', got ${JSON.stringify(config.databaseSchema)}`,
+    });
   }
   if (errors.length > 0) throw new ConfigError(errors);
   config.retrySchedule = Object.freeze([...config.retrySchedule]) as number[];

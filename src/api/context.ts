@@ -20,7 +20,18 @@ export interface ApiContext {
   metrics: Metrics;
 }
 
+/** One registered route and the token scope it requires, or null for a public route. */
+export interface RouteEntry {
+  method: string;
+  url: string;
+  scope: import('../store/types.js').TokenScope | null;
+}
+
 declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route registered so far, filled by an onRoute hook. */
+    routeList: readonly RouteEntry[];
+  }
   interface FastifyRequest {
     token: TokenRecord | null;
   }

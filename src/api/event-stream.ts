@@ -1,26 +1,77 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+/**
+ * Server-Sent Events stream of a repository's events. Each message's `id` is
+ * the event's sequence number and its `event` field the event name, so a
+ * client that reconnects with Last-Event-ID receives every event it missed.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Gauge } from 'prom-client';
 import type { ApiContext } from './context.js';
 import { eventView } from './views.js';
 
-/** How often an open stream looks for new events, in ms; it also sees events stored by other processes. */
+/** How often an open stream looks for new events, in ms. Polling also finds events that other processes stored. */
 const STREAM_POLL_MS = 250;
-/** Interval of comment lines that keep proxies from closing an idle stream, in ms. */
-const HEARTBEAT_MS = 15_000;
+/** Reconnection delay sent to clients in the `retry` field, in ms. */
+const CLIENT_RETRY_MS = 2000;
+/** Events read from the store per query while a stream catches up. */
+const PAGE_SIZE = 100;
+
+/** Functions that end each open stream, per API context, so that shutdown can end them all. */
+const openStreams = new WeakMap<ApiContext, Set<() => void>>();
+
+function streamsOf(context: ApiContext): Set<() => void> {
+  let streams = openStreams.get(context);
+  if (!streams) {
+    streams = new Set();
+    openStreams.set(context, streams);
+  }
+  return streams;
+}
 
 /**
- * Streams a repository's new events as Server-Sent Events. Each message's id
- * is the event's sequence number, so a client that reconnects with
- * Last-Event-ID receives every event it missed.
+ * Ends every open stream when the server closes, and counts open streams in
+ * the `dits_webhook_event_streams_open` gauge. Call it once per server.
+ */
+export function trackEventStreams(app: FastifyInstance, context: ApiContext): void {
+  const streams = streamsOf(context);
+  new Gauge({
+    name: 'dits_webhook_event_streams_open',
+    help: 'Event streams (Server-Sent Events) open on this process.',
+    registers: [context.metrics.registry],
+    collect() {
+      this.set(streams.size);
+    },
+  });
+  // A stream is never an idle connection, so without this the HTTP server would wait for every client to leave before it closes.
+  app.addHook('preClose', (done) => {
+    for (const end of [...streams]) end();
+    done();
+  });
+}
+
+/** Returns the sequence number in a Last-Event-ID header, or null when the header is absent or not a sequence number. */
+export function parseLastEventId(header: unknown): number | null {
+  if (typeof header !== 'string') return null;
+  const value = header.trim();
+  return /^\d{1,15}$/.test(value) ? Number(value) : null;
+}
+
+/** Formats one event as an SSE message; JSON.stringify never emits a newline, so `data` stays one line. */
+export function formatEventMessage(seq: number, event: string, data: unknown): string {
+  return `id: ${seq}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+async function newestSeq(context: ApiContext, repoId: number): Promise<number> {
+  const latest = await context.store.listEvents({ repoId, limit: 1 });
+  return latest.items[0]?.seq ?? 0;
+}
+
+/**
+ * Streams a repository's new events until the client disconnects or the
+ * server closes. Without Last-Event-ID the stream starts after the newest
+ * stored event.
  */
 export async function streamEvents(context: ApiContext, request: FastifyRequest, reply: FastifyReply, repoId: number): Promise<void> {
-  const header = request.headers['last-event-id'];
-  let cursor: number;
-  if (typeof header === 'string' && /^\d{1,15}$/.test(header.trim())) {
-    cursor = Number(header.trim());
-  } else {
-    const latest = await context.store.listEvents({ repoId, limit: 1 });
-    cursor = latest.items[0]?.seq ?? 0;
-  }
+  let cursor = parseLastEventId(request.headers['last-event-id']) ?? (await newestSeq(context, repoId));
 
   reply.hijack();
   const res = reply.raw;
@@ -30,36 +81,51 @@ export async function streamEvents(context: ApiContext, request: FastifyRequest,
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
   });
-  res.write(': connected\nretry: 2000\n\n');
+  res.write(`: connected\nretry: ${CLIENT_RETRY_MS}\n\n`);
 
   let closed = false;
   let polling = false;
+  // Writing after the response ended would emit an error event on it, so every write checks first.
+  const write = (text: string) => {
+    if (!closed && !res.writableEnded) res.write(text);
+  };
+
   const poll = async () => {
     if (closed || polling) return;
     polling = true;
     try {
       for (;;) {
-        const page = await context.store.listEvents({ repoId, afterSeq: cursor, limit: 100 });
+        const page = await context.store.listEvents({ repoId, afterSeq: cursor, limit: PAGE_SIZE });
         for (const event of page.items) {
-          res.write(`id: ${event.seq}\nevent: ${event.event}\ndata: ${JSON.stringify(eventView(event))}\n\n`);
+          write(formatEventMessage(event.seq, event.event, eventView(event)));
           cursor = event.seq;
         }
-        if (page.items.length < 100 || closed) break;
+        if (page.items.length < PAGE_SIZE || closed) break;
       }
     } catch (err) {
-      context.logger.error({ err, repo_id: repoId }, 'event stream poll failed');
+      if (!closed) context.logger.error({ err, repo_id: repoId }, 'event stream poll failed; retrying at the next poll');
     } finally {
       polling = false;
     }
   };
+
+  const streams = streamsOf(context);
   const pollTimer = setInterval(() => void poll(), STREAM_POLL_MS);
-  const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), HEARTBEAT_MS);
+  const heartbeat = setInterval(() => write(': heartbeat\n\n'), context.config.eventStreamHeartbeatMs);
   const stop = () => {
+    if (closed) return;
     closed = true;
     clearInterval(pollTimer);
     clearInterval(heartbeat);
+    streams.delete(end);
   };
+  // Used at shutdown: finish the response, then close the connection so that the server need not wait for the client.
+  const end = () => {
+    stop();
+    res.end();
+    res.socket?.end();
+  };
+  streams.add(end);
   res.on('close', stop);
-  request.raw.on('close', stop);
   await poll();
 }

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ApiError } from '../errors.js';
-import type { ApiContext } from './context.js';
+import type { ApiContext, RouteEntry } from './context.js';
 import { parseJsonBody } from './json-body.js';
 import { RateLimiter } from './rate-limit.js';
 import { hasScope, hashToken } from './tokens.js';
@@ -11,6 +11,7 @@ import { registerReplayRoutes } from './routes/replays.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerTokenRoutes } from './routes/tokens.js';
 import { registerOperationsRoutes } from './routes/operations.js';
+import { trackEventStreams } from './event-stream.js';
 
 function sendError(reply: FastifyReply, error: ApiError): FastifyReply {
   for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
@@ -52,7 +53,8 @@ export async function buildServer(context: ApiContext, extraRoutes: ((app: Fasti
   const app = Fastify({
     // Per-request access lines at info level would cost more than the requests themselves at ingestion rates.
     loggerInstance: logger.child({ component: 'api' }, { level: apiLogLevel(logger) }) as unknown as FastifyBaseLogger,
-    bodyLimit: config.maxEventBodyBytes,
+    // Routes that accept larger bodies (event ingestion) raise this limit on their own.
+    bodyLimit: config.maxRequestBodyBytes,
     trustProxy: false,
     return503OnClosing: true,
     requestIdHeader: false,
@@ -70,7 +72,7 @@ export async function buildServer(context: ApiContext, extraRoutes: ((app: Fasti
 
   app.setErrorHandler((error: FastifyError | ApiError, request, reply) => {
     if (error instanceof ApiError) return sendError(reply, error);
-    const mapped = fromFastifyError(error as FastifyError, request.routeOptions.bodyLimit ?? config.maxEventBodyBytes);
+    const mapped = fromFastifyError(error as FastifyError, request.routeOptions.bodyLimit ?? config.maxRequestBodyBytes);
     if (mapped) return sendError(reply, mapped);
     request.log.error({ err: error, method: request.method, url: request.url }, 'request failed');
     return sendError(reply, new ApiError('internal_error', 'The server failed to handle the request; the cause is in the server log.'));
@@ -100,7 +102,16 @@ export async function buildServer(context: ApiContext, extraRoutes: ((app: Fasti
     request.token = token;
   });
 
+  // Every route with the scope it requires, so that tests can check that no route is left unguarded.
+  const routeList: RouteEntry[] = [];
+  app.decorate('routeList', routeList);
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods) routeList.push({ method, url: route.url, scope: route.config?.scope ?? null });
+  });
+
   registerOperationsRoutes(app, context);
+  trackEventStreams(app, context);
   await app.register(
     async (v1) => {
       registerRepositoryRoutes(v1, context);

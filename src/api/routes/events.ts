@@ -28,7 +28,7 @@ function idempotencyKeyOf(header: unknown, body: Record<string, unknown>): strin
 export function registerEventRoutes(app: FastifyInstance, context: ApiContext): void {
   const { config } = context;
 
-  app.post<{ Params: { repoId: string } }>('/repos/:repoId/events', { config: { scope: 'events:write' } }, async (request, reply) => {
+  app.post<{ Params: { repoId: string } }>('/repos/:repoId/events', { config: { scope: 'events:write' }, bodyLimit: config.maxEventBodyBytes }, async (request, reply) => {
     const repoId = parseIdParam(request.params.repoId, 'repo_id');
     const body = request.body as Record<string, unknown>;
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {
