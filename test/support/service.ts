@@ -5,7 +5,7 @@ import pino from 'pino';
 import { request } from 'undici';
 import { startService, type Service, type ServiceOptions } from '../../src/app.js';
 
-/** A service on a fresh SQLite file in a temporary folder, listening on a free loopback port. */
+/** A service on a SQLite file in a temporary folder (new, or reopened with the `dataDir` option), listening on a loopback port. */
 export interface TestService extends Service {
   url: string;
   adminToken: string;
@@ -22,17 +22,32 @@ export interface ApiResponse {
   text: string;
 }
 
-export async function startTestService(options: ServiceOptions & { overrides?: Record<string, unknown> } = {}): Promise<TestService> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'dits-webhooks-test-'));
+export interface TestServiceOptions extends ServiceOptions {
+  overrides?: Record<string, unknown>;
+  /** Folder of an earlier test service to open again, as after a restart; default a new temporary folder. */
+  dataDir?: string;
+  /** Leaves the data folder in place on `stop()`, so that another service can open it. */
+  keepData?: boolean;
+  /**
+   * Admin token of the earlier service on `dataDir`. The service creates and
+   * returns a token only when its store has none, so a restart needs this one.
+   */
+  adminToken?: string;
+}
+
+export async function startTestService(options: TestServiceOptions = {}): Promise<TestService> {
+  const { dataDir: reusedDataDir, keepData = false, adminToken: knownToken, ...serviceOptions } = options;
+  const dataDir = reusedDataDir ?? mkdtempSync(join(tmpdir(), 'dits-webhooks-test-'));
   const service = await startService({
-    ...options,
+    ...serviceOptions,
     overrides: { port: 0, dataDir, allowPrivateTargets: true, logLevel: 'silent', sqliteSynchronous: 'normal', ...options.overrides },
     env: {},
     logger: options.logger ?? pino({ level: 'silent' }),
     announce: () => {},
   });
   const url = service.url as string;
-  const adminToken = service.adminToken as string;
+  // NOTE: on a reused store without the adminToken option this is null despite its type, which callers that reopen a folder check for.
+  const adminToken = (service.adminToken ?? knownToken ?? null) as string;
   const api: TestService['api'] = async (method, path, body, opts = {}) => {
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
     if (opts.token !== '') headers.authorization = `Bearer ${opts.token ?? adminToken}`;
@@ -59,7 +74,7 @@ export async function startTestService(options: ServiceOptions & { overrides?: R
     api,
     async stop() {
       await service.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!keepData) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
