@@ -13,6 +13,9 @@ import { registerTokenRoutes } from './routes/tokens.js';
 import { registerOperationsRoutes } from './routes/operations.js';
 import { trackEventStreams } from './event-stream.js';
 
+/** Time a client has to send the headers and body of one request, in ms. A 10 MiB event body needs about 90 KB/s to fit. */
+export const REQUEST_TIMEOUT_MS = 120_000;
+
 function sendError(reply: FastifyReply, error: ApiError): FastifyReply {
   for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
   return reply.status(error.status).send(error.toJSON());
@@ -56,6 +59,8 @@ export async function buildServer(context: ApiContext, extraRoutes: ((app: Fasti
     // Routes that accept larger bodies (event ingestion) raise this limit on their own.
     bodyLimit: config.maxRequestBodyBytes,
     trustProxy: false,
+    // Fastify turns off Node's limit on receiving a whole request, and without one, clients that trickle bodies keep sockets open forever.
+    requestTimeout: REQUEST_TIMEOUT_MS,
     return503OnClosing: true,
     requestIdHeader: false,
   });

@@ -4,6 +4,8 @@
  * Secrets stored as plain text (written while no key was set) are sealed
  * too, so the command also turns encryption at rest on for an existing store.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { openStore } from '../app.js';
 import { ConfigError, loadConfig } from '../config.js';
@@ -108,6 +110,12 @@ async function runReencrypt(flags: ReencryptFlags): Promise<void> {
   if (!newKey) throw new UsageError('missing the new key; pass --new-key or set DITS_WEBHOOKS_ENCRYPTION_KEY (generate one with `openssl rand -hex 32`)');
   const oldKey = flags.oldKey ?? process.env[OLD_KEY_ENV] ?? null;
   const keys = { newKey: checkedKey(newKey, '--new-key'), oldKey: oldKey ? checkedKey(oldKey, '--old-key') : null };
+
+  // Opening a missing SQLite file would create an empty store and report success on a mistyped folder.
+  const sqliteFile = join(config.dataDir, 'dits-webhooks.db');
+  if (!config.databaseUrl && !existsSync(sqliteFile)) {
+    throw new UsageError(`no database at ${sqliteFile}; pass the --data-dir the service uses, or --database for PostgreSQL`);
+  }
 
   const store = await openStore(config);
   try {

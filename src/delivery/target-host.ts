@@ -98,7 +98,9 @@ export function ipLiteralOf(hostname: string): string | null {
  * every address it resolves to must be allowed. Unless private targets are
  * allowed, internal names (`localhost`, `*.local`, metadata service names,
  * single-label names) are rejected too, except when every address they
- * resolve to is listed in `allowCidrs`.
+ * resolve to is listed in `allowCidrs`. Metadata service names
+ * (`metadata.google.internal`) are rejected even when private targets are
+ * allowed.
  *
  * A name that does not resolve, or whose lookup exceeds `timeoutMs`, is
  * accepted unless it is an internal name: the guarded connector checks the
@@ -129,8 +131,9 @@ export async function checkTargetHost(
     }
   }
 
-  const nameReason = policy.allowPrivateTargets ? undefined : internalHostnameReason(hostname);
-  if (nameReason === undefined) return { allowed: true };
+  const nameReason = internalHostnameReason(hostname);
+  // allowPrivateTargets opens internal names but never metadata service names, just as it never opens metadata addresses.
+  if (nameReason === undefined || (policy.allowPrivateTargets && nameReason !== 'metadata')) return { allowed: true };
   const allListed = addresses.length > 0 && addresses.every((address) => isInAllowCidrs(address, policy.allowCidrs));
   if (allListed) return { allowed: true };
   return { allowed: false, reason: nameReason, message: blockedMessage(hostname, nameReason) };

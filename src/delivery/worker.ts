@@ -6,7 +6,8 @@ import type { AttemptResult, ClaimedDelivery, Store } from '../store/types.js';
 import { buildRequestHeaders } from './request-headers.js';
 import { decideAttemptOutcome } from './outcome.js';
 import type { RetryPolicy } from './retry-policy.js';
-import { sendWebhookRequest } from './sender.js';
+import { sendWebhookRequest, type SendResult } from './sender.js';
+import { SecretUnavailableError } from '../signing/secret-box.js';
 import { prepareSigningKey, type SigningKey } from '../signing/sign.js';
 import { assertTransition } from './states.js';
 
@@ -28,6 +29,11 @@ export interface WorkerOptions {
   clock?: () => number;
   random?: () => number;
   workerId?: string;
+}
+
+/** The result of an attempt that ended before any request was sent. */
+function notSent(error: NonNullable<SendResult['error']>): SendResult {
+  return { statusCode: null, headers: null, body: null, bodyTruncated: false, durationMs: 0, error };
 }
 
 /** Largest number of deliveries claimed in one store round trip. */
@@ -163,6 +169,22 @@ export class DeliveryWorker {
     return keys;
   }
 
+  /**
+   * Builds the signed request headers, or returns a `secret_unavailable`
+   * error when a stored secret cannot be decrypted: a delivery is never sent
+   * unsigned.
+   */
+  private signedHeaders(delivery: ClaimedDelivery, startedAt: number): { headers: Record<string, string> } | { error: NonNullable<SendResult['error']> } {
+    try {
+      const keys = this.signingKeys(delivery.webhook, startedAt);
+      return { headers: buildRequestHeaders(delivery, keys, Math.floor(startedAt / 1000)) };
+    } catch (err) {
+      const message = err instanceof SecretUnavailableError ? err.message : 'the webhook secret could not be decrypted';
+      this.options.logger.error({ delivery_id: delivery.id, webhook_id: delivery.webhookId, reason: message }, 'webhook secret unavailable; the delivery was not sent');
+      return { error: { kind: 'secret_unavailable', message } };
+    }
+  }
+
   private targetUrl(raw: string): URL {
     let url = this.urlCache.get(raw);
     if (!url) {
@@ -180,15 +202,19 @@ export class DeliveryWorker {
     const attemptNumber = delivery.attempts + 1;
     let result: AttemptResult;
     try {
-      const headers = buildRequestHeaders(delivery, this.signingKeys(delivery.webhook, startedAt), Math.floor(startedAt / 1000));
-      const response = await sendWebhookRequest({
-        url: this.targetUrl(delivery.webhook.url),
-        headers,
-        body: delivery.body,
-        timeoutMs: config.deliveryTimeoutMs,
-        bodyLimitBytes: config.responseBodyLimitBytes,
-        dispatcher: this.options.dispatcher(delivery.webhook.insecureSsl),
-      });
+      const signed = this.signedHeaders(delivery, startedAt);
+      const headers = 'headers' in signed ? signed.headers : {};
+      const response =
+        'headers' in signed
+          ? await sendWebhookRequest({
+              url: this.targetUrl(delivery.webhook.url),
+              headers,
+              body: delivery.body,
+              timeoutMs: config.deliveryTimeoutMs,
+              bodyLimitBytes: config.responseBodyLimitBytes,
+              dispatcher: this.options.dispatcher(delivery.webhook.insecureSsl),
+            })
+          : notSent(signed.error);
       // The worker stopped and released this lease while the request ran; another worker owns the delivery now.
       if (!this.inFlight.has(delivery.id)) return;
       const now = this.clock();

@@ -5,10 +5,21 @@ const SEALED_PREFIX = 'enc:v1:';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
+/** Raised when a stored secret is sealed but the configured key cannot open it. */
+export class SecretUnavailableError extends Error {
+  readonly code = 'secret_unavailable';
+
+  constructor(message: string) {
+    super(message);
+    this.name = 'SecretUnavailableError';
+  }
+}
+
 /**
  * Encrypts webhook secrets at rest with AES-256-GCM when a key is configured.
- * Without a key, secrets are stored as they are; sealed secrets then cannot be
- * opened and the service refuses to start.
+ * Without a key, secrets are stored as they are. A sealed secret that cannot
+ * be opened (no key, or another key) raises SecretUnavailableError, so the
+ * worker fails that attempt instead of sending it unsigned.
  */
 export class SecretBox {
   private readonly key: Buffer | null;
@@ -31,13 +42,23 @@ export class SecretBox {
 
   open(stored: string): string {
     if (!isSealed(stored)) return stored;
-    if (!this.key) throw new Error('a webhook secret is encrypted but DITS_WEBHOOKS_ENCRYPTION_KEY is not set');
+    if (!this.key) {
+      throw new SecretUnavailableError(
+        'the webhook secret is encrypted but DITS_WEBHOOKS_ENCRYPTION_KEY is not set; start the service with the key the secret was encrypted with',
+      );
+    }
     const raw = Buffer.from(stored.slice(SEALED_PREFIX.length), 'base64url');
-    const iv = raw.subarray(0, IV_BYTES);
-    const tag = raw.subarray(raw.length - TAG_BYTES);
-    const decipher = createDecipheriv('aes-256-gcm', this.key, iv);
-    decipher.setAuthTag(tag);
-    return Buffer.concat([decipher.update(raw.subarray(IV_BYTES, raw.length - TAG_BYTES)), decipher.final()]).toString('utf8');
+    try {
+      const iv = raw.subarray(0, IV_BYTES);
+      const tag = raw.subarray(raw.length - TAG_BYTES);
+      const decipher = createDecipheriv('aes-256-gcm', this.key, iv);
+      decipher.setAuthTag(tag);
+      return Buffer.concat([decipher.update(raw.subarray(IV_BYTES, raw.length - TAG_BYTES)), decipher.final()]).toString('utf8');
+    } catch {
+      throw new SecretUnavailableError(
+        'the webhook secret cannot be decrypted with the configured DITS_WEBHOOKS_ENCRYPTION_KEY (another key sealed it, or the stored value is damaged); set the key it was encrypted with, or PATCH the webhook with a new secret',
+      );
+    }
   }
 }
 

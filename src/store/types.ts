@@ -86,6 +86,13 @@ export interface WebhookPatch {
   insecureSsl?: boolean;
 }
 
+/** The stored secrets of one webhook, plain or sealed (`enc:v1:` prefix), as re-encryption reads and writes them. */
+export interface WebhookSecretRecord {
+  id: number;
+  secret: string;
+  previousSecret: string | null;
+}
+
 /** An API token; only the SHA-256 hash of the token string is stored. */
 export interface TokenRecord {
   id: number;
@@ -272,6 +279,14 @@ export interface Store {
   disableWebhook(id: number, reason: string, now: number): Promise<void>;
   /** Lists active webhooks whose deliveries have failed since before `failingBefore`. */
   listFailingWebhooks(failingBefore: number): Promise<number[]>;
+  /** Lists the stored secrets of every webhook row, deleted ones included, for re-encryption. */
+  listWebhookSecrets(): Promise<WebhookSecretRecord[]>;
+  /**
+   * Replaces both stored secrets of one webhook row with the values given,
+   * for re-encryption: unlike a rotation, nothing moves to the previous
+   * secret, and the rotation window and `updatedAt` stay as they are.
+   */
+  updateWebhookSecrets(id: number, secret: string, previousSecret: string | null): Promise<void>;
 
   createToken(input: { name: string; scopes: TokenScope[]; hash: string; prefix: string }, now: number): Promise<TokenRecord>;
   findTokenByHash(hash: string): Promise<TokenRecord | null>;

@@ -20,9 +20,9 @@ export class SqliteQueue {
       leasedPerWebhook: db.prepare(
         'SELECT webhook_id, COUNT(*) AS n FROM deliveries WHERE lease_expires_at IS NOT NULL AND lease_expires_at > ? GROUP BY webhook_id',
       ),
-      due: db.prepare(`
-        SELECT d.seq, d.id, d.webhook_id, d.event, d.body, d.status, d.attempts, d.manual, d.resume_at,
-               w.url, w.secret, w.previous_secret, w.previous_secret_expires_at, w.insecure_ssl
+      // Reads only the keys of the candidates, so rows that are skipped cost no body copy.
+      dueKeys: db.prepare(`
+        SELECT d.seq, d.webhook_id
         FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
         WHERE d.next_attempt_at IS NOT NULL AND d.next_attempt_at <= @now
           AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= @now)
@@ -30,6 +30,12 @@ export class SqliteQueue {
           AND d.webhook_id NOT IN (SELECT value FROM json_each(@saturated))
         ORDER BY d.next_attempt_at, d.seq
         LIMIT @scan`),
+      claimedRow: db.prepare(`
+        SELECT d.seq, d.id, d.webhook_id, d.event, d.body, d.status, d.attempts, d.manual, d.resume_at,
+               w.url, w.secret, w.previous_secret, w.previous_secret_expires_at, w.insecure_ssl
+        FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+        WHERE d.seq = ?`),
+      openWebhooks: db.prepare('SELECT id FROM webhooks WHERE deleted_at IS NULL LIMIT ?'),
       lease: db.prepare('UPDATE deliveries SET lease_owner = ?, lease_token = ?, lease_expires_at = ? WHERE seq = ?'),
       findLease: db.prepare('SELECT seq, lease_token FROM deliveries WHERE id = ?'),
       insertAttempt: db.prepare(`
@@ -62,27 +68,48 @@ export class SqliteQueue {
       const leased = new Map<number, number>();
       for (const row of this.statements.leasedPerWebhook.all(options.now) as Row[]) leased.set(Number(row.webhook_id), Number(row.n));
       const saturated = [...leased].filter(([, n]) => n >= options.maxInFlightPerWebhook).map(([id]) => id);
-      const candidates = this.statements.due.all({
+      const target = Math.min(options.limit, this.freeSlots(leased, options.maxInFlightPerWebhook, options.limit));
+      if (target === 0) return [];
+
+      // Once `target` rows are picked every webhook is at its limit, so the rest of the scan could only skip rows.
+      const picked: number[] = [];
+      const candidates = this.statements.dueKeys.iterate({
         now: options.now,
         saturated: JSON.stringify(saturated),
         scan: options.limit * CLAIM_SCAN_FACTOR,
-      }) as Row[];
-
-      const claimed: ClaimedDelivery[] = [];
-      const leaseUntil = options.now + options.leaseMs;
+      }) as IterableIterator<Row>;
       for (const row of candidates) {
-        if (claimed.length >= options.limit) break;
         const webhookId = Number(row.webhook_id);
         const inFlight = leased.get(webhookId) ?? 0;
         if (inFlight >= options.maxInFlightPerWebhook) continue;
         leased.set(webhookId, inFlight + 1);
-        const leaseToken = `${options.workerId}:${randomUUID()}`;
-        this.statements.lease.run(options.workerId, leaseToken, leaseUntil, row.seq);
-        claimed.push(toClaimed(row, leaseToken));
+        picked.push(Number(row.seq));
+        if (picked.length >= target) break;
       }
-      return claimed;
+
+      const leaseUntil = options.now + options.leaseMs;
+      return picked.map((seq) => {
+        const leaseToken = `${options.workerId}:${randomUUID()}`;
+        this.statements.lease.run(options.workerId, leaseToken, leaseUntil, seq);
+        return toClaimed(this.statements.claimedRow.get(seq) as Row, leaseToken);
+      });
     });
     return run.immediate();
+  }
+
+  /**
+   * Counts the requests that webhooks not yet deleted may still start, or
+   * returns `cap` when there are at least that many. Reads at most enough
+   * webhook rows to tell: past `leased.size` rows, each webhook has no lease
+   * and adds `perWebhook` slots.
+   */
+  private freeSlots(leased: Map<number, number>, perWebhook: number, cap: number): number {
+    const enough = leased.size + Math.ceil(cap / perWebhook) + 1;
+    const rows = this.statements.openWebhooks.all(enough) as Row[];
+    if (rows.length >= enough) return cap;
+    let free = 0;
+    for (const row of rows) free += Math.max(0, perWebhook - (leased.get(Number(row.id)) ?? 0));
+    return Math.min(free, cap);
   }
 
   complete(results: AttemptResult[], now: number): void {

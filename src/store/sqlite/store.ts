@@ -38,6 +38,7 @@ import type {
   WebhookPatch,
   WebhookRecord,
   WebhookScope,
+  WebhookSecretRecord,
 } from '../types.js';
 
 const ACTIVE_REPO = 'deleted_at IS NULL';
@@ -260,6 +261,26 @@ export class SqliteStore implements Store {
       this.db.prepare('UPDATE webhooks SET active = 0, disabled_reason = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL').run(reason, now, id);
       this.cancelWaiting(id, now);
     }).immediate();
+  }
+
+  async listWebhookSecrets(): Promise<WebhookSecretRecord[]> {
+    const rows = this.db.prepare('SELECT id, secret, previous_secret FROM webhooks ORDER BY id').all() as Row[];
+    return rows.map((row) => ({ id: Number(row.id), secret: String(row.secret), previousSecret: row.previous_secret === null ? null : String(row.previous_secret) }));
+  }
+
+  async updateWebhookSecrets(id: number, secret: string, previousSecret: string | null): Promise<void> {
+    this.db.prepare('UPDATE webhooks SET secret = ?, previous_secret = ? WHERE id = ?').run(secret, previousSecret, id);
+  }
+
+  /**
+   * Rebuilds the database file and empties the write-ahead log, so that
+   * replaced values (such as secrets stored as plain text before
+   * re-encryption) leave no copy in free space or in old log frames. The log
+   * stays in use while another process has the database open.
+   */
+  async vacuum(): Promise<void> {
+    this.db.exec('VACUUM');
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
   }
 
   async listFailingWebhooks(failingBefore: number): Promise<number[]> {

@@ -1,0 +1,115 @@
+import type pg from 'pg';
+import type { DeliveryStatus } from '../../delivery/states.js';
+import type { AttemptResult, ClaimedDelivery, ClaimOptions } from '../types.js';
+import type { Row } from '../rows.js';
+import { prepared, retryAborted } from './pool.js';
+import { WORK_CHANNEL } from './work-listener.js';
+
+const claimDue = prepared('dits_claim_due', 'SELECT * FROM claim_due_deliveries($1, $2, $3, $4, $5)');
+
+// The function locks webhook rows before delivery rows, as every other writer does, so completers and
+// API writers never wait on each other in a cycle.
+const completeAttempts = prepared(
+  'dits_complete_attempts',
+  'SELECT * FROM complete_attempts($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)',
+);
+
+const release = prepared(
+  'dits_release',
+  `WITH released AS (
+     UPDATE deliveries d SET lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+     FROM unnest($1::text[], $2::text[]) AS l(id, token)
+     WHERE d.id = l.id AND d.lease_token = l.token
+     RETURNING 1
+   )
+   SELECT pg_notify('${WORK_CHANNEL}', current_schema()) FROM (SELECT count(*) AS n FROM released) c WHERE c.n > 0`,
+);
+
+const nextDue = prepared('dits_next_due', 'SELECT min(next_attempt_at) AS at FROM deliveries WHERE next_attempt_at IS NOT NULL');
+const queueSize = prepared('dits_queue_size', "SELECT count(*) AS n FROM deliveries WHERE status IN ('pending', 'retrying')");
+
+/** The delivery queue of the PostgreSQL store: leasing, recording attempts, releasing. */
+export class PostgresQueue {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async claim(options: ClaimOptions): Promise<ClaimedDelivery[]> {
+    const { rows } = await this.pool.query(
+      claimDue([
+        options.workerId,
+        options.now,
+        options.leaseMs,
+        options.limit,
+        options.maxInFlightPerWebhook,
+      ]),
+    );
+    return rows.map(toClaimed);
+  }
+
+  async complete(results: AttemptResult[], now: number): Promise<void> {
+    if (results.length === 0) return;
+    const query = completeAttempts(attemptColumns(results, now));
+    await retryAborted(() => this.pool.query(query));
+  }
+
+  async release(leases: { deliveryId: string; leaseToken: string }[]): Promise<void> {
+    if (leases.length === 0) return;
+    await this.pool.query(release([leases.map((l) => l.deliveryId), leases.map((l) => l.leaseToken)]));
+  }
+
+  async nextDueAt(): Promise<number | null> {
+    const { rows } = await this.pool.query(nextDue());
+    return rows[0].at === null ? null : Number(rows[0].at);
+  }
+
+  async queueSize(): Promise<number> {
+    const { rows } = await this.pool.query(queueSize());
+    return Number(rows[0].n);
+  }
+}
+
+function attemptColumns(results: AttemptResult[], now: number): unknown[] {
+  const attempts = results.map((r) => r.attempt);
+  return [
+    now,
+    results.map((r) => r.deliveryId),
+    results.map((r) => r.leaseToken),
+    results.map((r) => r.webhookId),
+    results.map((r) => r.event),
+    results.map((r) => r.status),
+    results.map((r) => r.nextAttemptAt),
+    results.map((r) => r.resumeAt),
+    attempts.map((a) => a.trigger),
+    attempts.map((a) => a.startedAt),
+    attempts.map((a) => a.durationMs),
+    attempts.map((a) => JSON.stringify(a.requestHeaders)),
+    attempts.map((a) => a.statusCode),
+    attempts.map((a) => (a.responseHeaders ? JSON.stringify(a.responseHeaders) : null)),
+    attempts.map((a) => a.responseBody),
+    attempts.map((a) => a.responseBodyTruncated),
+    attempts.map((a) => a.errorCode),
+    attempts.map((a) => a.errorMessage),
+  ];
+}
+
+function toClaimed(row: Row): ClaimedDelivery {
+  return {
+    id: String(row.id),
+    seq: Number(row.seq),
+    webhookId: Number(row.webhook_id),
+    event: String(row.event),
+    body: row.body as Buffer,
+    status: String(row.status) as DeliveryStatus,
+    attempts: Number(row.attempts),
+    manual: row.manual === true,
+    resumeAt: row.resume_at === null ? null : Number(row.resume_at),
+    leaseToken: String(row.lease_token),
+    webhook: {
+      id: Number(row.webhook_id),
+      url: String(row.url),
+      secret: String(row.secret),
+      previousSecret: row.previous_secret === null ? null : String(row.previous_secret),
+      previousSecretExpiresAt: row.previous_secret_expires_at === null ? null : Number(row.previous_secret_expires_at),
+      insecureSsl: row.insecure_ssl === true,
+    },
+  };
+}

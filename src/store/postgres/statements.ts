@@ -1,0 +1,101 @@
+/**
+ * Named statements of the PostgreSQL store's resource methods. Statements
+ * whose SET or WHERE list depends on the request are built in the store.
+ */
+import { prepared } from './pool.js';
+import { WORK_CHANNEL } from './work-listener.js';
+
+// The announcement goes out with the transaction that makes the delivery visible.
+const announceWork = `pg_notify('${WORK_CHANNEL}', current_schema())`;
+
+export const insertRepository = prepared(
+  'dits_repo_insert',
+  `INSERT INTO repositories (owner, name, private, description, default_branch, created_at, updated_at)
+   VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING *`,
+);
+export const repositoryById = prepared('dits_repo_by_id', 'SELECT * FROM repositories WHERE id = $1 AND deleted_at IS NULL');
+export const repositoryByName = prepared(
+  'dits_repo_by_name',
+  'SELECT * FROM repositories WHERE lower(owner) = lower($1) AND lower(name) = lower($2) AND deleted_at IS NULL',
+);
+export const listRepositories = prepared(
+  'dits_repo_list',
+  `SELECT * FROM repositories WHERE deleted_at IS NULL AND id > $1 AND ($2::text IS NULL OR lower(owner) = lower($2))
+   ORDER BY id LIMIT $3`,
+);
+export const deleteRepository = prepared(
+  'dits_repo_delete',
+  'UPDATE repositories SET deleted_at = $2, updated_at = $2 WHERE id = $1 AND deleted_at IS NULL',
+);
+
+export const lockScope = prepared('dits_scope_lock', 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))');
+export const insertWebhook = prepared(
+  'dits_webhook_insert',
+  `INSERT INTO webhooks (repo_id, owner, url, events, filters, active, secret, insecure_ssl, created_at, updated_at)
+   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING *`,
+);
+export const disableWebhook = prepared(
+  'dits_webhook_disable',
+  'UPDATE webhooks SET active = false, disabled_reason = $2, updated_at = $3 WHERE id = $1 AND deleted_at IS NULL',
+);
+export const failingWebhooks = prepared(
+  'dits_webhook_failing',
+  'SELECT id FROM webhooks WHERE active AND deleted_at IS NULL AND failing_since IS NOT NULL AND failing_since <= $1',
+);
+
+// Cancels what waits for an automatic or manual attempt, leaving leased rows
+// to their worker. Rows are locked in seq order so that two cancellations
+// never wait on each other in a cycle; a row claimed meanwhile is re-checked
+// after the wait and left out.
+export const cancelWaiting = prepared(
+  'dits_delivery_cancel_waiting',
+  `UPDATE deliveries d
+   SET status = CASE WHEN d.status IN ('pending', 'retrying') THEN 'cancelled' ELSE d.status END,
+       next_attempt_at = NULL, manual = false, resume_at = NULL, updated_at = $2
+   FROM (SELECT seq FROM deliveries
+         WHERE webhook_id = $1 AND next_attempt_at IS NOT NULL AND (lease_expires_at IS NULL OR lease_expires_at <= $2)
+         ORDER BY seq FOR UPDATE) c
+   WHERE d.seq = c.seq`,
+);
+
+export const insertToken = prepared(
+  'dits_token_insert',
+  'INSERT INTO tokens (name, scopes, hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING *',
+);
+export const tokenByHash = prepared('dits_token_by_hash', 'SELECT * FROM tokens WHERE hash = $1');
+export const touchToken = prepared('dits_token_touch', 'UPDATE tokens SET last_used_at = $2 WHERE id = $1');
+
+export const insertDirectDelivery = prepared(
+  'dits_delivery_insert_direct',
+  `WITH inserted AS (
+     INSERT INTO deliveries (id, webhook_id, event_id, event, status, body, next_attempt_at, created_at, updated_at)
+     VALUES ($1, $2, NULL, $3, 'pending', $4, $5, $5, $5) RETURNING 1
+   )
+   SELECT ${announceWork} FROM inserted`,
+);
+export const eventsAfter = prepared('dits_events_after', 'SELECT * FROM events WHERE repo_id = $1 AND seq > $2 ORDER BY seq LIMIT $3');
+export const eventsBefore = prepared('dits_events_before', 'SELECT * FROM events WHERE repo_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3');
+
+export const listDeliveries = prepared(
+  'dits_delivery_list',
+  `SELECT seq, id, webhook_id, event_id, event, status, attempts, next_attempt_at, last_status_code, last_error, created_at, updated_at
+   FROM deliveries
+   WHERE webhook_id = $1 AND seq < $2 AND ($3::text IS NULL OR status = $3) AND ($4::text IS NULL OR event = $4)
+   ORDER BY seq DESC LIMIT $5`,
+);
+export const deliveryById = prepared('dits_delivery_by_id', 'SELECT * FROM deliveries WHERE id = $1 AND webhook_id = $2');
+export const deliveryExists = prepared('dits_delivery_exists', 'SELECT 1 FROM deliveries WHERE id = $1 AND webhook_id = $2');
+export const attemptsOf = prepared('dits_delivery_attempts', 'SELECT * FROM attempts WHERE delivery_seq = $1 ORDER BY attempt');
+
+// A manual attempt is refused while a worker holds the lease or another manual attempt waits;
+// the caller tells those apart from a missing delivery with deliveryExists.
+export const requestRedelivery = prepared(
+  'dits_delivery_redeliver',
+  `WITH updated AS (
+     UPDATE deliveries
+     SET manual = true, resume_at = CASE WHEN status = 'retrying' THEN next_attempt_at END, next_attempt_at = $3, updated_at = $3
+     WHERE id = $1 AND webhook_id = $2 AND NOT manual AND (lease_expires_at IS NULL OR lease_expires_at <= $3)
+     RETURNING *
+   )
+   SELECT u.*, ${announceWork} AS announced FROM updated u`,
+);
