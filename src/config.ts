@@ -17,7 +17,7 @@ export interface Config {
   dataDir: string;
   /** PostgreSQL connection string; empty means SQLite under `dataDir`. */
   databaseUrl: string;
-  /** PostgreSQL schema that holds the tables, created at start when missing: lower-case letters, digits and '_'. */
+  /** PostgreSQL schema that contains the tables, created at start when missing: lower-case letters, digits and '_'. */
   databaseSchema: string;
   /** SQLite `synchronous` pragma: `full` survives power loss, `normal` survives process crashes only. */
   sqliteSynchronous: 'full' | 'normal';

@@ -6,10 +6,11 @@ import { WORK_CHANNEL } from './work-listener.js';
 
 const reposById = prepared('dits_ingest_repos', 'SELECT * FROM repositories WHERE id = ANY ($1::bigint[]) AND deleted_at IS NULL');
 
-// FOR SHARE makes a concurrent deactivation or deletion of a webhook wait for
-// this batch, or this batch wait for it and then skip the webhook, so that a
-// webhook is either fully in or fully out and no delivery outlives a
-// cancellation. Rows are locked in id order, as everywhere else.
+// FOR KEY SHARE conflicts only with the FOR UPDATE that deactivation and
+// deletion take. Such a change waits for this batch, or this batch waits for
+// it and then skips the webhook. So a webhook is either fully in or fully
+// out, and no delivery outlives a cancellation. Attempt records, which update
+// the webhook's last delivery, do not block ingestion. Rows are locked in id order.
 const hooksForRepos = prepared(
   'dits_ingest_hooks',
   `SELECT r.id AS matched_repo_id, w.*
@@ -17,7 +18,7 @@ const hooksForRepos = prepared(
    JOIN webhooks w ON w.repo_id = r.id OR (w.repo_id IS NULL AND lower(w.owner) = lower(r.owner))
    WHERE r.id = ANY ($1::bigint[]) AND r.deleted_at IS NULL AND w.deleted_at IS NULL AND w.active
    ORDER BY w.id
-   FOR SHARE OF w`,
+   FOR KEY SHARE OF w`,
 );
 
 const eventsByKey = prepared(
@@ -29,7 +30,7 @@ const eventsByKey = prepared(
 
 // A key stored by a concurrent batch after this one read the keys makes its
 // row conflict; DO NOTHING leaves the transaction usable, and the missing
-// RETURNING row tells which events were not stored.
+// RETURNING row identifies the events that were not stored.
 const insertEvents = prepared(
   'dits_ingest_events',
   `INSERT INTO events (id, repo_id, event, payload, deliveries, idempotency_key, request_hash, created_at)

@@ -129,7 +129,9 @@ CREATE TABLE attempts (
 -- Work is looked up per webhook rather than along the global due order, so
 -- that a backlog behind a webhook at its limit costs one index probe, not a
 -- scan of its rows. The cost grows with the number of webhooks that have
--- waiting deliveries.
+-- waiting deliveries. Lease counts stop at the limit, and their LIMIT makes
+-- the planner use a plain index scan: unlike a bitmap scan, it marks the
+-- entries of finished leases dead, so later counts skip them.
 CREATE FUNCTION claim_due_deliveries(
   p_worker TEXT, p_now BIGINT, p_lease_ms BIGINT, p_limit INTEGER, p_max_per_webhook INTEGER
 ) RETURNS TABLE (
@@ -161,8 +163,10 @@ BEGIN
   SELECT array_agg(w.webhook_id ORDER BY w.webhook_id) INTO v_webhooks
   FROM waiting w
   WHERE w.first_due <= p_now
-    AND (SELECT count(*) FROM deliveries l
-         WHERE l.webhook_id = w.webhook_id AND l.lease_expires_at IS NOT NULL AND l.lease_expires_at > p_now) < p_max_per_webhook;
+    AND (SELECT count(*) FROM (
+           SELECT 1 FROM deliveries l
+           WHERE l.webhook_id = w.webhook_id AND l.lease_expires_at IS NOT NULL AND l.lease_expires_at > p_now
+           LIMIT p_max_per_webhook) live) < p_max_per_webhook;
   IF v_webhooks IS NULL THEN
     RETURN;
   END IF;
@@ -174,8 +178,10 @@ BEGIN
   RETURN QUERY
   WITH slots AS (
     SELECT h.webhook_id, w.active,
-           p_max_per_webhook - (SELECT count(*) FROM deliveries l
-                                WHERE l.webhook_id = h.webhook_id AND l.lease_expires_at IS NOT NULL AND l.lease_expires_at > p_now) AS free
+           p_max_per_webhook - (SELECT count(*) FROM (
+                                  SELECT 1 FROM deliveries l
+                                  WHERE l.webhook_id = h.webhook_id AND l.lease_expires_at IS NOT NULL AND l.lease_expires_at > p_now
+                                  LIMIT p_max_per_webhook) live) AS free
     FROM unnest(v_webhooks) AS h (webhook_id)
     JOIN webhooks w ON w.id = h.webhook_id AND w.deleted_at IS NULL
   ), candidates AS (
@@ -207,10 +213,14 @@ $$;
 
 -- Records a batch of attempts in one round trip. Every attempt is recorded,
 -- whatever its lease; a delivery moves on only while its lease token still
--- matches. Webhook rows are locked first, in id order, as everywhere else, so
--- completers of one webhook take turns: the next statement's fresh snapshot
--- then sees the attempts of the previous holder, which keeps attempt numbers
--- unique, and the active flag read for the retry-to-cancelled rule is current.
+-- matches. Row locks, in the order every writer uses (webhooks by id, then
+-- deliveries by seq):
+--   * FOR KEY SHARE on the webhooks conflicts only with FOR UPDATE, which
+--     deactivation and deletion take, so the active flag read below is
+--     current while completers and ingestion never block each other;
+--   * the delivery rows are locked before the statement that numbers the
+--     attempts, so its fresh snapshot sees any attempt another completer of
+--     the same delivery (a lost lease) recorded first.
 -- The webhook update folds the batch in order to what one update per attempt
 -- gives: a success clears failing_since and the next failure sets it anew.
 CREATE FUNCTION complete_attempts(
@@ -220,7 +230,8 @@ CREATE FUNCTION complete_attempts(
   p_truncated BOOLEAN[], p_error_codes TEXT[], p_error_messages TEXT[]
 ) RETURNS SETOF TEXT LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
-  PERFORM 1 FROM webhooks w WHERE w.id = ANY (p_webhook_ids) ORDER BY w.id FOR NO KEY UPDATE;
+  PERFORM 1 FROM webhooks w WHERE w.id = ANY (p_webhook_ids) ORDER BY w.id FOR KEY SHARE;
+  PERFORM 1 FROM deliveries d WHERE d.id = ANY (p_delivery_ids) ORDER BY d.seq FOR NO KEY UPDATE;
 
   RETURN QUERY
   WITH r AS (
@@ -277,7 +288,9 @@ BEGIN
             (SELECT x.at FROM unnest(f.failed_at, f.failed_ord) AS x (at, ord) WHERE x.ord > f.delivered_ord ORDER BY x.ord LIMIT 1)
           ELSE COALESCE(w.failing_since, f.failed_at[1])
         END
-    FROM folded f
+    -- Visiting the webhooks in id order takes their row locks in the order other completers use;
+    -- a deadlock that slips through aborts the call, and the caller runs it again.
+    FROM (SELECT * FROM folded ORDER BY webhook_id) f
     WHERE w.id = f.webhook_id
   )
   SELECT m.delivery_id FROM moved m;

@@ -93,7 +93,7 @@ async function runTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) =>
   }
 }
 
-/** A named statement: PostgreSQL parses and plans it once per connection. */
+/** Returns a builder of a named statement, which PostgreSQL parses and plans once per connection. */
 export function prepared(name: string, text: string): (values?: unknown[]) => pg.QueryConfig {
   return (values = []) => ({ name, text, values });
 }

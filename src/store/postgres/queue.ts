@@ -7,8 +7,8 @@ import { WORK_CHANNEL } from './work-listener.js';
 
 const claimDue = prepared('dits_claim_due', 'SELECT * FROM claim_due_deliveries($1, $2, $3, $4, $5)');
 
-// The function locks webhook rows before delivery rows, as every other writer does, so completers and
-// API writers never wait on each other in a cycle.
+// The function takes row locks in the order every writer uses: webhooks, then deliveries.
+// A deadlock that slips through aborts the call, and retryAborted runs it again.
 const completeAttempts = prepared(
   'dits_complete_attempts',
   'SELECT * FROM complete_attempts($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)',
@@ -26,7 +26,11 @@ const release = prepared(
 );
 
 const nextDue = prepared('dits_next_due', 'SELECT min(next_attempt_at) AS at FROM deliveries WHERE next_attempt_at IS NOT NULL');
-const queueSize = prepared('dits_queue_size', "SELECT count(*) AS n FROM deliveries WHERE status IN ('pending', 'retrying')");
+// Waiting deliveries always have a next attempt time, so the partial due index bounds the count to them.
+const queueSize = prepared(
+  'dits_queue_size',
+  "SELECT count(*) AS n FROM deliveries WHERE next_attempt_at IS NOT NULL AND status IN ('pending', 'retrying')",
+);
 
 /** The delivery queue of the PostgreSQL store: leasing, recording attempts, releasing. */
 export class PostgresQueue {

@@ -34,6 +34,9 @@ export const insertWebhook = prepared(
   `INSERT INTO webhooks (repo_id, owner, url, events, filters, active, secret, insecure_ssl, created_at, updated_at)
    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING *`,
 );
+// FOR UPDATE is the one row lock that conflicts with the FOR KEY SHARE of ingestion and attempt
+// records, so a change of the active flag waits for those in progress and they see it afterwards.
+export const lockWebhookForChange = prepared('dits_webhook_lock', 'SELECT 1 FROM webhooks WHERE id = $1 FOR UPDATE');
 export const disableWebhook = prepared(
   'dits_webhook_disable',
   'UPDATE webhooks SET active = false, disabled_reason = $2, updated_at = $3 WHERE id = $1 AND deleted_at IS NULL',
@@ -44,9 +47,9 @@ export const failingWebhooks = prepared(
 );
 
 // Cancels what waits for an automatic or manual attempt, leaving leased rows
-// to their worker. Rows are locked in seq order so that two cancellations
-// never wait on each other in a cycle; a row claimed meanwhile is re-checked
-// after the wait and left out.
+// to their worker. Rows are locked in seq order, so two cancellations never
+// wait on each other in a cycle. A row claimed meanwhile is re-checked after
+// the wait and left out.
 export const cancelWaiting = prepared(
   'dits_delivery_cancel_waiting',
   `UPDATE deliveries d
@@ -87,8 +90,8 @@ export const deliveryById = prepared('dits_delivery_by_id', 'SELECT * FROM deliv
 export const deliveryExists = prepared('dits_delivery_exists', 'SELECT 1 FROM deliveries WHERE id = $1 AND webhook_id = $2');
 export const attemptsOf = prepared('dits_delivery_attempts', 'SELECT * FROM attempts WHERE delivery_seq = $1 ORDER BY attempt');
 
-// A manual attempt is refused while a worker holds the lease or another manual attempt waits;
-// the caller tells those apart from a missing delivery with deliveryExists.
+// A manual attempt is rejected while a worker has the lease or another manual attempt waits.
+// The caller separates those cases from a missing delivery with deliveryExists.
 export const requestRedelivery = prepared(
   'dits_delivery_redeliver',
   `WITH updated AS (

@@ -46,7 +46,7 @@ import * as sql from './statements.js';
 export interface PostgresStoreOptions {
   /** Connections in each of the two pools (resource writes, and the delivery queue); default 10. */
   poolSize?: number;
-  /** Schema that holds the tables, created by `migrate` when missing; default `public`. */
+  /** Schema that contains the tables, created by `migrate` when missing; default `public`. */
   schema?: string;
   /** Receives errors the store recovers from by itself (idle connections, the LISTEN connection). */
   onError?: (err: Error, context: string) => void;
@@ -227,6 +227,7 @@ export class PostgresStore implements Store {
     values.push(scopeClause(scope, 0).value);
     const clause = scopeClause(scope, values.length);
     return withTransaction(this.pool, async (client) => {
+      await client.query(sql.lockWebhookForChange([id]));
       const { rows } = await client.query(
         `UPDATE webhooks SET ${sets.join(', ')} WHERE id = $1 AND ${clause.sql} AND deleted_at IS NULL RETURNING *`,
         values,
@@ -240,6 +241,7 @@ export class PostgresStore implements Store {
   async deleteWebhook(scope: WebhookScope, id: number, now: number): Promise<boolean> {
     const clause = scopeClause(scope, 3);
     return withTransaction(this.pool, async (client) => {
+      await client.query(sql.lockWebhookForChange([id]));
       const result = await client.query(
         `UPDATE webhooks SET deleted_at = $2, active = false, updated_at = $2 WHERE id = $1 AND ${clause.sql} AND deleted_at IS NULL`,
         [id, now, clause.value],
@@ -252,6 +254,7 @@ export class PostgresStore implements Store {
 
   async disableWebhook(id: number, reason: string, now: number): Promise<void> {
     await withTransaction(this.pool, async (client) => {
+      await client.query(sql.lockWebhookForChange([id]));
       await client.query(sql.disableWebhook([id, reason, now]));
       await client.query(sql.cancelWaiting([id, now]));
     });
