@@ -10,6 +10,7 @@ import { registerEmitCommands } from './commands/emit.js';
 import { registerTokenCommands } from './commands/tokens.js';
 import { registerVerifyCommands } from './commands/verify.js';
 import { registerListenCommands } from './commands/listen.js';
+import { registerReplayCommands } from './commands/replay.js';
 import { registerSecretsCommands } from './secrets.js';
 import { registerWatchCommand } from '../watch/command.js';
 
@@ -31,6 +32,7 @@ registerEmitCommands(program);
 registerTokenCommands(program);
 registerVerifyCommands(program);
 registerListenCommands(program);
+registerReplayCommands(program);
 registerSecretsCommands(program);
 registerWatchCommand(program);
 

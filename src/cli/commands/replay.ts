@@ -1,0 +1,96 @@
+/** `replay`: resend a webhook's failed (or all) deliveries since a time, with a progress bar. */
+import type { Command } from 'commander';
+import { UsageError } from '../errors.js';
+import { print, printJson } from '../output.js';
+import { webhookPath, type ScopeFlags } from '../references.js';
+import { runAction } from '../run-action.js';
+import { addSettingsOptions, connect } from '../settings.js';
+
+interface Replay {
+  id: number;
+  webhook_id: number;
+  since: string;
+  until: string | null;
+  status_filter: 'failed' | 'all';
+  total: number;
+  completed: number;
+  state: 'running' | 'completed';
+}
+
+interface ReplayFlags extends ScopeFlags {
+  since?: string;
+  until?: string;
+  all?: boolean;
+  detach?: boolean;
+  timeout?: string;
+}
+
+/** Time between progress polls, in ms. */
+const POLL_MS = 500;
+const BAR_WIDTH = 30;
+
+/** Renders `[#####-----]  12/40  30 %` for a replay. */
+export function progressBar(completed: number, total: number, width = BAR_WIDTH): string {
+  const share = total === 0 ? 1 : Math.min(1, completed / total);
+  const filled = Math.round(share * width);
+  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${completed}/${total} ${Math.floor(share * 100)} %`;
+}
+
+/** Accepts an RFC 3339 time, or a duration back from now such as 30m, 6h or 2d. */
+export function parseSince(value: string, now = Date.now()): string {
+  const relative = /^(\d{1,6})([mhd])$/.exec(value.trim());
+  if (relative) {
+    const unitMs = { m: 60_000, h: 3_600_000, d: 86_400_000 }[relative[2] as 'm' | 'h' | 'd'];
+    return new Date(now - Number(relative[1]) * unitMs).toISOString();
+  }
+  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(value) && !Number.isNaN(Date.parse(value))) return value;
+  throw new UsageError(`--since must be an RFC 3339 time such as 2026-01-02T03:04:05Z or a duration such as 30m, 6h or 2d, got ${JSON.stringify(value)}`);
+}
+
+async function replay(hookId: string, flags: ReplayFlags, command: Command): Promise<void> {
+  if (flags.since === undefined) throw new UsageError('--since is required: give an RFC 3339 time or a duration such as 6h');
+  const since = parseSince(flags.since);
+  const until = flags.until === undefined ? undefined : parseSince(flags.until);
+  const timeoutSeconds = flags.timeout === undefined ? 3600 : Number(flags.timeout);
+  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1) throw new UsageError(`--timeout must be a whole number of seconds, got ${JSON.stringify(flags.timeout)}`);
+
+  const { settings, client } = connect(command);
+  const base = `${await webhookPath(client, flags, hookId)}/replays`;
+  let job = await client.post<Replay>(base, { since, ...(until ? { until } : {}), status: flags.all ? 'all' : 'failed' });
+  if (settings.json && flags.detach) return printJson(job);
+  if (!settings.json) print(`Replay ${job.id}: ${job.total} ${flags.all ? '' : 'failed '}deliveries since ${job.since} queued.`);
+  if (flags.detach) return;
+
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  const interactive = process.stdout.isTTY === true && !settings.json;
+  while (job.state !== 'completed' && Date.now() < deadline) {
+    if (interactive) process.stdout.write(`\r${progressBar(job.completed, job.total)}`);
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    job = await client.get<Replay>(`${base}/${job.id}`);
+  }
+  if (settings.json) return printJson(job);
+  if (interactive) process.stdout.write('\r');
+  print(progressBar(job.completed, job.total));
+  if (job.state !== 'completed') {
+    print(`Still running after ${timeoutSeconds} s; follow it with GET ${base}/${job.id} or run dits-webhook deliveries ${hookId}.`);
+    process.exitCode = 1;
+    return;
+  }
+  print(`Replay ${job.id} finished: ${job.completed} deliveries attempted again. See the results with dits-webhook deliveries ${hookId}.`);
+}
+
+export function registerReplayCommands(program: Command): void {
+  addSettingsOptions(
+    program
+      .command('replay')
+      .description("Resend a webhook's failed deliveries (or all with --all) created since a time, showing progress")
+      .argument('<hook>', 'webhook id')
+      .option('--repo <repo>', 'repository id or owner/name of the webhook')
+      .option('--owner <login>', 'owner login of an owner-level webhook')
+      .option('--since <time>', 'RFC 3339 time or a duration back from now (30m, 6h, 2d); required')
+      .option('--until <time>', 'RFC 3339 time or a duration back from now; default now')
+      .option('--all', 'replay every delivery in the range, not only failed and cancelled ones')
+      .option('--detach', 'queue the replay and exit without waiting')
+      .option('--timeout <seconds>', 'stop waiting after this many seconds (default 3600)'),
+  ).action(runAction(replay));
+}

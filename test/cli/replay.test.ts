@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { progressBar, parseSince } from '../../src/cli/commands/replay.js';
+import { Receiver } from '../support/receiver.js';
+import { startTestService, waitUntil, type TestService } from '../support/service.js';
+import { createHook, pushEvent } from '../support/fixtures.js';
+import { cliEnv, makeHome, prepareCli, runCli } from './cli-harness.js';
+
+let service: TestService;
+let command: string[];
+let env: NodeJS.ProcessEnv;
+
+before(async () => {
+  command = await prepareCli();
+  service = await startTestService();
+  env = cliEnv(makeHome(), { DITS_WEBHOOKS_URL: service.url, DITS_WEBHOOKS_TOKEN: service.adminToken });
+});
+
+after(async () => {
+  await service.stop();
+});
+
+test('progress bar renders share', () => {
+  assert.equal(progressBar(0, 4, 8), '[--------] 0/4 0 %');
+  assert.equal(progressBar(2, 4, 8), '[####----] 2/4 50 %');
+  assert.equal(progressBar(4, 4, 8), '[########] 4/4 100 %');
+  assert.equal(progressBar(0, 0, 8), '[########] 0/0 100 %');
+});
+
+test('since accepts times and durations', () => {
+  const now = Date.UTC(2026, 0, 2, 12, 0, 0);
+  assert.equal(parseSince('6h', now), '2026-01-02T06:00:00.000Z');
+  assert.equal(parseSince('2d', now), '2025-12-31T12:00:00.000Z');
+  assert.equal(parseSince('2026-01-01T00:00:00Z', now), '2026-01-01T00:00:00Z');
+  assert.throws(() => parseSince('yesterday', now), /--since must be/);
+});
+
+test('replay command resends failed deliveries', async () => {
+  const receiver = await Receiver.start();
+  receiver.respondStatus(404);
+  const { repoId, hookId, base } = await createHook(service, receiver.url, { events: ['push'] });
+  for (let i = 0; i < 5; i++) await service.api('POST', `/v1/repos/${repoId}/events`, pushEvent(`r${i}`));
+  await waitUntil(async () => (await service.api('GET', `${base}/deliveries?status=failed`)).json.data.length === 5, 10_000, 'five failed');
+  receiver.respondStatus(200);
+
+  const result = await runCli(command, ['replay', String(hookId), '--repo', String(repoId), '--since', '1h'], env);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /Replay \d+: 5 failed deliveries since/);
+  assert.match(result.stdout, /\[#{30}\] 5\/5 100 %/);
+  assert.match(result.stdout, /finished: 5 deliveries attempted again/);
+  assert.equal(receiver.requests.length, 10);
+
+  const usage = await runCli(command, ['replay', String(hookId), '--repo', String(repoId)], env);
+  assert.equal(usage.code, 2);
+  assert.match(usage.stderr, /--since is required/);
+  const bad = await runCli(command, ['replay', String(hookId), '--repo', String(repoId), '--since', 'soon'], env);
+  assert.equal(bad.code, 2);
+  await receiver.close();
+});
