@@ -228,7 +228,8 @@ test('dashboard in Chromium', async (t) => {
     assert.equal((await svc.api('GET', hook.base)).json.active, false);
     await page.getByRole('button', { name: 'Activate' }).click();
     await waitForText(notice(), `Webhook #${hook.hookId} is now active.`);
-    assert.equal(await title.textContent(), 'active');
+    // "inactive" contains "active", so wait for the exact badge text.
+    await waitUntil(async () => (await title.textContent())?.trim() === 'active', 10_000, 'badge text "active"');
     assert.equal((await svc.api('GET', hook.base)).json.active, true);
   });
 

@@ -1,0 +1,53 @@
+/**
+ * Counts the store calls of the delivery path in this process: how many
+ * transactions the worker and the ingestion path run, how many deliveries
+ * each carries, and the wall time they block the event loop. It wraps the
+ * SQLite store's methods in place; the bench's service processes load it
+ * before the service starts.
+ */
+import { SqliteStore } from '../src/store/sqlite/store.js';
+
+export interface CallStats {
+  calls: number;
+  /** Calls that handled nothing, such as claims that found no due delivery. */
+  empty: number;
+  /** Deliveries or events handled by those calls. */
+  items: number;
+  /** Wall time inside the calls, ms. */
+  ms: number;
+}
+
+const stats: Record<'claimDue' | 'completeAttempts' | 'ingest', CallStats> = {
+  claimDue: { calls: 0, empty: 0, items: 0, ms: 0 },
+  completeAttempts: { calls: 0, empty: 0, items: 0, ms: 0 },
+  ingest: { calls: 0, empty: 0, items: 0, ms: 0 },
+};
+
+type AsyncMethod = (...args: any[]) => Promise<unknown>;
+
+function wrap(name: keyof typeof stats, count: (args: any[], result: unknown) => number): void {
+  const prototype = SqliteStore.prototype as unknown as Record<string, AsyncMethod>;
+  const original = prototype[name];
+  prototype[name] = async function traced(this: unknown, ...args: any[]) {
+    const started = performance.now();
+    const result = await original.apply(this, args);
+    const entry = stats[name];
+    entry.calls++;
+    entry.ms += performance.now() - started;
+    const items = count(args, result);
+    entry.items += items;
+    if (items === 0) entry.empty++;
+    return result;
+  };
+}
+
+wrap('claimDue', (_args, result) => (result as unknown[]).length);
+wrap('completeAttempts', (args) => (args[0] as unknown[]).length);
+wrap('ingest', (args) => (args[0] as unknown[]).length);
+
+/** Returns the counts since the last reset and starts new ones. */
+export function takeStoreStats(): typeof stats {
+  const copy = structuredClone(stats);
+  for (const entry of Object.values(stats)) Object.assign(entry, { calls: 0, empty: 0, items: 0, ms: 0 });
+  return copy;
+}
