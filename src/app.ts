@@ -51,7 +51,10 @@ export async function openStore(config: Readonly<Config>, logger?: Logger): Prom
     await store.migrate();
     return store;
   }
-  return new SqliteStore(join(config.dataDir, 'dits-webhooks.db'), { synchronous: config.sqliteSynchronous });
+  return new SqliteStore(join(config.dataDir, 'dits-webhooks.db'), {
+    synchronous: config.sqliteSynchronous,
+    onError: (message) => logger?.error({ error: message }, 'SQLite checkpoint failed'),
+  });
 }
 
 /** Starts the API, the worker or both, as the configuration's role says. */

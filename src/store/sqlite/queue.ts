@@ -53,7 +53,7 @@ export class SqliteQueue {
       touchWebhook: db.prepare(`
         UPDATE webhooks SET last_delivery_id = @id, last_delivery_event = @event, last_delivery_status = @status,
           last_status_code = @code, last_delivery_at = @at,
-          failing_since = CASE WHEN @delivered = 1 THEN NULL ELSE COALESCE(failing_since, @at) END
+          failing_since = CASE WHEN @reset = 1 THEN @fail_at ELSE COALESCE(failing_since, @fail_at) END
         WHERE id = @webhook`),
       release: db.prepare(
         'UPDATE deliveries SET lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL WHERE id = ? AND lease_token = ?',
@@ -115,6 +115,7 @@ export class SqliteQueue {
   complete(results: AttemptResult[], now: number): void {
     const run = this.db.transaction(() => {
       const webhookActive = new Map<number, boolean>();
+      const touches = new Map<number, WebhookTouch>();
       for (const result of results) {
         const lease = this.statements.findLease.get(result.deliveryId) as Row | undefined;
         if (!lease) continue;
@@ -155,16 +156,10 @@ export class SqliteQueue {
           seq,
           lease: result.leaseToken,
         });
-        this.statements.touchWebhook.run({
-          id: result.deliveryId,
-          event: result.event,
-          status,
-          code: attempt.statusCode,
-          at: attempt.startedAt,
-          delivered: status === DeliveryStatus.delivered ? 1 : 0,
-          webhook: result.webhookId,
-        });
+        foldTouch(touches, result, status);
       }
+      // One update per webhook per batch: the last attempt wins, and failing_since follows the batch in order.
+      for (const [webhook, touch] of touches) this.statements.touchWebhook.run({ webhook, ...touch });
     });
     run.immediate();
   }
@@ -184,6 +179,36 @@ export class SqliteQueue {
   queueSize(): number {
     return Number((this.statements.queueSize.get() as Row).n);
   }
+}
+
+/** The webhook columns one batch of attempts leaves behind. */
+interface WebhookTouch {
+  id: string;
+  event: string;
+  status: string;
+  code: number | null;
+  at: number;
+  /** 1 when an attempt of the batch delivered, so failing_since restarts from `fail_at`. */
+  reset: 0 | 1;
+  /** First failure after the batch's last success, or null. */
+  fail_at: number | null;
+}
+
+/** Folds one attempt into its webhook's touch, in batch order. */
+function foldTouch(touches: Map<number, WebhookTouch>, result: AttemptResult, status: string): void {
+  const at = result.attempt.startedAt;
+  const delivered = status === DeliveryStatus.delivered;
+  const previous = touches.get(result.webhookId);
+  const touch: WebhookTouch = {
+    id: result.deliveryId,
+    event: result.event,
+    status,
+    code: result.attempt.statusCode,
+    at,
+    reset: delivered || previous?.reset === 1 ? 1 : 0,
+    fail_at: delivered ? null : (previous?.fail_at ?? at),
+  };
+  touches.set(result.webhookId, touch);
 }
 
 function toClaimed(row: Row, leaseToken: string): ClaimedDelivery {

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { SqliteQueue } from './queue.js';
+import { Checkpointer } from './checkpointer.js';
 import {
   decodeCursor,
   encodeCursor,
@@ -43,6 +44,21 @@ import type {
 
 const ACTIVE_REPO = 'deleted_at IS NULL';
 
+/**
+ * Opens one connection in WAL mode. Automatic checkpoints are pushed far out
+ * (10,000 pages, about 40 MiB of log) because the Checkpointer thread runs
+ * them; the high bound only caps the log if that thread falls behind.
+ */
+function openConnection(file: string, synchronous: 'FULL' | 'NORMAL'): Database.Database {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${synchronous}`);
+  db.pragma('busy_timeout = 5000');
+  db.pragma('foreign_keys = ON');
+  if (file !== ':memory:') db.pragma('wal_autocheckpoint = 10000');
+  return db;
+}
+
 function scopeClause(scope: WebhookScope): { sql: string; value: string | number } {
   return scope.kind === 'repo'
     ? { sql: 'repo_id = ?', value: scope.repoId }
@@ -59,15 +75,40 @@ export class SqliteStore implements Store {
   readonly db: Database.Database;
   private readonly queue: SqliteQueue;
 
-  constructor(file: string, options: { synchronous?: 'full' | 'normal' } = {}) {
+  /**
+   * Connection of the delivery queue. It commits with synchronous=NORMAL:
+   * claims and attempt records lost to a power cut only mean that a delivery
+   * is sent again, which at-least-once delivery allows, and the next FULL
+   * commit of the main connection makes them durable as well. Events and
+   * deliveries are stored through the main connection, at the configured level.
+   */
+  private readonly queueDb: Database.Database;
+  private readonly checkpointer: Checkpointer | null;
+
+  constructor(file: string, options: { synchronous?: 'full' | 'normal'; onError?: (message: string) => void } = {}) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
-    this.db.pragma('busy_timeout = 5000');
-    this.db.pragma('foreign_keys = ON');
+    this.db = openConnection(file, options.synchronous === 'normal' ? 'NORMAL' : 'FULL');
     this.applyMigrations();
-    this.queue = new SqliteQueue(this.db);
+    if (file === ':memory:') {
+      this.queueDb = this.db;
+      this.checkpointer = null;
+    } else {
+      this.queueDb = openConnection(file, 'NORMAL');
+      this.checkpointer = new Checkpointer(file, options.onError ?? ((message) => process.stderr.write(`SQLite checkpoint failed: ${message}\n`)));
+    }
+    this.queue = new SqliteQueue(this.queueDb);
+  }
+
+  private readonly statements = new Map<string, Database.Statement>();
+
+  /** Returns a prepared statement for the SQL text, preparing it once; preparing costs tens of microseconds. */
+  private prepare(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
   }
 
   private applyMigrations(): void {
@@ -86,11 +127,13 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.checkpointer?.stop();
+    if (this.queueDb.open) this.queueDb.close();
     if (this.db.open) this.db.close();
   }
 
   async ping(): Promise<void> {
-    this.db.prepare('SELECT 1').get();
+    this.prepare('SELECT 1').get();
   }
 
   // Repositories
@@ -111,7 +154,7 @@ export class SqliteStore implements Store {
   }
 
   async getRepository(id: number): Promise<RepositoryRecord | null> {
-    const row = this.db.prepare(`SELECT * FROM repositories WHERE id = ? AND ${ACTIVE_REPO}`).get(id) as Row | undefined;
+    const row = this.prepare(`SELECT * FROM repositories WHERE id = ? AND ${ACTIVE_REPO}`).get(id) as Row | undefined;
     return row ? toRepository(row) : null;
   }
 
@@ -154,7 +197,7 @@ export class SqliteStore implements Store {
   }
 
   async deleteRepository(id: number, now: number): Promise<boolean> {
-    const result = this.db.prepare(`UPDATE repositories SET deleted_at = ?, updated_at = ? WHERE id = ? AND ${ACTIVE_REPO}`).run(now, now, id);
+    const result = this.prepare(`UPDATE repositories SET deleted_at = ?, updated_at = ? WHERE id = ? AND ${ACTIVE_REPO}`).run(now, now, id);
     return result.changes === 1;
   }
 
@@ -163,7 +206,7 @@ export class SqliteStore implements Store {
   async createWebhook(input: WebhookInput, now: number, maxPerScope: number): Promise<WebhookRecord | 'limit'> {
     const scope = scopeClause(input.scope);
     const run = this.db.transaction((): WebhookRecord | 'limit' => {
-      const count = this.db.prepare(`SELECT COUNT(*) AS n FROM webhooks WHERE ${scope.sql} AND deleted_at IS NULL`).get(scope.value) as Row;
+      const count = this.prepare(`SELECT COUNT(*) AS n FROM webhooks WHERE ${scope.sql} AND deleted_at IS NULL`).get(scope.value) as Row;
       if (Number(count.n) >= maxPerScope) return 'limit';
       const row = this.db
         .prepare(
@@ -189,13 +232,13 @@ export class SqliteStore implements Store {
 
   async getWebhook(scope: WebhookScope, id: number): Promise<WebhookRecord | null> {
     const clause = scopeClause(scope);
-    const row = this.db.prepare(`SELECT * FROM webhooks WHERE id = ? AND ${clause.sql} AND deleted_at IS NULL`).get(id, clause.value) as Row | undefined;
+    const row = this.prepare(`SELECT * FROM webhooks WHERE id = ? AND ${clause.sql} AND deleted_at IS NULL`).get(id, clause.value) as Row | undefined;
     return row ? toWebhook(row) : null;
   }
 
   async listWebhooks(scope: WebhookScope): Promise<WebhookRecord[]> {
     const clause = scopeClause(scope);
-    const rows = this.db.prepare(`SELECT * FROM webhooks WHERE ${clause.sql} AND deleted_at IS NULL ORDER BY id`).all(clause.value) as Row[];
+    const rows = this.prepare(`SELECT * FROM webhooks WHERE ${clause.sql} AND deleted_at IS NULL ORDER BY id`).all(clause.value) as Row[];
     return rows.map(toWebhook);
   }
 
@@ -258,18 +301,18 @@ export class SqliteStore implements Store {
 
   async disableWebhook(id: number, reason: string, now: number): Promise<void> {
     this.db.transaction(() => {
-      this.db.prepare('UPDATE webhooks SET active = 0, disabled_reason = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL').run(reason, now, id);
+      this.prepare('UPDATE webhooks SET active = 0, disabled_reason = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL').run(reason, now, id);
       this.cancelWaiting(id, now);
     }).immediate();
   }
 
   async listWebhookSecrets(): Promise<WebhookSecretRecord[]> {
-    const rows = this.db.prepare('SELECT id, secret, previous_secret FROM webhooks ORDER BY id').all() as Row[];
+    const rows = this.prepare('SELECT id, secret, previous_secret FROM webhooks ORDER BY id').all() as Row[];
     return rows.map((row) => ({ id: Number(row.id), secret: String(row.secret), previousSecret: row.previous_secret === null ? null : String(row.previous_secret) }));
   }
 
   async updateWebhookSecrets(id: number, secret: string, previousSecret: string | null): Promise<void> {
-    this.db.prepare('UPDATE webhooks SET secret = ?, previous_secret = ? WHERE id = ?').run(secret, previousSecret, id);
+    this.prepare('UPDATE webhooks SET secret = ?, previous_secret = ? WHERE id = ?').run(secret, previousSecret, id);
   }
 
   /**
@@ -300,39 +343,39 @@ export class SqliteStore implements Store {
   }
 
   async findTokenByHash(hash: string): Promise<TokenRecord | null> {
-    const row = this.db.prepare('SELECT * FROM tokens WHERE hash = ?').get(hash) as Row | undefined;
+    const row = this.prepare('SELECT * FROM tokens WHERE hash = ?').get(hash) as Row | undefined;
     return row ? toToken(row) : null;
   }
 
   async listTokens(): Promise<TokenRecord[]> {
-    return (this.db.prepare('SELECT * FROM tokens ORDER BY id').all() as Row[]).map(toToken);
+    return (this.prepare('SELECT * FROM tokens ORDER BY id').all() as Row[]).map(toToken);
   }
 
   async revokeToken(id: number, now: number): Promise<boolean> {
-    return this.db.prepare('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(now, id).changes === 1;
+    return this.prepare('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(now, id).changes === 1;
   }
 
   async countTokens(): Promise<number> {
-    return Number((this.db.prepare('SELECT COUNT(*) AS n FROM tokens').get() as Row).n);
+    return Number((this.prepare('SELECT COUNT(*) AS n FROM tokens').get() as Row).n);
   }
 
   async touchToken(id: number, now: number): Promise<void> {
-    this.db.prepare('UPDATE tokens SET last_used_at = ? WHERE id = ?').run(now, id);
+    this.prepare('UPDATE tokens SET last_used_at = ? WHERE id = ?').run(now, id);
   }
 
   // Events
 
   async ingest(items: IngestItem[]): Promise<IngestResult[]> {
-    const findKey = this.db.prepare('SELECT id, event, deliveries, request_hash, created_at FROM events WHERE repo_id = ? AND idempotency_key = ?');
-    const repoById = this.db.prepare(`SELECT * FROM repositories WHERE id = ? AND ${ACTIVE_REPO}`);
-    const hooksFor = this.db.prepare(
+    const findKey = this.prepare('SELECT id, event, deliveries, request_hash, created_at FROM events WHERE repo_id = ? AND idempotency_key = ?');
+    const repoById = this.prepare(`SELECT * FROM repositories WHERE id = ? AND ${ACTIVE_REPO}`);
+    const hooksFor = this.prepare(
       `SELECT * FROM webhooks WHERE deleted_at IS NULL AND active = 1 AND (repo_id = ? OR (repo_id IS NULL AND lower(owner) = lower(?))) ORDER BY id`,
     );
-    const insertEvent = this.db.prepare(
+    const insertEvent = this.prepare(
       `INSERT INTO events (id, repo_id, event, payload, deliveries, idempotency_key, request_hash, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    const insertDelivery = this.db.prepare(
+    const insertDelivery = this.prepare(
       `INSERT INTO deliveries (id, webhook_id, event_id, event, status, body, next_attempt_at, created_at, updated_at)
        VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)`,
     );
@@ -382,7 +425,7 @@ export class SqliteStore implements Store {
 
   async listEvents(query: { repoId: number; afterSeq?: number; cursor?: string; limit: number }): Promise<Page<EventRecord>> {
     if (query.afterSeq !== undefined) {
-      const rows = this.db.prepare('SELECT * FROM events WHERE repo_id = ? AND seq > ? ORDER BY seq LIMIT ?').all(query.repoId, query.afterSeq, query.limit) as Row[];
+      const rows = this.prepare('SELECT * FROM events WHERE repo_id = ? AND seq > ? ORDER BY seq LIMIT ?').all(query.repoId, query.afterSeq, query.limit) as Row[];
       return { items: rows.map(toEvent), nextCursor: null };
     }
     const before = query.cursor ? decodeCursor(query.cursor) ?? Number.MAX_SAFE_INTEGER : Number.MAX_SAFE_INTEGER;
@@ -409,15 +452,15 @@ export class SqliteStore implements Store {
   }
 
   async getDelivery(webhookId: number, id: string): Promise<DeliveryDetail | null> {
-    const row = this.db.prepare('SELECT * FROM deliveries WHERE id = ? AND webhook_id = ?').get(id, webhookId) as Row | undefined;
+    const row = this.prepare('SELECT * FROM deliveries WHERE id = ? AND webhook_id = ?').get(id, webhookId) as Row | undefined;
     if (!row) return null;
-    const attempts = this.db.prepare('SELECT * FROM attempts WHERE delivery_seq = ? ORDER BY attempt').all(row.seq) as Row[];
+    const attempts = this.prepare('SELECT * FROM attempts WHERE delivery_seq = ? ORDER BY attempt').all(row.seq) as Row[];
     return { ...toDeliverySummary(row), body: row.body as Buffer, attemptsLog: attempts.map(toAttempt) };
   }
 
   async requestRedelivery(webhookId: number, id: string, now: number): Promise<DeliverySummary | 'in_progress' | null> {
     const run = this.db.transaction((): DeliverySummary | 'in_progress' | null => {
-      const row = this.db.prepare('SELECT * FROM deliveries WHERE id = ? AND webhook_id = ?').get(id, webhookId) as Row | undefined;
+      const row = this.prepare('SELECT * FROM deliveries WHERE id = ? AND webhook_id = ?').get(id, webhookId) as Row | undefined;
       if (!row) return null;
       const leased = row.lease_expires_at !== null && Number(row.lease_expires_at) > now;
       if (leased || Number(row.manual) === 1) return 'in_progress';
@@ -449,7 +492,7 @@ export class SqliteStore implements Store {
              AND (@only_failed = 0 OR status IN ('failed', 'cancelled'))`,
         )
         .run({ replay: replay.id, now, webhook: input.webhookId, since: input.since, until: input.until, only_failed: input.onlyFailed ? 1 : 0 });
-      this.db.prepare('UPDATE replays SET total = ? WHERE id = ?').run(queued.changes, replay.id);
+      this.prepare('UPDATE replays SET total = ? WHERE id = ?').run(queued.changes, replay.id);
       return toReplay({ ...replay, total: queued.changes, completed: 0 });
     });
     return run.immediate();
@@ -459,12 +502,12 @@ export class SqliteStore implements Store {
   private readonly replayColumns = `r.*, r.total - (SELECT COUNT(*) FROM deliveries d WHERE d.replay_id = r.id AND d.manual = 1) AS completed`;
 
   async getReplay(webhookId: number, id: number): Promise<ReplayRecord | null> {
-    const row = this.db.prepare(`SELECT ${this.replayColumns} FROM replays r WHERE r.id = ? AND r.webhook_id = ?`).get(id, webhookId) as Row | undefined;
+    const row = this.prepare(`SELECT ${this.replayColumns} FROM replays r WHERE r.id = ? AND r.webhook_id = ?`).get(id, webhookId) as Row | undefined;
     return row ? toReplay(row) : null;
   }
 
   async listReplays(webhookId: number): Promise<ReplayRecord[]> {
-    const rows = this.db.prepare(`SELECT ${this.replayColumns} FROM replays r WHERE r.webhook_id = ? ORDER BY r.id DESC LIMIT 100`).all(webhookId) as Row[];
+    const rows = this.prepare(`SELECT ${this.replayColumns} FROM replays r WHERE r.webhook_id = ? ORDER BY r.id DESC LIMIT 100`).all(webhookId) as Row[];
     return rows.map(toReplay);
   }
 

@@ -1,0 +1,56 @@
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+
+/**
+ * Runs SQLite WAL checkpoints on a worker thread. A checkpoint copies the
+ * log back into the database file and, with synchronous=FULL, fsyncs it; run
+ * inside a commit on the event loop it stalls every request for
+ * milliseconds, so the service's own connections leave it to this thread.
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+const db = new Database(workerData.file);
+db.pragma('busy_timeout = 1000');
+const timer = setInterval(() => {
+  try {
+    db.pragma('wal_checkpoint(PASSIVE)');
+  } catch (err) {
+    parentPort.postMessage({ error: String(err && err.message || err) });
+  }
+}, workerData.intervalMs);
+parentPort.on('message', (message) => {
+  if (message !== 'stop') return;
+  clearInterval(timer);
+  db.close();
+  process.exit(0);
+});
+`;
+
+/** Time between checkpoints, in ms. */
+export const CHECKPOINT_INTERVAL_MS = 200;
+
+export class Checkpointer {
+  private readonly worker: Worker;
+  private stopped: Promise<void> | null = null;
+
+  constructor(file: string, onError: (message: string) => void, intervalMs = CHECKPOINT_INTERVAL_MS) {
+    const driver = createRequire(import.meta.url).resolve('better-sqlite3');
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, driver, intervalMs } });
+    this.worker.on('message', (message: { error?: string }) => {
+      if (message.error) onError(message.error);
+    });
+    this.worker.on('error', (err) => onError(err.message));
+    this.worker.unref();
+  }
+
+  /** Stops the thread after its current checkpoint and closes its connection. */
+  async stop(): Promise<void> {
+    if (this.stopped) return this.stopped;
+    // Referenced again, so that the process waits for the thread to close its connection.
+    this.worker.ref();
+    this.stopped = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+    this.worker.postMessage('stop');
+    return this.stopped;
+  }
+}
