@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../events/ids.js';
 import type { FastifyRequest } from 'fastify';
 import { redactUrl } from '../delivery/target-url.js';
 import { repositoryPayload } from '../events/payload.js';
@@ -17,7 +17,7 @@ const ZEN = [
 /** Queues a `ping` delivery to one webhook and wakes the worker; returns the delivery id. */
 export async function sendPing(context: ApiContext, request: FastifyRequest, hook: WebhookRecord): Promise<string> {
   const now = context.clock();
-  const id = randomUUID();
+  const id = uuidv7();
   const scope = hook.scope;
   const repo = scope.kind === 'repo' ? await context.store.getRepository(scope.repoId) : null;
   const body: Record<string, unknown> = {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from './ids.js';
 import type { Logger } from 'pino';
 import type { IngestItem, IngestResult, PlannedDelivery, RepositoryRecord, Store, WebhookRecord } from '../store/types.js';
 import { compileEventPatterns } from './patterns.js';
@@ -84,7 +84,7 @@ export class EventIngestor {
   }
 
   private toItem(request: IngestRequest): IngestItem {
-    const eventId = randomUUID();
+    const eventId = uuidv7();
     const createdAt = this.clock();
     return {
       repoId: request.repoId,
@@ -107,7 +107,7 @@ export class EventIngestor {
       if (!compiled.matchesEvent(request.event)) continue;
       if (!compiled.matchesFilters(request.event, request.fields)) continue;
       template ??= prepareBodyTemplate(request.event, createdAt, repositoryPayload(repo), request.sender, request.fields);
-      const id = randomUUID();
+      const id = uuidv7();
       planned.push({ id, webhookId: webhook.id, body: buildDeliveryBody(template, id) });
     }
     return planned;
