@@ -235,6 +235,7 @@ export class DeliveryWorker {
       const location = response.statusCode !== null && response.statusCode >= 300 && response.statusCode < 400 ? response.headers?.location : undefined;
       result = {
         deliveryId: delivery.id,
+        seq: delivery.seq,
         leaseToken: delivery.leaseToken,
         webhookId: delivery.webhookId,
         event: delivery.event,

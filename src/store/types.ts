@@ -204,6 +204,8 @@ export interface ClaimedDelivery {
 /** The result of one attempt, written back by the worker. */
 export interface AttemptResult {
   deliveryId: string;
+  /** Store row number of the delivery, as claimed; saves a lookup by id. */
+  seq: number;
   leaseToken: string;
   webhookId: number;
   event: string;

@@ -136,6 +136,7 @@ export function attemptResult(
   const statusCode = options.statusCode === undefined ? (status === 'delivered' ? 200 : 500) : options.statusCode;
   return {
     deliveryId: claimed.id,
+    seq: claimed.seq,
     leaseToken: options.leaseToken ?? claimed.leaseToken,
     webhookId: claimed.webhookId,
     event: claimed.event,

@@ -30,15 +30,25 @@ export class SqliteQueue {
           AND d.webhook_id NOT IN (SELECT value FROM json_each(@saturated))
         ORDER BY d.next_attempt_at, d.seq
         LIMIT @scan`),
-      claimedRow: db.prepare(`
-        SELECT d.seq, d.id, d.webhook_id, d.event, d.body, d.status, d.attempts, d.manual, d.resume_at,
+      claimedRows: db.prepare(`
+        SELECT d.seq, d.id, d.webhook_id, d.event, d.body, d.status, d.attempts, d.manual, d.resume_at, d.lease_token,
                w.url, w.secret, w.previous_secret, w.previous_secret_expires_at, w.insecure_ssl
         FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
-        WHERE d.seq = ?`),
+        WHERE d.seq IN (SELECT value FROM json_each(?))
+        ORDER BY d.next_attempt_at, d.seq`),
       openWebhooks: db.prepare('SELECT id FROM webhooks WHERE deleted_at IS NULL LIMIT ?'),
-      lease: db.prepare('UPDATE deliveries SET lease_owner = ?, lease_token = ?, lease_expires_at = ? WHERE seq = ?'),
-      findLease: db.prepare('SELECT seq, lease_token FROM deliveries WHERE id = ?'),
+      // Each lease token is the claim's own prefix plus the row number, so one statement leases the whole batch.
+      lease: db.prepare(`
+        UPDATE deliveries SET lease_owner = @owner, lease_token = @prefix || seq, lease_expires_at = @until
+        WHERE seq IN (SELECT value FROM json_each(@seqs))`),
       insertAttempt: db.prepare(`
+        INSERT INTO attempts (delivery_seq, attempt, trigger, started_at, duration_ms, request_headers, status_code,
+          response_headers, response_body, response_body_truncated, error_code, error_message, outcome)
+        VALUES (@seq, @attempt, @trigger, @started_at, @duration_ms, @request_headers, @status_code, @response_headers,
+          @response_body, @truncated, @error_code, @error_message, @outcome)
+        ON CONFLICT (delivery_seq, attempt) DO NOTHING`),
+      // Used when two workers made the same attempt number after a lost lease: the late one is appended.
+      appendAttempt: db.prepare(`
         INSERT INTO attempts (delivery_seq, attempt, trigger, started_at, duration_ms, request_headers, status_code,
           response_headers, response_body, response_body_truncated, error_code, error_message, outcome)
         VALUES (@seq, (SELECT COALESCE(MAX(attempt), 0) + 1 FROM attempts WHERE delivery_seq = @seq), @trigger, @started_at,
@@ -87,12 +97,10 @@ export class SqliteQueue {
         if (picked.length >= target) break;
       }
 
-      const leaseUntil = options.now + options.leaseMs;
-      return picked.map((seq) => {
-        const leaseToken = `${options.workerId}:${randomUUID()}`;
-        this.statements.lease.run(options.workerId, leaseToken, leaseUntil, seq);
-        return toClaimed(this.statements.claimedRow.get(seq) as Row, leaseToken);
-      });
+      if (picked.length === 0) return [];
+      const seqs = JSON.stringify(picked);
+      this.statements.lease.run({ owner: options.workerId, prefix: `${options.workerId}:${randomUUID()}:`, until: options.now + options.leaseMs, seqs });
+      return (this.statements.claimedRows.all(seqs) as Row[]).map((row) => toClaimed(row, String(row.lease_token)));
     });
     return run.immediate();
   }
@@ -117,12 +125,11 @@ export class SqliteQueue {
       const webhookActive = new Map<number, boolean>();
       const touches = new Map<number, WebhookTouch>();
       for (const result of results) {
-        const lease = this.statements.findLease.get(result.deliveryId) as Row | undefined;
-        if (!lease) continue;
-        const seq = Number(lease.seq);
+        const seq = result.seq;
         const attempt = result.attempt;
-        this.statements.insertAttempt.run({
+        const row = {
           seq,
+          attempt: attempt.attempt,
           trigger: attempt.trigger,
           started_at: attempt.startedAt,
           duration_ms: attempt.durationMs,
@@ -134,8 +141,11 @@ export class SqliteQueue {
           error_code: attempt.errorCode,
           error_message: attempt.errorMessage,
           outcome: result.status,
-        });
-        if (lease.lease_token !== result.leaseToken) continue;
+        };
+        if (this.statements.insertAttempt.run(row).changes === 0) {
+          const { attempt: _taken, ...rest } = row;
+          this.statements.appendAttempt.run(rest);
+        }
 
         let active = webhookActive.get(result.webhookId);
         if (active === undefined) {
@@ -146,7 +156,7 @@ export class SqliteQueue {
         // A retry for a webhook deleted or deactivated during the attempt would never be claimed.
         const status = result.status === DeliveryStatus.retrying && !active ? DeliveryStatus.cancelled : result.status;
         const waiting = status === DeliveryStatus.retrying;
-        this.statements.finish.run({
+        const finished = this.statements.finish.run({
           status,
           next: waiting ? result.nextAttemptAt : null,
           resume: waiting ? null : result.resumeAt,
@@ -156,6 +166,8 @@ export class SqliteQueue {
           seq,
           lease: result.leaseToken,
         });
+        // A lost lease: another worker owns the delivery now, and only its result moves the delivery on.
+        if (finished.changes === 0) continue;
         foldTouch(touches, result, status);
       }
       // One update per webhook per batch: the last attempt wins, and failing_since follows the batch in order.
