@@ -22,7 +22,7 @@ export interface ServiceOptions extends ConfigSources {
   resolver?: Resolver;
   clock?: () => number;
   random?: () => number;
-  /** Where the first admin token is printed; default stdout. */
+  /** Output function for the first admin token; default stdout. */
   announce?: (line: string) => void;
 }
 
@@ -57,7 +57,7 @@ export async function openStore(config: Readonly<Config>, logger?: Logger): Prom
   });
 }
 
-/** Starts the API, the worker or both, as the configuration's role says. */
+/** Starts the API, the worker or both, as the configuration's role selects. */
 export async function startService(options: ServiceOptions = {}): Promise<Service> {
   const config = loadConfig(options);
   const logger = options.logger ?? createLogger(config.logLevel);

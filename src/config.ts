@@ -11,7 +11,7 @@ export interface Config {
   host: string;
   /** TCP port of the HTTP server; 0 picks a free port. */
   port: number;
-  /** Which parts this process runs: the API, the delivery worker, or both. */
+  /** Parts this process runs: the API, the delivery worker, or both. */
   role: 'all' | 'api' | 'worker';
   /** Folder of the SQLite database file, used when `databaseUrl` is empty. */
   dataDir: string;
@@ -49,7 +49,7 @@ export interface Config {
   maxInFlight: number;
   /** Time a worker owns a claimed delivery before another worker may take it, in milliseconds. */
   leaseMs: number;
-  /** Longest a worker sleeps before it looks for due retries again, in milliseconds. */
+  /** Maximum time a worker sleeps before it looks for due retries again, in milliseconds. */
   pollIntervalMs: number;
   /** Time the previous secret keeps signing after a rotation, in seconds. */
   secretRotationOverlapSeconds: number;

@@ -7,7 +7,7 @@ import { applyRetryAfter, maxAttempts, nextRetryDelayMs, parseRetryAfterMs, type
  */
 export type SendErrorKind = 'timeout' | 'refused' | 'reset' | 'dns' | 'tls' | 'blocked' | 'network' | 'secret_unavailable';
 
-/** What one attempt produced: a response status, or a typed send error. */
+/** The result of one attempt: a response status, or a typed send error. */
 export interface AttemptSignal {
   statusCode: number | null;
   errorKind: SendErrorKind | null;

@@ -253,12 +253,7 @@ export class DeliveryWorker {
           responseHeaders: response.headers,
           responseBody: response.body,
           responseBodyTruncated: response.bodyTruncated,
-          errorCode: response.error ? response.error.kind : location !== undefined ? 'redirect_not_followed' : null,
-          errorMessage: response.error
-            ? response.error.message
-            : location !== undefined
-              ? `redirect to ${location} not followed`
-              : null,
+          ...attemptError(response.error, location),
           outcome: decision.status,
         },
       };
@@ -369,4 +364,11 @@ export class DeliveryWorker {
     }
     this.options.logger.info({ worker_id: this.workerId }, 'delivery worker stopped');
   }
+}
+
+/** The error code and message recorded for an attempt: the send error, a redirect left unfollowed, or none. */
+function attemptError(error: SendResult['error'], location: string | undefined): { errorCode: string | null; errorMessage: string | null } {
+  if (error) return { errorCode: error.kind, errorMessage: error.message };
+  if (location !== undefined) return { errorCode: 'redirect_not_followed', errorMessage: `redirect to ${location} not followed` };
+  return { errorCode: null, errorMessage: null };
 }

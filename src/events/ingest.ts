@@ -27,7 +27,7 @@ interface CompiledWebhook {
 /**
  * Stores events and fans them out to matching webhooks. Requests that arrive
  * in the same event-loop turn share one transaction commit (group commit),
- * and each caller gets its answer only after that commit.
+ * and each caller gets its response only after that commit.
  */
 export class EventIngestor {
   private queue: { request: IngestRequest; resolve: (r: IngestResult) => void; reject: (e: unknown) => void }[] = [];
