@@ -235,3 +235,17 @@ test('health endpoints answer', async () => {
   assert.match(metrics.text, /dits_webhook_deliveries_total\{status="delivered",event="push"\}/);
   assert.match(metrics.text, /dits_webhook_queue_size \d+/);
 });
+
+test('last admin token cannot be revoked', async () => {
+  const tokens = await svc.api('GET', '/v1/tokens');
+  const admins = tokens.json.data.filter((t: { scopes: string[]; revoked_at: string | null }) => t.scopes.includes('admin') && t.revoked_at === null);
+  assert.equal(admins.length, 1);
+  const refused = await svc.api('DELETE', `/v1/tokens/${admins[0].id}`);
+  assert.equal(refused.status, 409);
+  assert.equal(refused.json.error.code, 'last_admin_token');
+  const second = await svc.api('POST', '/v1/tokens', { name: 'second-admin', scopes: ['admin'] });
+  const revoked = await svc.api('DELETE', `/v1/tokens/${admins[0].id}`, undefined, { token: second.json.token });
+  assert.equal(revoked.status, 204);
+  const stillWorks = await svc.api('GET', '/v1/tokens', undefined, { token: second.json.token });
+  assert.equal(stillWorks.status, 200);
+});

@@ -32,6 +32,11 @@ export function registerTokenRoutes(app: FastifyInstance, context: ApiContext): 
 
   app.delete<{ Params: { tokenId: string } }>('/tokens/:tokenId', { config: { scope: 'admin' } }, async (request, reply) => {
     const id = parseIdParam(request.params.tokenId, 'token_id');
+    const activeAdmins = (await context.store.listTokens()).filter((t) => t.revokedAt === null && t.scopes.includes('admin'));
+    if (activeAdmins.length === 1 && activeAdmins[0].id === id) {
+      // Without an admin token nobody could create tokens again: the first-start token is printed only for an empty store.
+      throw new ApiError('last_admin_token', `Token ${id} is the last active admin token; create another admin token with POST /v1/tokens before revoking it.`);
+    }
     if (!(await context.store.revokeToken(id, context.clock()))) {
       throw new ApiError('token_not_found', `Token ${id} does not exist or is already revoked; list tokens with GET /v1/tokens.`);
     }
