@@ -223,6 +223,21 @@ function conformance(backend: Backend): void {
         assert.equal((await store.findTokenByHash('h1'))?.revokedAt, 6_000);
       }));
 
+    test('repository deletion cancels its waiting deliveries', () =>
+      withStore(async (store) => {
+        const repo = await makeRepo(store, 'user');
+        const repoHook = await makeHook(store, { kind: 'repo', repoId: repo.id });
+        const ownerHook = await makeHook(store, { kind: 'owner', owner: 'user' });
+        await store.ingest([ingestItem(repo.id, { createdAt: 2_000 })]);
+        await store.ingest([ingestItem(repo.id, { createdAt: 2_100, event: 'repo.deleted' })]);
+        assert.equal(await store.deleteRepository(repo.id, 3_000), true);
+        const own = await store.listDeliveries({ webhookId: repoHook.id, limit: 10 });
+        const byEvent = Object.fromEntries(own.items.map((d) => [d.event, d.status]));
+        assert.deepEqual(byEvent, { push: 'cancelled', 'repo.deleted': 'pending' });
+        const owner = await store.listDeliveries({ webhookId: ownerHook.id, limit: 10 });
+        assert.deepEqual(owner.items.map((d) => d.status), ['pending', 'pending'], 'owner-level deliveries stay reachable and waiting');
+      }));
+
     test('ingest fans out to active repo and owner hooks', () =>
       withStore(async (store) => {
         const repo = await makeRepo(store, 'user');

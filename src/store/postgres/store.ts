@@ -159,8 +159,12 @@ export class PostgresStore implements Store {
   }
 
   async deleteRepository(id: number, now: number): Promise<boolean> {
-    const result = await this.pool.query(sql.deleteRepository([id, now]));
-    return result.rowCount === 1;
+    return withTransaction(this.pool, async (client) => {
+      const result = await client.query(sql.deleteRepository([id, now]));
+      if (result.rowCount !== 1) return false;
+      await client.query(sql.cancelDeletedRepositoryDeliveries([id, now]));
+      return true;
+    });
   }
 
   // Webhooks

@@ -197,8 +197,19 @@ export class SqliteStore implements Store {
   }
 
   async deleteRepository(id: number, now: number): Promise<boolean> {
-    const result = this.prepare(`UPDATE repositories SET deleted_at = ?, updated_at = ? WHERE id = ? AND ${ACTIVE_REPO}`).run(now, now, id);
-    return result.changes === 1;
+    const run = this.db.transaction((): boolean => {
+      const result = this.prepare(`UPDATE repositories SET deleted_at = ?, updated_at = ? WHERE id = ? AND ${ACTIVE_REPO}`).run(now, now, id);
+      if (result.changes !== 1) return false;
+      // The repository's own webhooks become unreachable through the API, so only its repo.deleted event is still delivered.
+      this.prepare(
+        `UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, manual = 0, resume_at = NULL, updated_at = @now
+         WHERE webhook_id IN (SELECT id FROM webhooks WHERE repo_id = @id AND deleted_at IS NULL)
+           AND status IN ('pending', 'retrying') AND event <> 'repo.deleted'
+           AND (lease_expires_at IS NULL OR lease_expires_at <= @now)`,
+      ).run({ id, now });
+      return true;
+    });
+    return run.immediate();
   }
 
   // Webhooks
