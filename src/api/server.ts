@@ -1,5 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { ApiError } from '../errors.js';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import { ApiError, ERROR_CATALOG, type ErrorCode } from '../errors.js';
 import type { ApiContext, RouteEntry } from './context.js';
 import { parseJsonBody } from './json-body.js';
 import { RateLimiter } from './rate-limit.js';
@@ -38,6 +40,29 @@ function fromFastifyError(error: FastifyError, limitBytes: number): ApiError | n
   }
 }
 
+/**
+ * Answers a request that Node's HTTP parser rejected before any route ran
+ * (bad header characters, oversized headers, a timeout) in the catalog's
+ * error shape, then closes the connection.
+ */
+function answerClientError(err: Error & { code?: string }, socket: Socket): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const code: ErrorCode = err.code === 'HPE_HEADER_OVERFLOW' ? 'request_header_too_large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request_timeout' : 'invalid_request';
+  const messages: Record<string, string> = {
+    request_header_too_large: 'The request headers are too large; send fewer or shorter headers.',
+    request_timeout: 'The request took too long to arrive; send it again at once.',
+    invalid_request: 'The request is malformed (for example a header with control characters); check the method, path and headers.',
+  };
+  const body = JSON.stringify(new ApiError(code, messages[code]).toJSON());
+  const status = ERROR_CATALOG[code].status;
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
 function apiLogLevel(logger: ApiContext['logger']): string {
   if (logger.isLevelEnabled('debug')) return 'debug';
   return logger.isLevelEnabled('warn') ? 'warn' : logger.level;
@@ -63,6 +88,7 @@ export async function buildServer(context: ApiContext, extraRoutes: ((app: Fasti
     requestTimeout: REQUEST_TIMEOUT_MS,
     return503OnClosing: true,
     requestIdHeader: false,
+    clientErrorHandler: answerClientError,
   });
   app.decorateRequest('token', null);
 

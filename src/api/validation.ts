@@ -53,7 +53,36 @@ export function validateInput<T>(schema: object, value: unknown, root = 'body'):
     compiled.set(schema, validate);
   }
   if (!validate(value)) throw invalidRequest((validate.errors ?? []).slice(0, 50).map((e) => schemaErrorToFieldError(e, root)));
+  const problems: FieldError[] = [];
+  findUnstorableText(value, '', problems);
+  if (problems.length > 0) throw invalidRequest(problems);
   return value as T;
+}
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Collects strings that cannot be stored and shown as sent: NUL characters,
+ * and lone UTF-16 surrogates, which have no UTF-8 form and would come back
+ * as replacement characters.
+ */
+function findUnstorableText(value: unknown, path: string, problems: FieldError[]): void {
+  if (typeof value === 'string') {
+    if (value.includes('\u0000')) problems.push({ field: path || 'body', message: 'must not contain NUL characters; remove them' });
+    else if (LONE_SURROGATE.test(value)) problems.push({ field: path || 'body', message: 'contains a lone UTF-16 surrogate, which is not valid Unicode; send well-formed text' });
+    return;
+  }
+  if (Array.isArray(value)) {
+    value.forEach((item, i) => findUnstorableText(item, `${path}[${i}]`, problems));
+    return;
+  }
+  if (value !== null && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      // A webhook url gets its own invalid_target_url error from parseTargetUrl, which rejects every control character.
+      if (path === '' && key === 'url') continue;
+      findUnstorableText(item, joinField(path, key), problems);
+    }
+  }
 }
 
 /** Parses a positive integer path parameter, naming it in the error. */

@@ -14,6 +14,12 @@ import { registerReplayCommands } from './commands/replay.js';
 import { registerSecretsCommands } from './secrets.js';
 import { registerWatchCommand } from '../watch/command.js';
 
+// A reader that closes the pipe early (`dits-webhook deliveries 3 | head`) is not an error of this command.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 const program = new Command();
 program
   .name('dits-webhook')

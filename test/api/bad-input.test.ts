@@ -147,3 +147,38 @@ test('existing delivery detail loads', async () => {
   const res = await svc.api('GET', `${base}/deliveries/${deliveryId}`);
   assert.equal(res.status, 200);
 });
+
+test('unstorable text is rejected by field', async () => {
+  const cases: [string, string, unknown, string][] = [
+    ['POST', '/v1/repos', { owner: 'u', name: 'sur', description: 'x\ud800y' }, 'description'],
+    ['POST', '/v1/repos', { owner: 'u', name: 'nul', description: 'a\u0000b' }, 'description'],
+    ['POST', '/v1/tokens', { name: 'x\u0000', scopes: ['read'] }, 'name'],
+    ['POST', `/v1/repos/${repoId}/webhooks`, { url: HOOK_URL, events: ['push'], secret: 'secret-with-\udc00-lone-low', active: false }, 'secret'],
+  ];
+  for (const [method, path, body, field] of cases) {
+    const res = await svc.api(method, path, body);
+    assert.equal(res.status, 400, `${path} ${res.text}`);
+    assert.ok(res.json.error.details.some((d: { field: string }) => d.field === field), res.text);
+  }
+  const fine = await svc.api('POST', '/v1/repos', { owner: 'u', name: 'emoji', description: 'Film 🎬 with a pair' });
+  assert.equal(fine.status, 201);
+});
+
+test('malformed header gets catalog error shape', async () => {
+  const { connect } = await import('node:net');
+  const port = Number(new URL(svc.url).port);
+  const raw = await new Promise<string>((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nIdempotency-Key: a\u0001b\r\n\r\n', 'latin1');
+    });
+    let data = '';
+    socket.on('data', (chunk) => (data += chunk.toString()));
+    socket.on('end', () => resolve(data));
+    socket.on('error', reject);
+    socket.setTimeout(5000, () => reject(new Error('no response')));
+  });
+  assert.match(raw, /^HTTP\/1\.1 400 /);
+  const body = JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4));
+  assert.equal(body.error.code, 'invalid_request');
+  assert.deepEqual(body.error.details, []);
+});
