@@ -95,7 +95,8 @@ export async function buildServer(context: ApiContext, extraRoutes: ((app: Fasti
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(/^application\/([a-z.+-]+\+)?json(;.*)?$/i, { parseAs: 'buffer' }, (_request, body, done) => {
     try {
-      done(null, parseJsonBody(body as Buffer));
+      // An empty body is no body: routes such as redeliver take none, and routes that need one reject `undefined` by field.
+      done(null, (body as Buffer).length === 0 ? undefined : parseJsonBody(body as Buffer));
     } catch (err) {
       done(err as Error, undefined);
     }

@@ -48,7 +48,7 @@ const cases: Case[] = [
   { name: 'repo unknown field', method: 'POST', path: () => '/v1/repos', body: { owner: 'u', name: 'n', colour: 'red' }, status: 400, code: 'invalid_request', field: 'colour' },
   { name: 'repo body is array', method: 'POST', path: () => '/v1/repos', body: [1, 2], status: 400, code: 'invalid_request', field: 'body' },
   { name: 'repo body not json', method: 'POST', path: () => '/v1/repos', raw: '{"owner":', headers: { 'content-type': 'application/json' }, status: 400, code: 'invalid_json' },
-  { name: 'repo body empty', method: 'POST', path: () => '/v1/repos', raw: '', headers: { 'content-type': 'application/json' }, status: 400, code: 'invalid_json' },
+  { name: 'repo body empty', method: 'POST', path: () => '/v1/repos', raw: '', headers: { 'content-type': 'application/json' }, status: 400, code: 'invalid_request', field: 'body' },
   { name: 'repo body as text', method: 'POST', path: () => '/v1/repos', raw: 'owner=u', headers: { 'content-type': 'text/plain' }, status: 415, code: 'unsupported_media_type' },
   { name: 'repo duplicate', method: 'POST', path: () => '/v1/repos', body: { owner: 'user', name: 'bad-input' }, status: 409, code: 'repo_exists', field: 'name' },
   { name: 'repo id not a number', method: 'GET', path: () => '/v1/repos/abc', status: 400, code: 'invalid_request', field: 'repo_id' },
