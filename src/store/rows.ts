@@ -6,6 +6,7 @@
 import type { DeliveryStatus } from '../delivery/states.js';
 import type {
   AttemptRecord,
+  ClaimedDelivery,
   DeliverySummary,
   EventRecord,
   ReplayRecord,
@@ -145,5 +146,29 @@ export function toReplay(row: Row): ReplayRecord {
     total: num(row.total),
     completed: num(row.completed ?? 0),
     createdAt: num(row.created_at),
+  };
+}
+
+/** Maps a claimed delivery joined with its webhook; the row carries the lease token just written. */
+export function toClaimedDelivery(row: Row): ClaimedDelivery {
+  return {
+    id: String(row.id),
+    seq: num(row.seq),
+    webhookId: num(row.webhook_id),
+    event: String(row.event),
+    body: Buffer.isBuffer(row.body) ? row.body : Buffer.from(row.body as Uint8Array),
+    status: String(row.status) as DeliveryStatus,
+    attempts: num(row.attempts),
+    manual: bool(row.manual),
+    resumeAt: numOrNull(row.resume_at),
+    leaseToken: String(row.lease_token),
+    webhook: {
+      id: num(row.webhook_id),
+      url: String(row.url),
+      secret: String(row.secret),
+      previousSecret: strOrNull(row.previous_secret),
+      previousSecretExpiresAt: numOrNull(row.previous_secret_expires_at),
+      insecureSsl: bool(row.insecure_ssl),
+    },
   };
 }

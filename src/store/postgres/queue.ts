@@ -1,7 +1,6 @@
 import type pg from 'pg';
-import type { DeliveryStatus } from '../../delivery/states.js';
 import type { AttemptResult, ClaimedDelivery, ClaimOptions } from '../types.js';
-import type { Row } from '../rows.js';
+import { toClaimedDelivery, type Row } from '../rows.js';
 import { prepared, retryAborted } from './pool.js';
 import { WORK_CHANNEL } from './work-listener.js';
 
@@ -46,7 +45,7 @@ export class PostgresQueue {
         options.maxInFlightPerWebhook,
       ]),
     );
-    return rows.map(toClaimed);
+    return rows.map(toClaimedDelivery);
   }
 
   async complete(results: AttemptResult[], now: number): Promise<void> {
@@ -95,25 +94,3 @@ function attemptColumns(results: AttemptResult[], now: number): unknown[] {
   ];
 }
 
-function toClaimed(row: Row): ClaimedDelivery {
-  return {
-    id: String(row.id),
-    seq: Number(row.seq),
-    webhookId: Number(row.webhook_id),
-    event: String(row.event),
-    body: row.body as Buffer,
-    status: String(row.status) as DeliveryStatus,
-    attempts: Number(row.attempts),
-    manual: row.manual === true,
-    resumeAt: row.resume_at === null ? null : Number(row.resume_at),
-    leaseToken: String(row.lease_token),
-    webhook: {
-      id: Number(row.webhook_id),
-      url: String(row.url),
-      secret: String(row.secret),
-      previousSecret: row.previous_secret === null ? null : String(row.previous_secret),
-      previousSecretExpiresAt: row.previous_secret_expires_at === null ? null : Number(row.previous_secret_expires_at),
-      insecureSsl: row.insecure_ssl === true,
-    },
-  };
-}

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { DeliveryStatus } from '../../delivery/states.js';
 import type { AttemptResult, ClaimedDelivery, ClaimOptions } from '../types.js';
-import type { Row } from '../rows.js';
+import { toClaimedDelivery, type Row } from '../rows.js';
 
 /** Rows read past the claim limit, so that webhooks at their in-flight limit do not starve the others. */
 const CLAIM_SCAN_FACTOR = 4;
@@ -100,7 +100,7 @@ export class SqliteQueue {
       if (picked.length === 0) return [];
       const seqs = JSON.stringify(picked);
       this.statements.lease.run({ owner: options.workerId, prefix: `${options.workerId}:${randomUUID()}:`, until: options.now + options.leaseMs, seqs });
-      return (this.statements.claimedRows.all(seqs) as Row[]).map((row) => toClaimed(row, String(row.lease_token)));
+      return (this.statements.claimedRows.all(seqs) as Row[]).map(toClaimedDelivery);
     });
     return run.immediate();
   }
@@ -223,25 +223,3 @@ function foldTouch(touches: Map<number, WebhookTouch>, result: AttemptResult, st
   touches.set(result.webhookId, touch);
 }
 
-function toClaimed(row: Row, leaseToken: string): ClaimedDelivery {
-  return {
-    id: String(row.id),
-    seq: Number(row.seq),
-    webhookId: Number(row.webhook_id),
-    event: String(row.event),
-    body: row.body as Buffer,
-    status: String(row.status) as DeliveryStatus,
-    attempts: Number(row.attempts),
-    manual: Number(row.manual) === 1,
-    resumeAt: row.resume_at === null ? null : Number(row.resume_at),
-    leaseToken,
-    webhook: {
-      id: Number(row.webhook_id),
-      url: String(row.url),
-      secret: String(row.secret),
-      previousSecret: row.previous_secret === null ? null : String(row.previous_secret),
-      previousSecretExpiresAt: row.previous_secret_expires_at === null ? null : Number(row.previous_secret_expires_at),
-      insecureSsl: Number(row.insecure_ssl) === 1,
-    },
-  };
-}
