@@ -9,7 +9,7 @@ import { DeliveryWorker } from './delivery/worker.js';
 import { createGuardedAgent } from './delivery/guarded-connector.js';
 import { systemResolver, type Resolver } from './delivery/target-host.js';
 import { EventIngestor } from './events/ingest.js';
-import { buildServer } from './api/server.js';
+import { buildOperationsServer, buildServer } from './api/server.js';
 import { registerDashboardRoutes } from './dashboard/routes.js';
 import { issueToken } from './api/routes/tokens.js';
 import { SecretBox } from './signing/secret-box.js';
@@ -32,12 +32,23 @@ export interface Service {
   logger: Logger;
   /** Base URL of the API, or null when this process runs only a worker. */
   url: string | null;
+  /** Base URL of the health and metrics routes of a worker-only process, or null. */
+  metricsUrl: string | null;
   /** The admin token created at first start, or null when tokens already existed. */
   adminToken: string | null;
   worker: DeliveryWorker | null;
   server: FastifyInstance | null;
   /** Stops accepting requests, lets deliveries in flight finish within the grace period, closes the store. */
   close(): Promise<void>;
+}
+
+/** Starts listening and returns the base URL, with a wildcard bind address shown as 127.0.0.1. */
+async function listen(server: FastifyInstance, config: Readonly<Config>): Promise<string> {
+  await server.listen({ host: config.host, port: config.port });
+  const address = server.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  return `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
 }
 
 /** Opens the store that the configuration names; `logger` receives errors the store recovers from by itself. */
@@ -90,6 +101,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   const ingestor = new EventIngestor(store, logger, wakeWorker, clock);
   let server: FastifyInstance | null = null;
   let url: string | null = null;
+  let metricsUrl: string | null = null;
   let adminToken: string | null = null;
   const context: ApiContext = { store, config, logger, ingestor, wakeWorker, clock, resolver, secretBox, metrics };
 
@@ -100,12 +112,13 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
       announce(`Created the first admin token (shown only once, store it now): ${adminToken}`);
     }
     server = await buildServer(context, [registerDashboardRoutes]);
-    await server.listen({ host: config.host, port: config.port });
-    const address = server.server.address();
-    const port = typeof address === 'object' && address ? address.port : config.port;
-    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-    url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
+    url = await listen(server, config);
     logger.info({ url, role: config.role, store: store.kind }, 'Dits Webhooks API listening');
+  } else {
+    // A worker-only process still answers health checks and metrics scrapes, on the configured port.
+    server = await buildOperationsServer(context);
+    metricsUrl = await listen(server, config);
+    logger.info({ url: metricsUrl, role: config.role, store: store.kind }, 'Dits Webhooks worker serving /healthz, /readyz and /metrics');
   }
 
   let closing: Promise<void> | null = null;
@@ -119,5 +132,5 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     })();
     return closing;
   };
-  return { config, store, logger, url, adminToken, worker, server, close };
+  return { config, store, logger, url, metricsUrl, adminToken, worker, server, close };
 }

@@ -158,3 +158,25 @@ export async function buildServer(context: ApiContext, extraRoutes: ((app: Fasti
   for (const register of extraRoutes) await register(app);
   return app;
 }
+
+/** Builds the server of a worker-only process: /healthz, /readyz and /metrics, nothing that needs a token. */
+export async function buildOperationsServer(context: ApiContext): Promise<FastifyInstance> {
+  const app = Fastify({ loggerInstance: context.logger.child({ component: 'operations' }, { level: apiLogLevel(context.logger) }) as unknown as FastifyBaseLogger });
+  app.get('/healthz', async () => ({ status: 'ok', role: 'worker' }));
+  app.get('/readyz', async (_request, reply) => {
+    try {
+      await context.store.ping();
+      return { status: 'ready', store: context.store.kind };
+    } catch (err) {
+      context.logger.error({ err }, 'readiness check failed');
+      return reply.status(503).send({ status: 'unavailable', store: context.store.kind });
+    }
+  });
+  app.get('/metrics', async (_request, reply) => {
+    return reply.type(context.metrics.registry.contentType).send(await context.metrics.registry.metrics());
+  });
+  app.setNotFoundHandler((request, reply) => {
+    sendError(reply, new ApiError('route_not_found', `A worker-only process serves /healthz, /readyz and /metrics, not ${request.url.split('?')[0].slice(0, 200)}.`));
+  });
+  return app;
+}

@@ -56,7 +56,7 @@ export function registerServeCommands(program: Command): void {
         throw err;
       }
       if (service.url) process.stdout.write(`Dits Webhooks is listening on ${service.url} (store: ${service.store.kind}, role: ${service.config.role})\n`);
-      else process.stdout.write(`Dits Webhooks worker started (store: ${service.store.kind})\n`);
+      else process.stdout.write(`Dits Webhooks worker started (store: ${service.store.kind}); metrics at ${service.metricsUrl}/metrics\n`);
       const shutdown = (signal: string) => {
         service.logger.info({ signal }, 'shutting down');
         void service.close().then(
