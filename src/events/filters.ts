@@ -6,7 +6,7 @@
  * within one path segment, `**` crosses `/`, and `*` also matches names that
  * start with a dot.
  */
-import { compileGlobs as compileGlobList, GlobSyntaxError } from './glob.js';
+import { compileGlobs as compileGlobList, GlobSyntaxError, MatchBudgetExceeded, type GlobMatcher, type MatchBudget } from './glob.js';
 import type { FieldError } from '../errors.js';
 import { describeValue } from './describe-value.js';
 
@@ -23,6 +23,14 @@ export type WebhookFilterPredicate = (event: string, payload: Record<string, unk
 
 export const MAX_FILTER_GLOBS = 100;
 export const MAX_FILTER_GLOB_LENGTH = 256;
+/** Upper bound on the glob tokens of one webhook's filters after brace expansion; matching cost grows with it. */
+export const MAX_FILTER_TOKENS = 2000;
+/**
+ * Matching steps one event may spend on one webhook's filters. Past it the
+ * event is delivered as if it matched, the same choice as for commits cut
+ * from a large push: a missed delivery is worse than an extra one.
+ */
+export const MAX_MATCH_STEPS = 500_000;
 
 
 const FILTER_KEYS = ['branches', 'tags', 'paths'] as const;
@@ -51,6 +59,11 @@ export function validateWebhookFilters(input: unknown): { filters: WebhookFilter
   if (input.paths !== undefined) filters.paths = validatePaths(input.paths, errors);
 
   if (errors.length > 0) return { filters: null, errors };
+  const tokens = filterTokenCount(filters);
+  if (tokens > MAX_FILTER_TOKENS) {
+    const message = `expected filters of at most ${MAX_FILTER_TOKENS} glob tokens after brace expansion, got ${tokens}; use fewer or shorter globs, or fewer brace alternatives`;
+    return { filters: null, errors: [{ field: 'filters', message }] };
+  }
   return { filters: Object.keys(filters).length > 0 ? filters : null, errors: [] };
 }
 
@@ -116,7 +129,8 @@ export function validateGlob(glob: unknown, kind: GlobKind): string | null {
     compileGlobList([glob]);
   } catch (err) {
     if (!(err instanceof GlobSyntaxError)) throw err;
-    return `${JSON.stringify(glob)} is not a valid glob. Close every [, { and (, keep ranges such as [a-z] in order, and do not end with a backslash.`;
+    if (/braces expand/.test(err.message)) return `${JSON.stringify(glob.slice(0, 60))}: ${err.message}; list the alternatives as separate globs`;
+    return `${JSON.stringify(glob)} is not a valid glob. Close every [ and {, keep ranges such as [a-z] in order, and do not end with a backslash.`;
   }
   return null;
 }
@@ -144,17 +158,35 @@ export function compileWebhookFilters(filters: WebhookFilters | null): WebhookFi
   if (branch === null && tag === null && include === null && exclude === null) return () => true;
 
   return (_event, payload) => {
+    try {
+      return passes(payload, branch, tag, include, exclude, { steps: MAX_MATCH_STEPS });
+    } catch (err) {
+      if (err instanceof MatchBudgetExceeded) return true;
+      throw err;
+    }
+  };
+}
+
+function passes(
+  payload: Record<string, unknown>,
+  branch: Matcher | null,
+  tag: Matcher | null,
+  include: Matcher | null,
+  exclude: Matcher | null,
+  budget: MatchBudget,
+): boolean {
+  {
     if (branch !== null) {
       const name = refName(payload, 'refs/heads/', 'branch');
-      if (name !== null && !branch(name)) return false;
+      if (name !== null && !branch(name, budget)) return false;
     }
     if (tag !== null) {
       const name = refName(payload, 'refs/tags/', 'tag');
-      if (name !== null && !tag(name)) return false;
+      if (name !== null && !tag(name, budget)) return false;
     }
-    if (include !== null || exclude !== null) return changedPathsPass(payload, include, exclude);
+    if (include !== null || exclude !== null) return changedPathsPass(payload, include, exclude, budget);
     return true;
-  };
+  }
 }
 
 /** Decides whether one event passes the filters. It compiles them on every call, so hot paths should use compileWebhookFilters. */
@@ -162,7 +194,7 @@ export function matchWebhookFilters(filters: WebhookFilters | null, event: strin
   return compileWebhookFilters(filters)(event, payload);
 }
 
-type Matcher = (subject: string) => boolean;
+type Matcher = GlobMatcher;
 
 function compileGlobs(globs: string[] | undefined): Matcher | null {
   return globs === undefined || globs.length === 0 ? null : compileGlobList(globs);
@@ -186,7 +218,7 @@ function refName(payload: Record<string, unknown>, prefix: string, field: 'branc
  * include glob (if any) does. An event that lists no files carries no path
  * data and passes.
  */
-function changedPathsPass(payload: Record<string, unknown>, include: Matcher | null, exclude: Matcher | null): boolean {
+function changedPathsPass(payload: Record<string, unknown>, include: Matcher | null, exclude: Matcher | null, budget: MatchBudget): boolean {
   const commits = payload.commits;
   if (!Array.isArray(commits)) return true;
 
@@ -199,8 +231,8 @@ function changedPathsPass(payload: Record<string, unknown>, include: Matcher | n
       for (const file of files) {
         if (typeof file !== 'string') continue;
         listsFiles = true;
-        if (exclude !== null && exclude(file)) continue;
-        if (include === null || include(file)) return true;
+        if (exclude !== null && exclude(file, budget)) continue;
+        if (include === null || include(file, budget)) return true;
       }
     }
   }
@@ -209,4 +241,10 @@ function changedPathsPass(payload: Record<string, unknown>, include: Matcher | n
   // Commits beyond the payload limit were dropped, and their files are unknown. Delivering is safer than missing a match.
   const total = payload.total_commits_count;
   return typeof total === 'number' && total > commits.length;
+}
+
+/** Counts the glob tokens of all filter lists after brace expansion. */
+function filterTokenCount(filters: WebhookFilters): number {
+  const lists = [filters.branches, filters.tags, filters.paths?.include, filters.paths?.exclude];
+  return lists.reduce((sum, list) => sum + (list && list.length > 0 ? compileGlobList(list).tokenCount : 0), 0);
 }

@@ -80,7 +80,7 @@ function splitTopLevel(body: string): string[] {
   return parts;
 }
 
-function parseClass(glob: string, start: number): { token: Token; end: number } {
+function parseClass(glob: string[], start: number): { token: Token; end: number } {
   let i = start + 1;
   let negated = false;
   if (glob[i] === '!' || glob[i] === '^') {
@@ -100,7 +100,7 @@ function parseClass(glob: string, start: number): { token: Token; end: number } 
         high = glob[i + 3] ?? '';
         next = i + 4;
       }
-      if (high < low) throw new GlobSyntaxError(`range ${low}-${high} is out of order`);
+      if ((high.codePointAt(0) ?? 0) < (low.codePointAt(0) ?? 0)) throw new GlobSyntaxError(`range ${low}-${high} is out of order`);
       ranges.push([low, high]);
       i = next;
     } else {
@@ -112,8 +112,9 @@ function parseClass(glob: string, start: number): { token: Token; end: number } 
   return { token: { kind: 'class', negated, ranges }, end: i + 1 };
 }
 
-/** Turns one brace-free glob into tokens. */
-function tokenize(glob: string): Token[] {
+/** Turns one brace-free glob into tokens, walking code points so that emoji and other astral characters stay whole. */
+function tokenize(source: string): Token[] {
+  const glob = Array.from(source);
   const tokens: Token[] = [];
   for (let i = 0; i < glob.length; ) {
     const c = glob[i];
@@ -150,7 +151,8 @@ function tokenize(glob: string): Token[] {
 
 function classMatches(token: Extract<Token, { kind: 'class' }>, c: string): boolean {
   if (c === '/') return false;
-  const inside = token.ranges.some(([low, high]) => c >= low && c <= high);
+  const point = c.codePointAt(0) ?? 0;
+  const inside = token.ranges.some(([low, high]) => point >= (low.codePointAt(0) ?? 0) && point <= (high.codePointAt(0) ?? 0));
   return inside !== token.negated;
 }
 
@@ -174,13 +176,30 @@ function addState(tokens: Token[], states: Uint8Array, i: number, entering: bool
   }
 }
 
+/** Work allowance shared by the matches of one event; see MatchBudgetExceeded. */
+export interface MatchBudget {
+  steps: number;
+}
+
+/**
+ * Raised when matching one event would take more steps than its budget. Each
+ * step is linear, but files times globs times webhooks times path length has
+ * no useful bound, so the caller caps the total and decides what a cut-off
+ * match means.
+ */
+export class MatchBudgetExceeded extends Error {}
+
 /** Runs the tokens over the subject, keeping every reachable glob position at once. */
-function runTokens(tokens: Token[], subject: string): boolean {
+function runTokens(tokens: Token[], subject: string, budget: MatchBudget | undefined): boolean {
   let current = new Uint8Array(tokens.length + 1);
   let next = new Uint8Array(tokens.length + 1);
   addState(tokens, current, 0, true);
   for (const c of subject) {
     next.fill(0);
+    if (budget) {
+      budget.steps -= tokens.length;
+      if (budget.steps < 0) throw new MatchBudgetExceeded('glob matching exceeded its step budget');
+    }
     for (let i = 0; i < tokens.length; i++) {
       if (current[i] === 0) continue;
       const token = tokens[i];
@@ -207,8 +226,16 @@ function runTokens(tokens: Token[], subject: string): boolean {
   return current[tokens.length] === 1;
 }
 
-/** Compiles globs into one predicate that is true when any glob matches. Throws GlobSyntaxError on invalid syntax. */
-export function compileGlobs(globs: readonly string[]): (subject: string) => boolean {
+export type GlobMatcher = ((subject: string, budget?: MatchBudget) => boolean) & { tokenCount: number };
+
+/**
+ * Compiles globs into one predicate that is true when any glob matches, and
+ * records the total token count after brace expansion, the size that
+ * matching cost grows with. Throws GlobSyntaxError on invalid syntax.
+ */
+export function compileGlobs(globs: readonly string[]): GlobMatcher {
   const compiled = globs.flatMap((glob) => expandBraces(glob)).map(tokenize);
-  return (subject) => compiled.some((tokens) => runTokens(tokens, subject));
+  const matcher = ((subject: string, budget?: MatchBudget) => compiled.some((tokens) => runTokens(tokens, subject, budget))) as GlobMatcher;
+  matcher.tokenCount = compiled.reduce((sum, tokens) => sum + tokens.length + 1, 0);
+  return matcher;
 }

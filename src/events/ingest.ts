@@ -15,6 +15,9 @@ export interface IngestRequest {
   requestHash: string | null;
 }
 
+/** Compiled webhooks kept for reuse, oldest dropped first. */
+const MAX_COMPILED_WEBHOOKS = 500;
+
 /** Largest number of events committed in one transaction. */
 const MAX_BATCH = 512;
 
@@ -117,7 +120,8 @@ export class EventIngestor {
     const version = `${webhook.updatedAt}:${JSON.stringify(webhook.events)}:${JSON.stringify(webhook.filters)}`;
     const cached = this.compiled.get(webhook.id);
     if (cached && cached.version === version) return cached;
-    if (this.compiled.size > 50_000) this.compiled.clear();
+    // Deleted webhooks are never looked up again, so a small bound keeps their entries from piling up.
+    if (this.compiled.size >= MAX_COMPILED_WEBHOOKS) this.compiled.delete(this.compiled.keys().next().value as number);
     const compiled = {
       version,
       matchesEvent: compileEventPatterns(webhook.events),

@@ -76,3 +76,21 @@ test('pathological globs match in bounded time', () => {
     assert.ok(ms < 500, `${glob.slice(0, 20)}... took ${ms.toFixed(1)} ms`);
   }
 });
+
+test('astral characters stay whole', () => {
+  assert.equal(compileGlobs(['feat-😀'])('feat-😀'), true);
+  assert.equal(compileGlobs(['assets/🎬/*.mov'])('assets/🎬/a.mov'), true);
+  assert.equal(compileGlobs(['[😀]'])('😀'), true);
+  assert.equal(compileGlobs(['\\😀'])('😀'), true);
+  assert.equal(compileGlobs(['?'])('😀'), true);
+  assert.equal(compileGlobs(['[a-c]'])('😀'), false);
+});
+
+test('budget stops runaway matching', async () => {
+  const { MatchBudgetExceeded } = await import('../../src/events/glob.js');
+  const match = compileGlobs(['*a'.repeat(100) + '*b']);
+  assert.throws(() => match('a'.repeat(250), { steps: 1000 }), MatchBudgetExceeded);
+  const budget = { steps: 1_000_000 };
+  assert.equal(match('a'.repeat(10) + 'b', budget), false);
+  assert.ok(budget.steps < 1_000_000, 'steps are counted');
+});

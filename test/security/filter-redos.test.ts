@@ -42,3 +42,35 @@ test('backtracking path filter cannot stall ingestion', async () => {
   assert.equal(res.json.deliveries, 0);
   assert.ok(ms < 2000, `ingestion took ${ms.toFixed(0)} ms`);
 });
+
+test('oversized filters are rejected at creation', async () => {
+  const repo = await svc.api('POST', '/v1/repos', { owner: 'user', name: 'big-filters' });
+  const glob = '*a'.repeat(113) + '{b,c}{d,e}{f,g}{h,i}{j,k}{l,m}';
+  const res = await svc.api('POST', `/v1/repos/${repo.json.id}/webhooks`, { url: receiver.url, events: ['push'], active: false, filters: { paths: { include: Array(100).fill(glob) } } });
+  assert.equal(res.status, 400, res.text);
+  assert.match(res.text, /glob tokens after brace expansion/);
+  const braces = await svc.api('POST', `/v1/repos/${repo.json.id}/webhooks`, { url: receiver.url, events: ['push'], active: false, filters: { tags: ['{a,b}{c,d}{e,f}{g,h}{i,j}{k,l}{m,n}'] } });
+  assert.equal(braces.status, 400);
+  assert.match(braces.text, /more than 64 alternatives/);
+});
+
+test('large push against many filtered webhooks stays fast', async (t) => {
+  const repo = await svc.api('POST', '/v1/repos', { owner: 'user', name: 'many-filters' });
+  const include = ['**/*.{mov,mp4}', '**/*.psd', 'assets/**', '**/render-*/**/*.{exr,dpx,tif}'];
+  for (let i = 0; i < 20; i++) {
+    const hook = await svc.api('POST', `/v1/repos/${repo.json.id}/webhooks`, { url: receiver.url, events: ['push'], active: true, secret: 'a-long-enough-secret', filters: { paths: { include } } });
+    assert.equal(hook.status, 201, hook.text);
+  }
+  const commits = Array.from({ length: 2048 }, (_, c) => ({
+    id: c.toString(16).padStart(64, '0'),
+    message: 'm',
+    author: { name: 'A', email: 'a@example.com' },
+    added: Array.from({ length: 20 }, (_, f) => `shots/scene-${c}/take-${f}/notes.txt`),
+  }));
+  const started = performance.now();
+  const res = await svc.api('POST', `/v1/repos/${repo.json.id}/events`, pushEvent('x', { commits }));
+  const ms = performance.now() - started;
+  assert.equal(res.status, 202, res.text);
+  t.diagnostic(`2,048 commits x 20 files against 20 filtered webhooks: ${ms.toFixed(0)} ms`);
+  assert.ok(ms < 5000, `ingestion took ${ms.toFixed(0)} ms`);
+});
