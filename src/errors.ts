@@ -34,7 +34,7 @@ export const ERROR_CATALOG = {
   delivery_in_progress: { status: 409, description: 'The delivery is being attempted right now; redeliver it after the attempt ends.' },
   payload_too_large: { status: 413, description: 'The request body exceeds the configured size limit.' },
   unsupported_media_type: { status: 415, description: 'The request body must be sent as application/json.' },
-  webhook_inactive: { status: 422, description: 'The webhook is inactive; activate it before pinging it.' },
+  webhook_inactive: { status: 422, description: 'The webhook is inactive; activate it before pinging, redelivering or replaying.' },
   webhook_limit_reached: { status: 422, description: 'The repository or owner already has the maximum number of webhooks.' },
   request_header_too_large: { status: 431, description: 'The request headers are larger than the server accepts.' },
   request_timeout: { status: 408, description: 'The request did not arrive completely in time.' },

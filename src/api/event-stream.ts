@@ -70,6 +70,9 @@ async function newestSeq(context: ApiContext, repoId: number): Promise<number> {
  * server closes. Without Last-Event-ID the stream starts after the newest
  * stored event.
  */
+/** Time between checks that the stream's token is still valid, in ms; a revoked token's stream ends at the next check. */
+const TOKEN_RECHECK_MS = 2000;
+
 export async function streamEvents(context: ApiContext, request: FastifyRequest, reply: FastifyReply, repoId: number): Promise<void> {
   let cursor = parseLastEventId(request.headers['last-event-id']) ?? (await newestSeq(context, repoId));
 
@@ -90,17 +93,32 @@ export async function streamEvents(context: ApiContext, request: FastifyRequest,
     if (!closed && !res.writableEnded) res.write(text);
   };
 
+  let lastTokenCheck = Date.now();
   const poll = async () => {
-    if (closed || polling) return;
+    // A client that does not read fills the socket buffer; nothing more is read from the store until it drains.
+    if (closed || polling || res.writableNeedDrain) return;
     polling = true;
     try {
+      if (request.token && Date.now() - lastTokenCheck >= TOKEN_RECHECK_MS) {
+        lastTokenCheck = Date.now();
+        const token = await context.store.findTokenByHash(request.token.hash);
+        if (!token || token.revokedAt !== null) {
+          end();
+          return;
+        }
+      }
       for (;;) {
         const page = await context.store.listEvents({ repoId, afterSeq: cursor, limit: PAGE_SIZE });
         for (const event of page.items) {
           write(formatEventMessage(event.seq, event.event, eventView(event)));
           cursor = event.seq;
+          // The repository is gone: its stream has nothing more to say.
+          if (event.event === 'repo.deleted') {
+            end();
+            return;
+          }
         }
-        if (page.items.length < PAGE_SIZE || closed) break;
+        if (page.items.length < PAGE_SIZE || closed || res.writableNeedDrain) break;
       }
     } catch (err) {
       if (!closed) context.logger.error({ err, repo_id: repoId }, 'event stream poll failed; retrying at the next poll');

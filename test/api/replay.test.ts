@@ -59,3 +59,27 @@ test('replay rejects bad times', async () => {
   assert.equal(missing.json.error.code, 'replay_not_found');
   await receiver.close();
 });
+
+test('inactive webhook refuses replay and redelivery', async () => {
+  const receiver = await Receiver.start();
+  const { repoId, base } = await createHook(svc, receiver.url, { events: ['push'] });
+  await svc.api('POST', `/v1/repos/${repoId}/events`, pushEvent('before'));
+  await receiver.waitFor(1);
+  const list = await svc.api('GET', `${base}/deliveries`);
+  await svc.api('PATCH', base, { active: false });
+  const replay = await svc.api('POST', `${base}/replays`, { since: '2020-01-01T00:00:00Z', status: 'all' });
+  assert.equal(replay.status, 422);
+  assert.equal(replay.json.error.code, 'webhook_inactive');
+  const redeliver = await svc.api('POST', `${base}/deliveries/${list.json.data[0].id}/redeliver`);
+  assert.equal(redeliver.status, 422);
+  assert.equal(receiver.requests.length, 1, 'nothing more was sent');
+  const future = await svc.api('POST', `${base}/replays`, { since: '2999-01-01T00:00:00Z' });
+  assert.equal(future.status, 422, 'the inactive check comes first');
+  await svc.api('PATCH', base, { active: true });
+  const futureActive = await svc.api('POST', `${base}/replays`, { since: '2999-01-01T00:00:00Z' });
+  assert.equal(futureActive.status, 400);
+  assert.match(futureActive.json.error.message, /since is in the future/);
+  const leap = await svc.api('POST', `${base}/replays`, { since: '2016-12-31T23:59:60Z' });
+  assert.match(leap.json.error.message, /Leap seconds/);
+  await receiver.close();
+});

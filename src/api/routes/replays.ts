@@ -24,7 +24,8 @@ function parseTime(value: string | undefined, field: string): number | null {
   if (value === undefined) return null;
   const at = Date.parse(value);
   if (!RFC3339.test(value) || Number.isNaN(at)) {
-    throw new ApiError('invalid_request', `Field ${field} must be an RFC 3339 time such as 2026-01-02T03:04:05Z, got ${JSON.stringify(value.slice(0, 40))}.`, [
+    const leap = /T\d{2}:\d{2}:60/.test(value) ? ' Leap seconds (:60) are not supported; use :59.' : '';
+    throw new ApiError('invalid_request', `Field ${field} must be an RFC 3339 time such as 2026-01-02T03:04:05Z, got ${JSON.stringify(value.slice(0, 40))}.${leap}`, [
       { field, message: 'expected an RFC 3339 date-time' },
     ]);
   }
@@ -54,12 +55,17 @@ function registerFor(app: FastifyInstance, context: ApiContext, prefix: string):
 
   app.post(`${prefix}/replays`, { config: { scope: 'write' }, bodyLimit: context.config.maxRequestBodyBytes }, async (request, reply) => {
     const hook = await loadHook(request);
+    if (!hook.active) {
+      throw new ApiError('webhook_inactive', `Webhook ${hook.id} is inactive; activate it with PATCH {"active": true} before replaying its deliveries.`);
+    }
     const body = validateInput<{ since: string; until?: string; status?: 'failed' | 'all' }>(replayCreateSchema, request.body);
     const now = clock();
     const since = parseTime(body.since, 'since') as number;
     const until = parseTime(body.until, 'until') ?? now;
     if (until <= since) {
-      throw new ApiError('invalid_request', 'Field until must be later than since.', [{ field: 'until', message: 'expected a time after since' }]);
+      const field = body.until === undefined ? 'since' : 'until';
+      const message = body.until === undefined ? 'Field since is in the future; give a time before now.' : 'Field until must be later than since.';
+      throw new ApiError('invalid_request', message, [{ field, message: body.until === undefined ? 'expected a time before now' : 'expected a time after since' }]);
     }
     const replay = await store.createReplay({ webhookId: hook.id, since, until, onlyFailed: (body.status ?? 'failed') === 'failed' }, now);
     context.wakeWorker();

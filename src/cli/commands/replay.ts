@@ -58,7 +58,8 @@ async function replay(hookId: string, flags: ReplayFlags, command: Command): Pro
   const base = `${await webhookPath(client, flags, hookId)}/replays`;
   let job = await client.post<Replay>(base, { since, ...(until ? { until } : {}), status: flags.all ? 'all' : 'failed' });
   if (settings.json && flags.detach) return printJson(job);
-  if (!settings.json) print(`Replay ${job.id}: ${job.total} ${flags.all ? '' : 'failed '}deliveries since ${job.since} queued.`);
+  const noun = `${flags.all ? '' : 'failed '}${job.total === 1 ? 'delivery' : 'deliveries'}`;
+  if (!settings.json) print(`Replay ${job.id}: ${job.total} ${noun} since ${job.since} queued.`);
   if (flags.detach) return;
 
   const deadline = Date.now() + timeoutSeconds * 1000;

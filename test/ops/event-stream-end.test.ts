@@ -1,0 +1,47 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'undici';
+import { startTestService, type TestService } from '../support/service.js';
+
+let svc: TestService;
+
+before(async () => {
+  svc = await startTestService();
+});
+
+after(async () => {
+  await svc.stop();
+});
+
+/** Opens an event stream and resolves with everything it sent once the server ends it, or rejects after `timeoutMs`. */
+async function readUntilEnd(path: string, token: string, timeoutMs: number, onOpen: () => Promise<void>): Promise<string> {
+  const res = await request(`${svc.url}${path}`, { headers: { accept: 'text/event-stream', authorization: `Bearer ${token}` } });
+  assert.equal(res.statusCode, 200);
+  let text = '';
+  const timer = setTimeout(() => res.body.destroy(new Error(`stream still open after ${timeoutMs} ms`)), timeoutMs);
+  const reading = (async () => {
+    for await (const chunk of res.body) text += chunk.toString();
+  })();
+  await onOpen();
+  await reading.finally(() => clearTimeout(timer));
+  return text;
+}
+
+test('stream ends when its token is revoked', async () => {
+  const repo = await svc.api('POST', '/v1/repos', { owner: 'user', name: 'revoked-stream' });
+  const reader = await svc.api('POST', '/v1/tokens', { name: 'stream-reader', scopes: ['read'] });
+  const text = await readUntilEnd(`/v1/repos/${repo.json.id}/events`, reader.json.token, 8000, async () => {
+    const revoked = await svc.api('DELETE', `/v1/tokens/${reader.json.id}`);
+    assert.equal(revoked.status, 204);
+  });
+  assert.match(text, /: connected/);
+});
+
+test('stream ends after repository deletion', async () => {
+  const repo = await svc.api('POST', '/v1/repos', { owner: 'user', name: 'deleted-stream' });
+  const text = await readUntilEnd(`/v1/repos/${repo.json.id}/events`, svc.adminToken, 8000, async () => {
+    const deleted = await svc.api('DELETE', `/v1/repos/${repo.json.id}`);
+    assert.equal(deleted.status, 204);
+  });
+  assert.match(text, /event: repo\.deleted/);
+});
