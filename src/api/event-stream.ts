@@ -112,7 +112,7 @@ export async function streamEvents(context: ApiContext, request: FastifyRequest,
         for (const event of page.items) {
           write(formatEventMessage(event.seq, event.event, eventView(event)));
           cursor = event.seq;
-          // The repository is gone: its stream has nothing more to say.
+          // A deleted repository has no further events, so its stream ends here.
           if (event.event === 'repo.deleted') {
             end();
             return;

@@ -3,14 +3,16 @@
  * expressions built from globs backtrack: a filter such as `*a*a*a*a*b`
  * against a long branch name takes minutes and blocks the event loop, and
  * filters are typed by tenants. This matcher runs the glob as a set of
- * positions (an NFA), so every subject character costs at most one step per
- * glob token.
+ * positions (an NFA) and never backtracks, so its work per subject character
+ * is bounded by the glob's size (at most quadratic in the token count).
  *
- * Syntax: `*` matches any run of characters except `/`; `**` as a whole path
- * segment matches any number of segments, including none; `?` matches one
- * character except `/`; `[abc]`, `[a-z]` and `[!a-z]` (or `[^a-z]`) match one
- * character from a class; `{a,b}` matches either alternative; `\` makes the
- * next character literal. Every other character matches itself.
+ * Syntax:
+ * - `*` matches any run of characters except `/`.
+ * - `**` as a whole path segment matches any number of segments, including none.
+ * - `?` matches one character except `/`.
+ * - `[abc]`, `[a-z]` and `[!a-z]` (or `[^a-z]`) match one character of a class.
+ * - `{a,b}` matches either alternative.
+ * - `\` makes the next character literal; every other character matches itself.
  */
 
 type Token =
