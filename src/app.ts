@@ -115,7 +115,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     url = await listen(server, config);
     logger.info({ url, role: config.role, store: store.kind }, 'Dits Webhooks API listening');
   } else {
-    // A worker-only process still answers health checks and metrics scrapes, on the configured port.
+    // A worker-only process still serves health checks and metrics scrapes, on the configured port.
     server = await buildOperationsServer(context);
     metricsUrl = await listen(server, config);
     logger.info({ url: metricsUrl, role: config.role, store: store.kind }, 'Dits Webhooks worker serving /healthz, /readyz and /metrics');

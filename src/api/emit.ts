@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { ApiError } from '../errors.js';
 import type { ApiContext } from './context.js';
 
-/** The sender of events that the API itself emits: the token that made the change. */
+/** Returns the sender of events that the API itself emits: the token that made the change. */
 export function tokenSender(request: FastifyRequest): Record<string, unknown> {
   return { login: request.token?.name ?? 'system', type: 'bot' };
 }

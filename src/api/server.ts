@@ -41,7 +41,7 @@ function fromFastifyError(error: FastifyError, limitBytes: number): ApiError | n
 }
 
 /**
- * Answers a request that Node's HTTP parser rejected before any route ran
+ * Responds to a request that Node's HTTP parser rejected before any route ran
  * (bad header characters, oversized headers, a timeout) in the catalog's
  * error shape, then closes the connection.
  */

@@ -2,7 +2,7 @@ import type { Dispatcher } from 'undici';
 import { classifySendError } from './send-errors.js';
 import type { SendErrorKind } from './outcome.js';
 
-/** Longest time spent reading a response body after the headers arrived, in ms. The body never decides the outcome. */
+/** Maximum time spent reading a response body after the headers arrived, in ms. The body never decides the outcome. */
 export const BODY_READ_TIMEOUT_MS = 2000;
 
 export interface SendRequest {

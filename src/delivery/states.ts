@@ -2,7 +2,7 @@
  * Delivery lifecycle. A delivery starts `pending`, and each attempt moves it
  * to `delivered`, `retrying` or `failed`. `cancelled` ends a delivery whose
  * webhook was deleted or deactivated while it waited. A manual redelivery may
- * start a new attempt from any state except while a worker holds it.
+ * start a new attempt from any state except while a worker leases the delivery.
  */
 export const DeliveryStatus = Object.freeze({
   pending: 'pending',

@@ -31,7 +31,7 @@ export interface WorkerOptions {
   workerId?: string;
 }
 
-/** The result of an attempt that ended before any request was sent. */
+/** Result of an attempt that ended before any request was sent. */
 function notSent(error: NonNullable<SendResult['error']>): SendResult {
   return { statusCode: null, headers: null, body: null, bodyTruncated: false, durationMs: 0, error };
 }
@@ -43,8 +43,8 @@ const DISABLE_CHECK_INTERVAL_MS = 60_000;
 
 /**
  * Claims due deliveries, sends them, and writes the attempts back in batches.
- * A wake-up (new event, finished attempt, timer) runs one pump; pumps never
- * overlap, and attempt results are flushed before the next claim so that the
+ * A wake-up (new event, finished attempt, timer) runs one pump, and pumps
+ * never overlap. Attempt results are flushed before the next claim, so the
  * per-webhook in-flight count read from the leases is current.
  */
 export class DeliveryWorker {
@@ -366,7 +366,7 @@ export class DeliveryWorker {
   }
 }
 
-/** The error code and message recorded for an attempt: the send error, a redirect left unfollowed, or none. */
+/** Returns the error code and message recorded for an attempt: the send error, a redirect left unfollowed, or none. */
 function attemptError(error: SendResult['error'], location: string | undefined): { errorCode: string | null; errorMessage: string | null } {
   if (error) return { errorCode: error.kind, errorMessage: error.message };
   if (location !== undefined) return { errorCode: 'redirect_not_followed', errorMessage: `redirect to ${location} not followed` };

@@ -1,6 +1,6 @@
 import type { RepositoryRecord } from '../store/types.js';
 
-/** The `repository` object of every payload, keys in a fixed order. */
+/** Builds the `repository` object of every payload, keys in a fixed order. */
 export function repositoryPayload(repo: RepositoryRecord): Record<string, unknown> {
   return {
     id: repo.id,

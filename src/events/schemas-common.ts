@@ -171,7 +171,7 @@ export const repositorySchema: JsonSchema = objectSchema(
   'an object for the repository the event belongs to',
 );
 
-/** Builds the schema of a `changes` entry such as `{"name": {"from": "old"}}`, which holds the previous value of one field. */
+/** Builds the schema of a `changes` entry such as `{"name": {"from": "old"}}`, which contains the previous value of one field. */
 export function changesSchema(field: string, fromSchema: JsonSchema): JsonSchema {
   return objectSchema(
     { [field]: objectSchema({ from: fromSchema }, ['from'], `an object with the previous ${field} in from`) },

@@ -39,7 +39,7 @@ export interface RepositoryPatch {
   archived?: boolean;
 }
 
-/** Where a webhook is attached: one repository, or every repository of an owner. */
+/** Attachment point of a webhook: one repository, or every repository of an owner. */
 export type WebhookScope = { kind: 'repo'; repoId: number } | { kind: 'owner'; owner: string };
 
 /** A subscription of one URL to events. */
@@ -56,7 +56,7 @@ export interface WebhookRecord {
   previousSecret: string | null;
   previousSecretExpiresAt: number | null;
   insecureSsl: boolean;
-  /** Why the service deactivated the webhook (`gone`, `failing`), or null. */
+  /** Reason the service deactivated the webhook (`gone`, `failing`), or null. */
   disabledReason: string | null;
   createdAt: number;
   updatedAt: number;
@@ -129,7 +129,7 @@ export interface IngestItem {
   /**
    * Builds the deliveries inside the storing transaction, so that a webhook
    * created or deleted concurrently is either fully in or fully out.
-   * `webhooks` holds the active webhooks of the repository and of its owner.
+   * `webhooks` contains the active webhooks of the repository and of its owner.
    */
   plan: (repo: RepositoryRecord, webhooks: WebhookRecord[]) => PlannedDelivery[];
 }
@@ -259,7 +259,7 @@ export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   migrate(): Promise<void>;
   close(): Promise<void>;
-  /** Resolves when the database answers a trivial query. */
+  /** Resolves when the database responds to a trivial query. */
   ping(): Promise<void>;
 
   createRepository(input: RepositoryInput, now: number): Promise<RepositoryRecord | 'exists'>;
@@ -308,7 +308,7 @@ export interface Store {
 
   listDeliveries(query: DeliveryQuery): Promise<Page<DeliverySummary>>;
   getDelivery(webhookId: number, id: string): Promise<DeliveryDetail | null>;
-  /** Queues a manual attempt now; refuses while a worker holds the delivery. */
+  /** Queues a manual attempt now, or returns 'in_progress' while a worker leases the delivery. */
   requestRedelivery(webhookId: number, id: string, now: number): Promise<DeliverySummary | 'in_progress' | null>;
 
   /**

@@ -63,7 +63,7 @@ test('invalid globs raise syntax errors', () => {
 });
 
 test('pathological globs match in bounded time', () => {
-  // Backtracking regular expressions take minutes on these; the matcher must answer at once.
+  // Backtracking regular expressions take minutes on these; the matcher must return at once.
   const cases: [string, string][] = [
     ['*a'.repeat(60) + '*b', 'a'.repeat(200)],
     ['**/'.repeat(40) + 'x', 'a/'.repeat(300) + 'y'],

@@ -141,7 +141,7 @@ describe('default policy: private targets blocked', () => {
     const host = 'mixed-answers.example.com';
     resolver.answers.set(host, ['127.0.0.3']);
     const hook = await createHook(svc, `http://${host}:${port()}/hook`, { name: 'rebinding-mixed' });
-    // One allowed and one blocked answer, both on loopback: the guard refuses the host rather than picking the allowed address.
+    // One allowed and one blocked address, both on loopback: the guard rejects the host rather than picking the allowed address.
     resolver.answers.set(host, ['127.0.0.3', '127.0.0.1']);
     await ingestPush(svc, hook.repoId);
     const delivery = await settledDelivery(svc, hook.base);
@@ -242,7 +242,7 @@ describe('allowPrivateTargets keeps metadata blocked', () => {
     const host = 'mixed-answers.example.com';
     resolver.answers.set(host, ['127.0.0.1']);
     const hook = await createHook(svc, `http://${host}:${receiver.port}/hook`, { name: 'metadata-mixed' });
-    // The loopback answer alone would be allowed here and would reach the receiver.
+    // The loopback address alone would be allowed here and would reach the receiver.
     resolver.answers.set(host, ['127.0.0.1', '169.254.169.254']);
     await ingestPush(svc, hook.repoId);
     const delivery = await settledDelivery(svc, hook.base);

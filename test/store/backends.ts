@@ -54,7 +54,7 @@ export function sqliteBackend(): Backend {
   };
 }
 
-/** A PostgreSQL backend on one fresh schema for the whole file; `open` empties its tables. */
+/** Creates a PostgreSQL backend on one fresh schema for the whole file; `open` empties its tables. */
 export function postgresBackend(): Backend {
   const schema = uniqueSchema('conformance');
   return {
@@ -106,7 +106,7 @@ export async function makeHook(
   return hook;
 }
 
-/** An ingest item whose plan creates one delivery per webhook handed in, with a body naming the delivery. */
+/** Builds an ingest item whose plan creates one delivery per webhook handed in, with a body naming the delivery. */
 export function ingestItem(repoId: number, options: { key?: string; hash?: string; createdAt?: number; event?: string } = {}): IngestItem {
   const eventId = randomUUID();
   const createdAt = options.createdAt ?? 2_000;
@@ -127,13 +127,14 @@ export function ingestItem(repoId: number, options: { key?: string; hash?: strin
   };
 }
 
-/** The result of an attempt on a claimed delivery, as the worker writes it back. */
+/** Builds the result of an attempt on a claimed delivery, as the worker writes it back. */
 export function attemptResult(
   claimed: ClaimedDelivery,
   status: DeliveryStatus,
   options: { startedAt?: number; statusCode?: number | null; nextAttemptAt?: number | null; leaseToken?: string; deactivate?: string } = {},
 ): AttemptResult {
-  const statusCode = options.statusCode === undefined ? (status === 'delivered' ? 200 : 500) : options.statusCode;
+  const defaultCode = status === 'delivered' ? 200 : 500;
+  const statusCode = options.statusCode === undefined ? defaultCode : options.statusCode;
   return {
     deliveryId: claimed.id,
     seq: claimed.seq,

@@ -82,7 +82,8 @@ function conformance(backend: Backend): void {
         const a = await makeRepo(store, 'user', 'a');
         const b = await makeRepo(store, 'user', 'b');
         const renamed = await store.updateRepository(a.id, { name: 'c', private: true, archived: true, description: 'Cut', defaultBranch: 'dev' }, 5_000);
-        assert.ok(renamed && renamed !== 'exists');
+        assert.ok(renamed);
+        assert.notEqual(renamed, 'exists');
         assert.equal(renamed.name, 'c');
         assert.equal(renamed.private, true);
         assert.equal(renamed.archived, true);
@@ -91,7 +92,8 @@ function conformance(backend: Backend): void {
         assert.equal(renamed.updatedAt, 5_000);
         assert.equal(await store.updateRepository(a.id, { name: 'B' }, 6_000), 'exists');
         const touched = await store.updateRepository(a.id, {}, 7_000);
-        assert.ok(touched && touched !== 'exists');
+        assert.ok(touched);
+        assert.notEqual(touched, 'exists');
         assert.equal(touched.updatedAt, 7_000);
         assert.equal(await store.updateRepository(999, { name: 'x' }, 1), null);
 
@@ -306,13 +308,15 @@ function conformance(backend: Backend): void {
         await makeHook(store, { kind: 'repo', repoId: repo.id });
         const first = ingestItem(repo.id, { key: 'push-1', hash: 'abc', createdAt: 3_000 });
         const [stored] = await store.ingest([first]);
-        assert.ok(stored.ok && !stored.replayed);
+        assert.equal(stored.ok, true);
+        assert.equal((stored as { replayed?: boolean }).replayed, false);
         const [replayed] = await store.ingest([ingestItem(repo.id, { key: 'push-1', hash: 'abc', createdAt: 9_000 })]);
         assert.deepEqual(replayed, { ok: true, eventId: first.eventId, event: 'push', deliveries: 1, replayed: true, createdAt: 3_000 });
         const [reused] = await store.ingest([ingestItem(repo.id, { key: 'push-1', hash: 'xyz' })]);
         assert.deepEqual(reused, { ok: false, code: 'idempotency_key_reused' });
         const [otherRepo] = await store.ingest([ingestItem(other.id, { key: 'push-1', hash: 'abc' })]);
-        assert.ok(otherRepo.ok && !otherRepo.replayed, 'keys are scoped to one repository');
+        assert.equal(otherRepo.ok, true, 'keys are scoped to one repository');
+        assert.equal((otherRepo as { replayed?: boolean }).replayed, false, 'keys are scoped to one repository');
         assert.equal(await store.queueSize(), 1);
       }));
 
@@ -442,7 +446,8 @@ function conformance(backend: Backend): void {
         assert.equal((await store.getDelivery(hook.id, delivery.id))?.status, 'cancelled');
         assert.deepEqual(await store.claimDue(claimOptions()), []);
         const manual = await store.requestRedelivery(hook.id, delivery.id, 4_000);
-        assert.ok(manual && manual !== 'in_progress');
+        assert.ok(manual);
+        assert.notEqual(manual, 'in_progress');
         const claimed = await store.claimDue(claimOptions());
         assert.equal(claimed.length, 1, 'a manual redelivery goes out to an inactive webhook');
         assert.equal(claimed[0].manual, true);
@@ -602,7 +607,8 @@ function conformance(backend: Backend): void {
         const [leased] = await store.claimDue(claimOptions({ limit: 1 }));
         await store.completeAttempts([attemptResult(leased, 'delivered')], 10_100);
         const redelivery = await store.requestRedelivery(hook.id, leased.id, 10_200);
-        assert.ok(redelivery && redelivery !== 'in_progress');
+        assert.ok(redelivery);
+        assert.notEqual(redelivery, 'in_progress');
         const [held] = await store.claimDue(claimOptions({ limit: 1, now: 10_300 }));
         assert.notEqual(held.id, leased.id, 'the pending ones come first by due time');
         await store.disableWebhook(hook.id, 'failing', 10_400);
@@ -616,7 +622,8 @@ function conformance(backend: Backend): void {
         assert.equal(cancelled[0].updatedAt, 10_400);
         assert.equal(await store.requestRedelivery(hook.id, held.id, 10_500), 'in_progress');
         const again = await store.requestRedelivery(hook.id, leased.id, 10_500);
-        assert.ok(again && again !== 'in_progress', 'a dropped manual attempt can be asked for again');
+        assert.ok(again, 'a dropped manual attempt can be asked for again');
+        assert.notEqual(again, 'in_progress', 'a dropped manual attempt can be asked for again');
       }));
 
     test('redelivery queues a manual attempt', () =>
@@ -630,7 +637,8 @@ function conformance(backend: Backend): void {
         assert.equal(await store.requestRedelivery(hook.id + 1, claimed.id, 10_200), null);
         assert.equal(await store.requestRedelivery(hook.id, 'missing', 10_200), null);
         const summary = await store.requestRedelivery(hook.id, claimed.id, 10_200);
-        assert.ok(summary && summary !== 'in_progress');
+        assert.ok(summary);
+        assert.notEqual(summary, 'in_progress');
         assert.equal(summary.status, 'retrying');
         assert.equal(summary.nextAttemptAt, 10_200);
         assert.equal(summary.updatedAt, 10_200);

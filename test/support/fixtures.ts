@@ -2,7 +2,7 @@ import type { TestService } from './service.js';
 
 export const ZERO_ID = '0'.repeat(64);
 
-/** A push event body as a client would send it to POST /v1/repos/{id}/events. */
+/** Builds a push event body as a client would send it to POST /v1/repos/{id}/events. */
 export function pushEvent(message = 'Add new footage', extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     event: 'push',

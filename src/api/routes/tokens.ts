@@ -34,7 +34,7 @@ export function registerTokenRoutes(app: FastifyInstance, context: ApiContext): 
     const id = parseIdParam(request.params.tokenId, 'token_id');
     const activeAdmins = (await context.store.listTokens()).filter((t) => t.revokedAt === null && t.scopes.includes('admin'));
     if (activeAdmins.length === 1 && activeAdmins[0].id === id) {
-      // Without an admin token nobody could create tokens again: the first-start token is printed only for an empty store.
+      // Without an admin token no one could create tokens again, because the first-start token is printed only for an empty store.
       throw new ApiError('last_admin_token', `Token ${id} is the last active admin token; create another admin token with POST /v1/tokens before revoking it.`);
     }
     if (!(await context.store.revokeToken(id, context.clock()))) {

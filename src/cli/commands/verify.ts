@@ -21,7 +21,7 @@ function readBody(path: string): Buffer {
   try {
     return readFileSync(path === '-' ? 0 : path);
   } catch (error) {
-    throw new UsageError(`cannot read --body-file ${path}: ${(error as Error).message}; pass the file that holds the raw request body`);
+    throw new UsageError(`cannot read --body-file ${path}: ${(error as Error).message}; pass the file that contains the raw request body`);
   }
 }
 

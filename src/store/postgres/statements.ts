@@ -28,13 +28,16 @@ export const deleteRepository = prepared(
   'UPDATE repositories SET deleted_at = $2, updated_at = $2 WHERE id = $1 AND deleted_at IS NULL',
 );
 
-/** Cancels the waiting deliveries of a deleted repository's own webhooks, except its `repo.deleted` event. */
+/** Cancels the waiting deliveries of a deleted repository's own webhooks, except its `repo.deleted` event; rows are locked in seq order like cancelWaiting. */
 export const cancelDeletedRepositoryDeliveries = prepared(
   'dits_repo_delete_cancel',
-  `UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, manual = false, resume_at = NULL, updated_at = $2
-   WHERE webhook_id IN (SELECT id FROM webhooks WHERE repo_id = $1 AND deleted_at IS NULL)
-     AND status IN ('pending', 'retrying') AND event <> 'repo.deleted'
-     AND (lease_expires_at IS NULL OR lease_expires_at <= $2)`,
+  `UPDATE deliveries d SET status = 'cancelled', next_attempt_at = NULL, manual = false, resume_at = NULL, updated_at = $2
+   FROM (SELECT seq FROM deliveries
+         WHERE webhook_id IN (SELECT id FROM webhooks WHERE repo_id = $1 AND deleted_at IS NULL)
+           AND status IN ('pending', 'retrying') AND event <> 'repo.deleted'
+           AND (lease_expires_at IS NULL OR lease_expires_at <= $2)
+         ORDER BY seq FOR UPDATE) c
+   WHERE d.seq = c.seq`,
 );
 
 export const lockScope = prepared('dits_scope_lock', 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))');

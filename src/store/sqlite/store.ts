@@ -47,7 +47,7 @@ const ACTIVE_REPO = 'deleted_at IS NULL';
 /**
  * Opens one connection in WAL mode. Automatic checkpoints are pushed far out
  * (10,000 pages, about 40 MiB of log) because the Checkpointer thread runs
- * them; the high bound only caps the log if that thread falls behind.
+ * them. The high bound only caps the log if that thread falls behind.
  */
 function openConnection(file: string, synchronous: 'FULL' | 'NORMAL'): Database.Database {
   const db = new Database(file);
