@@ -19,7 +19,7 @@ export interface Config {
   databaseUrl: string;
   /** PostgreSQL schema that contains the tables, created at start when missing: lower-case letters, digits and '_'. */
   databaseSchema: string;
-  /** SQLite `synchronous` pragma: `full` survives power loss, `normal` survives process crashes only. */
+  /** SQLite durability: `full` survives power loss (events are answered after a WAL sync), `normal` survives process crashes only. */
   sqliteSynchronous: 'full' | 'normal';
   /** pino log level. */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';

@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { classifySendError } from './send-errors.js';
 import type { SendErrorKind } from './outcome.js';
+import { DeadlineQueue, type Deadline } from './deadlines.js';
 
 /** Maximum time spent reading a response body after the headers arrived, in ms. The body never decides the outcome. */
 export const BODY_READ_TIMEOUT_MS = 2000;
@@ -25,72 +26,145 @@ export interface SendResult {
   error: { kind: SendErrorKind; message: string } | null;
 }
 
-function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
-  const flat: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
-    flat[name] = Array.isArray(value) ? value.join(', ') : value;
+const deadlines = new DeadlineQueue();
+
+/** Turns undici's raw header list (name, value, name, value...) into lower-case names, repeated values joined. */
+function headerRecord(raw: Buffer[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i].toString('latin1').toLowerCase();
+    const value = raw[i + 1].toString('latin1');
+    headers[name] = Object.hasOwn(headers, name) ? `${headers[name]}, ${value}` : value;
   }
-  return flat;
+  return headers;
 }
 
-/** Reads at most `limit` bytes of a response body within the body timeout, then cancels the rest. */
-async function readCapped(body: Dispatcher.ResponseData['body'], limit: number): Promise<{ bytes: Buffer; truncated: boolean }> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let truncated = false;
-  const timer = setTimeout(() => body.destroy(), BODY_READ_TIMEOUT_MS);
-  try {
-    for await (const chunk of body) {
-      const buf = chunk as Buffer;
-      if (size + buf.length > limit) {
-        chunks.push(buf.subarray(0, limit - size));
-        size = limit;
-        truncated = true;
-        break;
-      }
-      chunks.push(buf);
-      size += buf.length;
-    }
-  } catch {
-    // A body cut off by the receiver or by the read timeout keeps what arrived.
-  } finally {
-    clearTimeout(timer);
-    if (truncated || !body.readableEnded) body.destroy();
+class TimedOut extends Error {
+  constructor(readonly phase: 'headers' | 'body') {
+    super(`${phase} deadline passed`);
   }
-  return { bytes: Buffer.concat(chunks, size), truncated };
+}
+
+/**
+ * One request on undici's dispatch interface: the response body goes
+ * straight into a capped buffer, with no stream, promise chain or
+ * AbortController per request. One shared timer enforces the deadlines.
+ */
+class CappedResponse implements Dispatcher.DispatchHandler {
+  private abort: ((err?: Error) => void) | null = null;
+  private deadline: Deadline;
+  private statusCode: number | null = null;
+  private headers: Record<string, string> | null = null;
+  private chunks: Buffer[] = [];
+  private size = 0;
+  private truncated = false;
+  private durationMs = 0;
+  private settled = false;
+  private timedOut = false;
+
+  constructor(
+    private readonly request: SendRequest,
+    private readonly started: number,
+    private readonly resolve: (result: SendResult) => void,
+  ) {
+    this.deadline = deadlines.add(request.timeoutMs, () => this.expire('headers'));
+  }
+
+  private expire(phase: 'headers' | 'body'): void {
+    if (phase === 'headers') this.timedOut = true;
+    if (this.abort) this.abort(new TimedOut(phase));
+    else this.fail(new TimedOut(phase));
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abort = abort;
+    // A request that timed out while it waited for a connection is dropped at once.
+    if (this.timedOut) abort(new TimedOut('headers'));
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[] | string[] | null): boolean {
+    // Informational 1xx responses precede the real one.
+    if (statusCode < 200) return true;
+    this.deadline.cancel();
+    this.durationMs = performance.now() - this.started;
+    this.statusCode = statusCode;
+    this.headers = rawHeaders ? headerRecord(rawHeaders as Buffer[]) : {};
+    this.deadline = deadlines.add(BODY_READ_TIMEOUT_MS, () => this.expire('body'));
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.truncated) return true;
+    const limit = this.request.bodyLimitBytes;
+    if (this.size + chunk.length > limit) {
+      this.chunks.push(chunk.subarray(0, limit - this.size));
+      this.size = limit;
+      this.truncated = true;
+      // The rest is not read: closing the connection is cheaper than draining it.
+      this.abort?.(new TimedOut('body'));
+      return true;
+    }
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    return true;
+  }
+
+  onComplete(): void {
+    this.finishWithResponse();
+  }
+
+  onError(err: Error): void {
+    // Once the headers arrived, a body cut off by the receiver, the cap or the read deadline keeps what arrived.
+    if (this.statusCode !== null) this.finishWithResponse();
+    else this.fail(err);
+  }
+
+  onUpgrade(): void {
+    this.fail(new Error('the receiver switched protocols'));
+  }
+
+  onBodySent(): void {}
+
+  private finishWithResponse(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.deadline.cancel();
+    const body = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.size);
+    this.resolve({ statusCode: this.statusCode, headers: this.headers, body, bodyTruncated: this.truncated, durationMs: this.durationMs, error: null });
+  }
+
+  private fail(err: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.deadline.cancel();
+    const error = this.timedOut
+      ? { kind: 'timeout' as const, message: `timed out after ${this.request.timeoutMs} ms waiting for the response headers` }
+      : classifySendError(err);
+    this.resolve({ statusCode: null, headers: null, body: null, bodyTruncated: false, durationMs: performance.now() - this.started, error });
+  }
 }
 
 /** Sends one POST and reports the status line, headers and capped body, or a typed send error. Never throws. */
-export async function sendWebhookRequest(request: SendRequest): Promise<SendResult> {
+export function sendWebhookRequest(request: SendRequest): Promise<SendResult> {
   const started = performance.now();
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), request.timeoutMs);
-  try {
-    const response = await request.dispatcher.request({
-      origin: request.url.origin,
-      path: request.url.pathname + request.url.search,
-      method: 'POST',
-      headers: request.headers,
-      body: request.body,
-      signal: controller.signal,
-      headersTimeout: request.timeoutMs,
-      bodyTimeout: BODY_READ_TIMEOUT_MS,
-    });
-    clearTimeout(timer);
-    const durationMs = performance.now() - started;
-    const { bytes, truncated } = await readCapped(response.body, request.bodyLimitBytes);
-    return {
-      statusCode: response.statusCode,
-      headers: flattenHeaders(response.headers),
-      body: bytes,
-      bodyTruncated: truncated,
-      durationMs,
-      error: null,
-    };
-  } catch (err) {
-    clearTimeout(timer);
-    const error = controller.signal.aborted ? { kind: 'timeout' as const, message: `timed out after ${request.timeoutMs} ms waiting for the response headers` } : classifySendError(err);
-    return { statusCode: null, headers: null, body: null, bodyTruncated: false, durationMs: performance.now() - started, error };
-  }
+  return new Promise<SendResult>((resolve) => {
+    const handler = new CappedResponse(request, started, resolve);
+    try {
+      request.dispatcher.dispatch(
+        {
+          origin: request.url.origin,
+          path: request.url.pathname + request.url.search,
+          method: 'POST',
+          headers: request.headers,
+          body: request.body,
+          // The deadline queue enforces both limits; undici's own timers would only repeat that work.
+          headersTimeout: 0,
+          bodyTimeout: 0,
+        },
+        handler,
+      );
+    } catch (err) {
+      handler.onError(err as Error);
+    }
+  });
 }

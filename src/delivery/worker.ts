@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { Config } from '../config.js';
-import type { AttemptResult, ClaimedDelivery, Store } from '../store/types.js';
+import type { AttemptResult, ClaimedDelivery, ClaimOptions, Store } from '../store/types.js';
 import { buildRequestHeaders } from './request-headers.js';
 import { decideAttemptOutcome } from './outcome.js';
 import type { RetryPolicy } from './retry-policy.js';
@@ -257,7 +257,8 @@ export class DeliveryWorker {
           outcome: decision.status,
         },
       };
-      logger.info(
+      // Successful attempts are logged at debug level: the delivery log and the metrics already count them.
+      logger[decision.status === 'delivered' ? 'debug' : 'info'](
         {
           delivery_id: delivery.id,
           webhook_id: delivery.webhookId,
@@ -285,34 +286,61 @@ export class DeliveryWorker {
     if (this.flushing) return;
     this.flushing = new Promise<void>((resolve) => {
       setImmediate(() => {
-        void this.flush().finally(() => {
+        void this.flush().then((claimedAll) => {
           this.flushing = null;
           resolve();
           if (this.results.length > 0) this.scheduleFlush();
-          this.notify();
+          // A flush that claimed less than it had room for found every due delivery; otherwise more may wait.
+          if (claimedAll) this.notify();
         });
       });
     });
   }
 
-  private async flush(): Promise<void> {
+  /** The claim that rides along with a flush, or undefined when a pump is claiming anyway or the worker stops. */
+  private claimAfter(batch: AttemptResult[]): ClaimOptions | undefined {
+    if (!this.running || this.pumping) return undefined;
+    const { config } = this.options;
+    const room = config.maxInFlight - (this.inFlight.size - batch.length);
+    if (room <= 0) return undefined;
+    return {
+      workerId: this.workerId,
+      now: this.clock(),
+      leaseMs: config.leaseMs,
+      limit: Math.min(CLAIM_BATCH, room),
+      maxInFlightPerWebhook: config.maxInFlightPerWebhook,
+    };
+  }
+
+  /**
+   * Records the finished attempts and, in the same store transaction, claims
+   * the deliveries that the freed capacity allows. Returns true when a pump
+   * should look for more: the claim was skipped, failed or came back full.
+   */
+  private async flush(): Promise<boolean> {
     const batch = this.results;
-    if (batch.length === 0) return;
+    if (batch.length === 0) return true;
     this.results = [];
     const { store, logger } = this.options;
+    const claimNext = this.claimAfter(batch);
+    let claimed: ClaimedDelivery[] = [];
+    let recorded = true;
     try {
-      await store.completeAttempts(batch, this.clock());
+      claimed = await store.completeAttempts(batch, this.clock(), claimNext);
     } catch (err) {
       // The leases expire and the deliveries are attempted again: at least once, never lost.
       logger.error({ err, count: batch.length }, 'recording delivery attempts failed');
+      recorded = false;
     }
     for (const result of batch) {
       if (this.inFlight.get(result.deliveryId) === result.leaseToken) this.inFlight.delete(result.deliveryId);
       if (result.deactivateWebhook) await this.disable(result.webhookId, result.deactivateWebhook);
     }
+    for (const delivery of claimed) void this.attempt(delivery);
     if (this.inFlight.size === 0) {
       for (const resolve of this.idleWaiters.splice(0)) resolve();
     }
+    return !recorded || !claimNext || claimed.length >= claimNext.limit;
   }
 
   private async disable(webhookId: number, reason: string): Promise<void> {

@@ -322,8 +322,13 @@ export interface Store {
 
   /** Leases due deliveries, at most `maxInFlightPerWebhook` leased per webhook across all workers. */
   claimDue(options: ClaimOptions): Promise<ClaimedDelivery[]>;
-  /** Records attempts and moves deliveries on; a result whose lease was lost still records its attempt. */
-  completeAttempts(results: AttemptResult[], now: number): Promise<void>;
+  /**
+   * Records attempts and moves deliveries on; a result whose lease was lost
+   * still records its attempt. With `claimNext`, it then claims as
+   * `claimDue` does, in the same transaction where the store can, and
+   * returns the claimed deliveries; without it, it returns none.
+   */
+  completeAttempts(results: AttemptResult[], now: number, claimNext?: ClaimOptions): Promise<ClaimedDelivery[]>;
   /** Gives leases back without an attempt, for shutdown. */
   releaseLeases(leases: { deliveryId: string; leaseToken: string }[]): Promise<void>;
   /** Time of the next due delivery, or null when none waits. */

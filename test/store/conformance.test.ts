@@ -435,6 +435,31 @@ function conformance(backend: Backend): void {
         assert.equal(d.length, 1, 'a finished attempt frees one place');
       }));
 
+    test('completing with claimNext records the attempts, then claims what they freed', () =>
+      withStore(async (store) => {
+        const repo = await makeRepo(store);
+        const hook = await makeHook(store, { kind: 'repo', repoId: repo.id });
+        await store.ingest(Array.from({ length: 5 }, () => ingestItem(repo.id, { createdAt: 1_000 })));
+        const first = await store.claimDue(claimOptions({ maxInFlightPerWebhook: 2 }));
+        assert.equal(first.length, 2);
+        const next = await store.completeAttempts(
+          first.map((d) => attemptResult(d, 'delivered')),
+          11_000,
+          claimOptions({ workerId: 'worker-b', now: 11_000, maxInFlightPerWebhook: 2 }),
+        );
+        assert.equal(next.length, 2, 'both places freed by the batch are taken again');
+        assert.ok(next.every((d) => d.webhookId === hook.id && d.leaseToken.startsWith('worker-b:')));
+        assert.ok(next.every((d) => !first.some((f) => f.id === d.id)), 'finished deliveries are not claimed again');
+        for (const done of first) {
+          const detail = await store.getDelivery(hook.id, done.id);
+          assert.equal(detail?.status, 'delivered');
+          assert.equal(detail?.attemptsLog.length, 1);
+        }
+        const none = await store.completeAttempts([], 12_000, claimOptions({ workerId: 'worker-c', now: 12_000, maxInFlightPerWebhook: 2 }));
+        assert.deepEqual(none, [], 'the webhook is at its limit again');
+        assert.deepEqual(await store.completeAttempts(next.map((d) => attemptResult(d, 'delivered')), 13_000), [], 'no claim without claimNext');
+      }));
+
     test('claim skips inactive and deleted webhooks', () =>
       withStore(async (store) => {
         const repo = await makeRepo(store);

@@ -379,8 +379,9 @@ export class PostgresStore implements Store {
     return this.queue.claim(options);
   }
 
-  async completeAttempts(results: AttemptResult[], now: number): Promise<void> {
+  async completeAttempts(results: AttemptResult[], now: number, claimNext?: ClaimOptions): Promise<ClaimedDelivery[]> {
     await this.queue.complete(results, now);
+    return claimNext ? this.queue.claim(claimNext) : [];
   }
 
   async releaseLeases(leases: { deliveryId: string; leaseToken: string }[]): Promise<void> {

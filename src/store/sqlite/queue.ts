@@ -74,35 +74,37 @@ export class SqliteQueue {
   }
 
   claim(options: ClaimOptions): ClaimedDelivery[] {
-    const run = this.db.transaction((): ClaimedDelivery[] => {
-      const leased = new Map<number, number>();
-      for (const row of this.statements.leasedPerWebhook.all(options.now) as Row[]) leased.set(Number(row.webhook_id), Number(row.n));
-      const saturated = [...leased].filter(([, n]) => n >= options.maxInFlightPerWebhook).map(([id]) => id);
-      const target = Math.min(options.limit, this.freeSlots(leased, options.maxInFlightPerWebhook, options.limit));
-      if (target === 0) return [];
+    return this.db.transaction(() => this.claimInTransaction(options)).immediate();
+  }
 
-      // Once `target` rows are picked every webhook is at its limit, so the rest of the scan could only skip rows.
-      const picked: number[] = [];
-      const candidates = this.statements.dueKeys.iterate({
-        now: options.now,
-        saturated: JSON.stringify(saturated),
-        scan: options.limit * CLAIM_SCAN_FACTOR,
-      }) as IterableIterator<Row>;
-      for (const row of candidates) {
-        const webhookId = Number(row.webhook_id);
-        const inFlight = leased.get(webhookId) ?? 0;
-        if (inFlight >= options.maxInFlightPerWebhook) continue;
-        leased.set(webhookId, inFlight + 1);
-        picked.push(Number(row.seq));
-        if (picked.length >= target) break;
-      }
+  /** The body of a claim; the caller holds a write transaction. */
+  private claimInTransaction(options: ClaimOptions): ClaimedDelivery[] {
+    const leased = new Map<number, number>();
+    for (const row of this.statements.leasedPerWebhook.all(options.now) as Row[]) leased.set(Number(row.webhook_id), Number(row.n));
+    const saturated = [...leased].filter(([, n]) => n >= options.maxInFlightPerWebhook).map(([id]) => id);
+    const target = Math.min(options.limit, this.freeSlots(leased, options.maxInFlightPerWebhook, options.limit));
+    if (target === 0) return [];
 
-      if (picked.length === 0) return [];
-      const seqs = JSON.stringify(picked);
-      this.statements.lease.run({ owner: options.workerId, prefix: `${options.workerId}:${randomUUID()}:`, until: options.now + options.leaseMs, seqs });
-      return (this.statements.claimedRows.all(seqs) as Row[]).map(toClaimedDelivery);
-    });
-    return run.immediate();
+    // Once `target` rows are picked every webhook is at its limit, so the rest of the scan could only skip rows.
+    const picked: number[] = [];
+    const candidates = this.statements.dueKeys.iterate({
+      now: options.now,
+      saturated: JSON.stringify(saturated),
+      scan: options.limit * CLAIM_SCAN_FACTOR,
+    }) as IterableIterator<Row>;
+    for (const row of candidates) {
+      const webhookId = Number(row.webhook_id);
+      const inFlight = leased.get(webhookId) ?? 0;
+      if (inFlight >= options.maxInFlightPerWebhook) continue;
+      leased.set(webhookId, inFlight + 1);
+      picked.push(Number(row.seq));
+      if (picked.length >= target) break;
+    }
+
+    if (picked.length === 0) return [];
+    const seqs = JSON.stringify(picked);
+    this.statements.lease.run({ owner: options.workerId, prefix: `${options.workerId}:${randomUUID()}:`, until: options.now + options.leaseMs, seqs });
+    return (this.statements.claimedRows.all(seqs) as Row[]).map(toClaimedDelivery);
   }
 
   /**
@@ -120,8 +122,9 @@ export class SqliteQueue {
     return Math.min(free, cap);
   }
 
-  complete(results: AttemptResult[], now: number): void {
-    const run = this.db.transaction(() => {
+  /** Records a batch of attempts and, with `claimNext`, claims again in the same transaction: one commit instead of two. */
+  complete(results: AttemptResult[], now: number, claimNext?: ClaimOptions): ClaimedDelivery[] {
+    const run = this.db.transaction((): ClaimedDelivery[] => {
       const webhookActive = new Map<number, boolean>();
       const touches = new Map<number, WebhookTouch>();
       for (const result of results) {
@@ -172,8 +175,9 @@ export class SqliteQueue {
       }
       // One update per webhook per batch: the last attempt wins, and failing_since follows the batch in order.
       for (const [webhook, touch] of touches) this.statements.touchWebhook.run({ webhook, ...touch });
+      return claimNext ? this.claimInTransaction(claimNext) : [];
     });
-    run.immediate();
+    return run.immediate();
   }
 
   release(leases: { deliveryId: string; leaseToken: string }[]): void {

@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { SqliteQueue } from './queue.js';
 import { Checkpointer } from './checkpointer.js';
+import { WalSync } from './wal-sync.js';
 import {
   decodeCursor,
   encodeCursor,
@@ -84,6 +85,8 @@ export class SqliteStore implements Store {
    */
   private readonly queueDb: Database.Database;
   private readonly checkpointer: Checkpointer | null;
+  /** Present at synchronous=full: ingestion commits on the queue connection and waits for this sync before it answers. */
+  private readonly walSync: WalSync | null;
 
   constructor(file: string, options: { synchronous?: 'full' | 'normal'; onError?: (message: string) => void } = {}) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
@@ -92,21 +95,30 @@ export class SqliteStore implements Store {
     if (file === ':memory:') {
       this.queueDb = this.db;
       this.checkpointer = null;
+      this.walSync = null;
     } else {
+      this.walSync = options.synchronous === 'normal' ? null : new WalSync(`${file}-wal`);
       this.queueDb = openConnection(file, 'NORMAL');
       this.checkpointer = new Checkpointer(file, options.onError ?? ((message) => process.stderr.write(`SQLite checkpoint failed: ${message}\n`)));
     }
     this.queue = new SqliteQueue(this.queueDb);
   }
 
+  /** fdatasync calls made so that ingested events were on disk before their answer; 0 at synchronous=normal. */
+  get ingestSyncs(): number {
+    return this.walSync?.flushes ?? 0;
+  }
+
   private readonly statements = new Map<string, Database.Statement>();
+  private readonly queueStatements = new Map<string, Database.Statement>();
 
   /** Returns a prepared statement for the SQL text, preparing it once; preparing costs tens of microseconds. */
-  private prepare(sql: string): Database.Statement {
-    let statement = this.statements.get(sql);
+  private prepare(sql: string, queue = false): Database.Statement {
+    const cache = queue ? this.queueStatements : this.statements;
+    let statement = cache.get(sql);
     if (!statement) {
-      statement = this.db.prepare(sql);
-      this.statements.set(sql, statement);
+      statement = (queue ? this.queueDb : this.db).prepare(sql);
+      cache.set(sql, statement);
     }
     return statement;
   }
@@ -128,6 +140,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     await this.checkpointer?.stop();
+    this.walSync?.close();
     if (this.queueDb.open) this.queueDb.close();
     if (this.db.open) this.db.close();
   }
@@ -377,23 +390,27 @@ export class SqliteStore implements Store {
   // Events
 
   async ingest(items: IngestItem[]): Promise<IngestResult[]> {
-    const findKey = this.prepare('SELECT id, event, deliveries, request_hash, created_at FROM events WHERE repo_id = ? AND idempotency_key = ?');
-    const repoById = this.prepare(`SELECT * FROM repositories WHERE id = ? AND ${ACTIVE_REPO}`);
+    const findKey = this.prepare('SELECT id, event, deliveries, request_hash, created_at FROM events WHERE repo_id = ? AND idempotency_key = ?', true);
+    const repoById = this.prepare(`SELECT * FROM repositories WHERE id = ? AND ${ACTIVE_REPO}`, true);
     const hooksFor = this.prepare(
       `SELECT * FROM webhooks WHERE deleted_at IS NULL AND active = 1 AND (repo_id = ? OR (repo_id IS NULL AND lower(owner) = lower(?))) ORDER BY id`,
+      true,
     );
     const insertEvent = this.prepare(
       `INSERT INTO events (id, repo_id, event, payload, deliveries, idempotency_key, request_hash, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      true,
     );
     const insertDelivery = this.prepare(
       `INSERT INTO deliveries (id, webhook_id, event_id, event, status, body, next_attempt_at, created_at, updated_at)
        VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)`,
+      true,
     );
 
     const results: IngestResult[] = [];
     const context = new Map<number, { repo: RepositoryRecord; hooks: WebhookRecord[] } | null>();
-    const one = this.db.transaction((item: IngestItem): IngestResult => {
+    // Ingestion commits on the queue connection (synchronous=NORMAL) and makes the commit durable below, off the event loop.
+    const one = this.queueDb.transaction((item: IngestItem): IngestResult => {
       if (item.idempotencyKey !== null) {
         const prior = findKey.get(item.repoId, item.idempotencyKey) as Row | undefined;
         if (prior) {
@@ -417,11 +434,12 @@ export class SqliteStore implements Store {
       }
       return { ok: true, eventId: item.eventId, event: item.event, deliveries: planned.length, replayed: false, createdAt: item.createdAt };
     });
-    const batch = this.db.transaction(() => {
+    const batch = this.queueDb.transaction(() => {
       // Each item runs in its own savepoint, so one failure leaves the rest of the batch intact.
       for (const item of items) results.push(one(item));
     });
     batch.immediate();
+    if (this.walSync && results.some((result) => result.ok && !result.replayed)) await this.walSync.sync();
     return results;
   }
 
@@ -528,8 +546,8 @@ export class SqliteStore implements Store {
     return this.queue.claim(options);
   }
 
-  async completeAttempts(results: AttemptResult[], now: number): Promise<void> {
-    this.queue.complete(results, now);
+  async completeAttempts(results: AttemptResult[], now: number, claimNext?: ClaimOptions): Promise<ClaimedDelivery[]> {
+    return this.queue.complete(results, now, claimNext);
   }
 
   async releaseLeases(leases: { deliveryId: string; leaseToken: string }[]): Promise<void> {
