@@ -72,14 +72,13 @@ export class EventIngestor {
 
   private async commit(batch: IngestEntry[]): Promise<void> {
     const items = batch.map((entry) => this.toItem(entry.request));
+    // The worker may start sending before the commit is synced to disk; the client gets its answer only after.
+    const wake = (results: IngestResult[]) => {
+      if (results.some((result) => result.ok && !result.replayed && result.deliveries > 0)) this.onDeliveriesCreated();
+    };
     try {
-      const results = await this.store.ingest(items);
-      let created = 0;
-      results.forEach((result, i) => {
-        if (result.ok && !result.replayed) created += result.deliveries;
-        batch[i].resolve(result);
-      });
-      if (created > 0) this.onDeliveriesCreated();
+      const results = await this.store.ingest(items, wake);
+      results.forEach((result, i) => batch[i].resolve(result));
     } catch (err) {
       this.logger.error({ err, count: batch.length }, 'storing events failed');
       for (const entry of batch) entry.reject(err);

@@ -311,9 +311,11 @@ export class PostgresStore implements Store {
 
   // Events
 
-  async ingest(items: IngestItem[]): Promise<IngestResult[]> {
+  async ingest(items: IngestItem[], onCommitted?: (results: IngestResult[]) => void): Promise<IngestResult[]> {
     if (items.length === 0) return [];
-    return withTransaction(this.pool, (client) => ingestBatch(client, items));
+    const results = await withTransaction(this.pool, (client) => ingestBatch(client, items));
+    onCommitted?.(results);
+    return results;
   }
 
   async createDirectDelivery(input: { webhookId: number; event: string; planned: PlannedDelivery }, now: number): Promise<void> {

@@ -389,7 +389,7 @@ export class SqliteStore implements Store {
 
   // Events
 
-  async ingest(items: IngestItem[]): Promise<IngestResult[]> {
+  async ingest(items: IngestItem[], onCommitted?: (results: IngestResult[]) => void): Promise<IngestResult[]> {
     const findKey = this.prepare('SELECT id, event, deliveries, request_hash, created_at FROM events WHERE repo_id = ? AND idempotency_key = ?', true);
     const repoById = this.prepare(`SELECT * FROM repositories WHERE id = ? AND ${ACTIVE_REPO}`, true);
     const hooksFor = this.prepare(
@@ -439,6 +439,7 @@ export class SqliteStore implements Store {
       for (const item of items) results.push(one(item));
     });
     batch.immediate();
+    onCommitted?.(results);
     if (this.walSync && results.some((result) => result.ok && !result.replayed)) await this.walSync.sync();
     return results;
   }
