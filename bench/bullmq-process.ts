@@ -59,7 +59,8 @@ async function deliver(job: Job<DeliveryJob>): Promise<{ status: number }> {
   const response = await request(data.url, { method: 'POST', headers, body, dispatcher: agent, headersTimeout: 10_000, bodyTimeout: 2000 });
   await response.body.dump();
   const durationMs = performance.now() - startedAt;
-  logger.info({ delivery_id: data.deliveryId, webhook_id: data.webhookId, attempt: job.attemptsMade + 1, status_code: response.statusCode, duration_ms: durationMs }, 'delivery attempt');
+  // Successful attempts at debug level, as the Dits worker logs them.
+  logger[response.statusCode >= 200 && response.statusCode < 300 ? 'debug' : 'info']({ delivery_id: data.deliveryId, webhook_id: data.webhookId, attempt: job.attemptsMade + 1, status_code: response.statusCode, duration_ms: durationMs }, 'delivery attempt');
   if (response.statusCode < 200 || response.statusCode > 299) throw new Error(`receiver returned ${response.statusCode}`);
   return { status: response.statusCode };
 }

@@ -53,7 +53,7 @@ export class DeliveryWorker {
   private readonly policy: RetryPolicy;
   private readonly clock: () => number;
   private readonly keyCache = new Map<string, SigningKey>();
-  private readonly urlCache = new Map<string, URL>();
+  private readonly targetCache = new Map<string, Target>();
   private readonly inFlight = new Map<string, string>();
   private results: AttemptResult[] = [];
   private running = false;
@@ -185,14 +185,15 @@ export class DeliveryWorker {
     }
   }
 
-  private targetUrl(raw: string): URL {
-    let url = this.urlCache.get(raw);
-    if (!url) {
-      if (this.urlCache.size > 10_000) this.urlCache.clear();
-      url = new URL(raw);
-      this.urlCache.set(raw, url);
+  private target(raw: string): Target {
+    let target = this.targetCache.get(raw);
+    if (!target) {
+      if (this.targetCache.size > 10_000) this.targetCache.clear();
+      const url = new URL(raw);
+      target = { url, authorization: basicAuthorization(url) };
+      this.targetCache.set(raw, target);
     }
-    return url;
+    return target;
   }
 
   private async attempt(delivery: ClaimedDelivery): Promise<void> {
@@ -203,12 +204,19 @@ export class DeliveryWorker {
     let result: AttemptResult;
     try {
       const signed = this.signedHeaders(delivery, startedAt);
-      const headers = 'headers' in signed ? signed.headers : {};
+      const target = this.target(delivery.webhook.url);
+      let headers = 'headers' in signed ? signed.headers : {};
+      let sentHeaders = headers;
+      if ('headers' in signed && target.authorization !== null) {
+        sentHeaders = { ...headers, authorization: target.authorization };
+        // The delivery log shows that credentials were sent, never the credentials.
+        headers = { ...headers, authorization: 'Basic [redacted]' };
+      }
       const response =
         'headers' in signed
           ? await sendWebhookRequest({
-              url: this.targetUrl(delivery.webhook.url),
-              headers,
+              url: target.url,
+              headers: sentHeaders,
               body: delivery.body,
               timeoutMs: config.deliveryTimeoutMs,
               bodyLimitBytes: config.responseBodyLimitBytes,
@@ -392,6 +400,30 @@ export class DeliveryWorker {
     }
     this.options.logger.info({ worker_id: this.workerId }, 'delivery worker stopped');
   }
+}
+
+/** A parsed webhook URL and the Authorization header its user name and password give, if any. */
+interface Target {
+  url: URL;
+  authorization: string | null;
+}
+
+/**
+ * Returns the Basic Authorization header for the credentials in a URL
+ * (`https://user:pass@host/`), as browsers and GitHub send it, or null
+ * without credentials. Percent-escapes are decoded; a malformed escape is
+ * sent as typed.
+ */
+export function basicAuthorization(url: URL): string | null {
+  if (url.username === '' && url.password === '') return null;
+  const decode = (part: string) => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      return part;
+    }
+  };
+  return `Basic ${Buffer.from(`${decode(url.username)}:${decode(url.password)}`, 'utf8').toString('base64')}`;
 }
 
 /** Returns the error code and message recorded for an attempt: the send error, a redirect left unfollowed, or none. */

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { Agent } from 'undici';
 import { sendWebhookRequest, type SendRequest } from '../../src/delivery/sender.js';
 import { DeadlineQueue } from '../../src/delivery/deadlines.js';
+import { basicAuthorization } from '../../src/delivery/worker.js';
 import { Receiver } from '../support/receiver.js';
 
 const BODY = Buffer.from('{"event":"push"}');
@@ -165,5 +166,21 @@ describe('DeadlineQueue', () => {
     await new Promise((resolve) => setTimeout(resolve, 80));
     assert.equal(fired.length, 1);
     assert.ok(fired[0] - start < 80);
+  });
+});
+
+describe('basicAuthorization', () => {
+  test('encodes user name and password from the URL', () => {
+    assert.equal(basicAuthorization(new URL('http://alice:s3cret@127.0.0.1/hook')), `Basic ${Buffer.from('alice:s3cret').toString('base64')}`);
+  });
+
+  test('decodes percent-escapes and keeps malformed ones', () => {
+    assert.equal(basicAuthorization(new URL('http://a%40b:p%3Aw@127.0.0.1/')), `Basic ${Buffer.from('a@b:p:w').toString('base64')}`);
+    assert.equal(basicAuthorization(new URL('http://u:%zz@127.0.0.1/')), `Basic ${Buffer.from('u:%zz').toString('base64')}`);
+  });
+
+  test('password without user name, and no credentials', () => {
+    assert.equal(basicAuthorization(new URL('http://:only@127.0.0.1/')), `Basic ${Buffer.from(':only').toString('base64')}`);
+    assert.equal(basicAuthorization(new URL('http://127.0.0.1/hook')), null);
   });
 });

@@ -103,10 +103,16 @@ test('ping body and delivery log are redacted', async () => {
   const body = JSON.parse(ping.body.toString('utf8'));
   assert.equal(body.hook.url, `http://REDACTED:REDACTED@127.0.0.1:${receiver.port}/hook?token=REDACTED&team=ops`);
   assertNoCredentials(ping.body.toString('utf8'), 'ping body');
+  // User name and password travel as Basic credentials, as browsers and GitHub send them.
+  const basic = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
+  assert.equal(ping.headers.authorization, basic);
 
   const detail = await settledDelivery(base, 'ping');
   assert.equal(detail.status, 'delivered');
   assertNoCredentials(JSON.stringify(detail), 'ping delivery detail');
+  assert.ok(!JSON.stringify(detail).includes(basic.slice('Basic '.length)), 'the delivery log shows the encoded credentials');
+  assert.equal(detail.attempts[0].request_headers.authorization, 'Basic [redacted]');
+  assert.equal(detail.request.headers.authorization, 'Basic [redacted]');
 
   await call('POST', `/v1/repos/${repoId}/events`, pushEvent());
   const push = await settledDelivery(base, 'push');
