@@ -305,7 +305,7 @@ export class DeliveryWorker {
     });
   }
 
-  /** The claim that rides along with a flush, or undefined when a pump is claiming anyway or the worker stops. */
+  /** Returns the claim that rides along with a flush, or undefined when a pump is claiming anyway or the worker stops. */
   private claimAfter(batch: AttemptResult[]): ClaimOptions | undefined {
     if (!this.running || this.pumping) return undefined;
     const { config } = this.options;
