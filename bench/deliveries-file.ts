@@ -21,8 +21,8 @@ export function readStoredDeliveries(dbFile: string): StoredDelivery[] {
   try {
     const rows = db
       .prepare(
-        `SELECT d.id, d.webhook_id, d.event, d.body, d.attempts, w.url, w.secret
-         FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id ORDER BY d.seq`,
+        `SELECT d.id, d.webhook_id, d.event, b.body, d.attempts, w.url, w.secret
+         FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id JOIN delivery_bodies b ON b.seq = d.seq ORDER BY d.seq`,
       )
       .all() as { id: string; webhook_id: number; event: string; body: Buffer; attempts: number; url: string; secret: string }[];
     return rows.map((row) => ({

@@ -1,62 +1,81 @@
 /**
- * Development aid: the cost of the SQLite queue alone. Seeds a backlog
- * through the store, then claims and completes it in batches without any
- * HTTP, and prints microseconds per delivery for each step.
- *   node --import tsx bench/store-micro.ts [deliveries]
+ * Development aid: the cost of the SQLite store alone, without HTTP. It
+ * replays the worker's pattern on a real database file: ten webhooks with
+ * ten requests in flight each, batches of finished attempts recorded with
+ * the next claim in the same transaction. `drain` stores the backlog first;
+ * `mixed` ingests events between the batches, as end-to-end traffic does.
+ * Prints microseconds per delivery.
+ *   node --import tsx bench/store-micro.ts [drain|mixed] [deliveries]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '../src/store/sqlite/store.js';
-import { uuidv7 as newId } from '../src/events/ids.js';
-import type { AttemptResult, IngestItem } from '../src/store/types.js';
+import { uuidv7 } from '../src/events/ids.js';
+import type { AttemptResult, ClaimedDelivery, ClaimOptions, IngestItem } from '../src/store/types.js';
 import { pushEventBody } from './setup.js';
 
-const total = Number(process.argv[2] ?? 50_000);
+const mode = process.argv[2] === 'mixed' ? 'mixed' : 'drain';
+const total = Number(process.argv[3] ?? 50_000);
+const WEBHOOKS = 10;
+const PER_WEBHOOK = 10;
+const BATCH = 40;
+
 const dir = mkdtempSync(join(tmpdir(), 'dits-store-micro-'));
-const store = new SqliteStore(join(dir, 'db.sqlite'), { synchronous: 'full' });
+const store = new SqliteStore(join(dir, 'db.sqlite'), { synchronous: 'normal' });
 const now = Date.now();
 const repo = await store.createRepository({ owner: 'o', name: 'r', private: false, description: null, defaultBranch: 'main' }, now);
 if (repo === 'exists') throw new Error('repository o/r already exists in a fresh database');
-for (let i = 0; i < 10; i++) {
-  await store.createWebhook(
-    { scope: { kind: 'repo', repoId: repo.id }, url: `http://127.0.0.1:9/${i}`, events: ['push'], filters: null, active: true, secret: 'x'.repeat(32), insecureSsl: false },
-    now,
-    100,
-  );
+const repoId = repo.id;
+for (let i = 0; i < WEBHOOKS; i++) {
+  const hook = { scope: { kind: 'repo' as const, repoId }, url: `http://127.0.0.1:9/${i}`, events: ['push'], filters: null, active: true, secret: 'x'.repeat(32), insecureSsl: false };
+  await store.createWebhook(hook, now, 100);
 }
-const body = Buffer.from(pushEventBody(1).repeat(1)).subarray(0, Number(process.env.BODY ?? 1300));
-let t = performance.now();
-for (let made = 0; made < total; ) {
+const body = Buffer.alloc(1300, 0x61);
+
+let ingested = 0;
+let ingestMs = 0;
+async function ingestEvents(events: number): Promise<void> {
   const items: IngestItem[] = [];
-  for (let i = 0; i < 20 && made < total; i++, made += 10) {
+  for (let i = 0; i < events && ingested < total; i++, ingested += WEBHOOKS) {
     items.push({
-      repoId: repo.id, event: 'push', eventId: newId(now), createdAt: now, idempotencyKey: null, requestHash: null, payload: '{}',
-      plan: (_r, hooks) => hooks.map((h) => ({ id: newId(now), webhookId: h.id, body })),
+      repoId, event: 'push', eventId: uuidv7(now), createdAt: now, idempotencyKey: null, requestHash: null, payload: pushEventBody(i),
+      plan: (_repo, hooks) => hooks.map((h) => ({ id: uuidv7(now), webhookId: h.id, body })),
     });
   }
+  const started = performance.now();
   await store.ingest(items);
+  ingestMs += performance.now() - started;
 }
-const ingestUs = ((performance.now() - t) * 1000) / total;
 
-let claimMs = 0;
-let completeMs = 0;
-let done = 0;
-const headers = { 'content-type': 'application/json', 'user-agent': 'Dits-Hookshot/1.0', 'x-dits-event': 'push', 'x-dits-delivery': 'x'.repeat(36), 'x-hub-signature-256': 'sha256=' + 'a'.repeat(64), 'webhook-id': 'x'.repeat(36), 'webhook-timestamp': '1700000000', 'webhook-signature': 'v1,' + 'b'.repeat(44) };
-while (done < total) {
-  t = performance.now();
-  const claimed = await store.claimDue({ workerId: 'w', now: Date.now(), leaseMs: 60_000, limit: Number(process.env.LIMIT ?? 128), maxInFlightPerWebhook: 1_000_000 });
-  claimMs += performance.now() - t;
-  if (claimed.length === 0) break;
-  const results: AttemptResult[] = claimed.map((d) => ({
+const requestHeaders = { 'content-type': 'application/json', 'user-agent': 'Dits-Hookshot/1.0', 'x-dits-event': 'push', 'x-dits-delivery': 'x'.repeat(36), 'x-dits-hook-id': '1', 'x-hub-signature-256': 'sha256=' + 'a'.repeat(64), 'webhook-id': 'x'.repeat(36), 'webhook-timestamp': '1700000000', 'webhook-signature': 'v1,' + 'b'.repeat(44) };
+function delivered(d: ClaimedDelivery): AttemptResult {
+  return {
     deliveryId: d.id, seq: d.seq, leaseToken: d.leaseToken, webhookId: d.webhookId, event: d.event, status: 'delivered', nextAttemptAt: null, resumeAt: null, deactivateWebhook: null,
-    attempt: { attempt: 1, trigger: 'scheduled', startedAt: Date.now(), durationMs: 0.5, requestHeaders: headers, statusCode: 200, responseHeaders: { 'content-length': '2', date: 'x' }, responseBody: Buffer.from('ok'), responseBodyTruncated: false, errorCode: null, errorMessage: null, outcome: 'delivered' },
-  }));
-  t = performance.now();
-  await store.completeAttempts(results, Date.now());
-  completeMs += performance.now() - t;
-  done += claimed.length;
+    attempt: { attempt: 1, trigger: 'scheduled', startedAt: now, durationMs: 0.5, requestHeaders, statusCode: 200, responseHeaders: { 'content-length': '2', date: 'Fri, 04 Dec 2026 22:00:00 GMT' }, responseBody: Buffer.from('ok'), responseBodyTruncated: false, errorCode: null, errorMessage: null, outcome: 'delivered' },
+  };
 }
-console.log(JSON.stringify({ deliveries: done, ingestUsPerDelivery: +ingestUs.toFixed(1), claimUs: +((claimMs * 1000) / done).toFixed(1), completeUs: +((completeMs * 1000) / done).toFixed(1) }));
+const claimOptions = (limit: number): ClaimOptions => ({ workerId: 'w', now: now + 1, leaseMs: 60_000, limit, maxInFlightPerWebhook: PER_WEBHOOK });
+
+if (mode === 'drain') while (ingested < total) await ingestEvents(20);
+else await ingestEvents(20);
+
+const started = performance.now();
+let inFlight: ClaimedDelivery[] = await store.claimDue(claimOptions(WEBHOOKS * PER_WEBHOOK));
+let done = 0;
+let completeMs = 0;
+while (inFlight.length > 0) {
+  if (mode === 'mixed') await ingestEvents(BATCH / WEBHOOKS);
+  const finished = inFlight.slice(0, BATCH);
+  inFlight = inFlight.slice(BATCH);
+  const t = performance.now();
+  const claimed = await store.completeAttempts(finished.map(delivered), now + 1, claimOptions(WEBHOOKS * PER_WEBHOOK - inFlight.length));
+  completeMs += performance.now() - t;
+  done += finished.length;
+  inFlight.push(...claimed);
+}
+const elapsed = performance.now() - started;
+const perDelivery = (ms: number) => +((ms * 1000) / done).toFixed(1);
+console.log(JSON.stringify({ mode, deliveries: done, ingestUs: perDelivery(ingestMs), completeAndClaimUs: perDelivery(completeMs), totalUsInLoop: perDelivery(elapsed) }));
 await store.close();
 rmSync(dir, { recursive: true, force: true });

@@ -1,5 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { FieldError } from './errors.js';
+import { BODY_READ_TIMEOUT_MS } from './delivery/sender.js';
+
+/** Time a lease must outlast the longest attempt, for recording the attempt, in ms. */
+const LEASE_MARGIN_MS = 2000;
 
 /**
  * Service configuration. Values come from flags, then `DITS_WEBHOOKS_*`
@@ -19,7 +23,7 @@ export interface Config {
   databaseUrl: string;
   /** PostgreSQL schema that contains the tables, created at start when missing: lower-case letters, digits and '_'. */
   databaseSchema: string;
-  /** SQLite durability: `full` survives power loss (events are answered after a WAL sync), `normal` survives process crashes only. */
+  /** SQLite durability: `full` survives power loss (an event gets its response after a WAL sync), `normal` survives process crashes only. */
   sqliteSynchronous: 'full' | 'normal';
   /** pino log level. */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -47,7 +51,7 @@ export interface Config {
   maxInFlightPerWebhook: number;
   /** Maximum requests in flight from one worker process. */
   maxInFlight: number;
-  /** Time a worker owns a claimed delivery before another worker may take it, in milliseconds. */
+  /** Time a worker owns a claimed delivery before another worker may take it, in milliseconds; more than deliveryTimeoutMs + 4000. */
   leaseMs: number;
   /** Maximum time a worker sleeps before it looks for due retries again, in milliseconds. */
   pollIntervalMs: number;
@@ -257,10 +261,12 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
   }
 
   const config = result as unknown as Config;
-  if (config.leaseMs <= config.deliveryTimeoutMs + 1000) {
+  // An attempt lasts at most the headers deadline plus the body read deadline, so the lease must outlive both, with room to record it.
+  const longestAttemptMs = config.deliveryTimeoutMs + BODY_READ_TIMEOUT_MS + LEASE_MARGIN_MS;
+  if (config.leaseMs <= longestAttemptMs) {
     errors.push({
       field: 'leaseMs',
-      message: `must exceed deliveryTimeoutMs + 1000 (${config.deliveryTimeoutMs + 1000}) so that a lease outlives a request, got ${config.leaseMs}`,
+      message: `must exceed deliveryTimeoutMs + ${BODY_READ_TIMEOUT_MS + LEASE_MARGIN_MS} (${longestAttemptMs}) so that a lease outlives a request and its response body, got ${config.leaseMs}`,
     });
   }
   if (config.databaseUrl && !/^postgres(ql)?:\/\//.test(config.databaseUrl)) {

@@ -41,6 +41,7 @@ export const ERROR_CATALOG = {
   rate_limited: { status: 429, description: 'The token sent too many requests; retry after the number of seconds in Retry-After.' },
   internal_error: { status: 500, description: 'The server failed; the cause is in the server log, not in the response.' },
   service_unavailable: { status: 503, description: 'The server is starting or shutting down.' },
+  store_busy: { status: 503, description: 'The database stayed locked by another process for the whole wait; retry after the number of seconds in Retry-After.' },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

@@ -106,6 +106,10 @@ export async function buildServer(context: ApiContext, extraRoutes: ((app: Fasti
     if (error instanceof ApiError) return sendError(reply, error);
     const mapped = fromFastifyError(error as FastifyError, request.routeOptions.bodyLimit ?? config.maxRequestBodyBytes);
     if (mapped) return sendError(reply, mapped);
+    if ((error as { code?: unknown }).code === 'SQLITE_BUSY') {
+      request.log.warn({ err: error, method: request.method, url: request.url }, 'database locked; the request was not stored');
+      return sendError(reply, new ApiError('store_busy', 'The database is locked by another process; nothing was stored. Retry the request later.', [], { 'retry-after': '1' }));
+    }
     request.log.error({ err: error, method: request.method, url: request.url }, 'request failed');
     return sendError(reply, new ApiError('internal_error', 'The server failed to handle the request; the cause is in the server log.'));
   });

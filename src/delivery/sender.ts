@@ -28,13 +28,21 @@ export interface SendResult {
 
 const deadlines = new DeadlineQueue();
 
-/** Turns undici's raw header list (name, value, name, value...) into lower-case names, repeated values joined. */
+/** Response headers that take one value: a repeated one keeps its first value, since a joined list would not parse. */
+const SINGLE_VALUE_HEADERS = new Set(['retry-after', 'location', 'content-length', 'content-type', 'date']);
+
+/**
+ * Turns undici's raw header list (name, value, name, value...) into lower-case
+ * names, with repeated values joined by a comma. The record has no prototype,
+ * so a header named `__proto__` is kept like any other.
+ */
 function headerRecord(raw: Buffer[]): Record<string, string> {
-  const headers: Record<string, string> = {};
+  const headers = Object.create(null) as Record<string, string>;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i].toString('latin1').toLowerCase();
     const value = raw[i + 1].toString('latin1');
-    headers[name] = Object.hasOwn(headers, name) ? `${headers[name]}, ${value}` : value;
+    if (!Object.hasOwn(headers, name)) headers[name] = value;
+    else if (!SINGLE_VALUE_HEADERS.has(name)) headers[name] = `${headers[name]}, ${value}`;
   }
   return headers;
 }
@@ -114,9 +122,13 @@ class CappedResponse implements Dispatcher.DispatchHandler {
   }
 
   onError(err: Error): void {
-    // Once the headers arrived, a body cut off by the receiver, the cap or the read deadline keeps what arrived.
-    if (this.statusCode !== null) this.finishWithResponse();
-    else this.fail(err);
+    if (this.statusCode === null) {
+      this.fail(err);
+      return;
+    }
+    // Once the headers arrived, a body cut off by the receiver, the cap or the read deadline keeps what arrived, flagged as incomplete.
+    this.truncated = true;
+    this.finishWithResponse();
   }
 
   onUpgrade(): void {

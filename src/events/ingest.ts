@@ -72,12 +72,9 @@ export class EventIngestor {
 
   private async commit(batch: IngestEntry[]): Promise<void> {
     const items = batch.map((entry) => this.toItem(entry.request));
-    // The worker may start sending before the commit is synced to disk; the client gets its answer only after.
-    const wake = (results: IngestResult[]) => {
-      if (results.some((result) => result.ok && !result.replayed && result.deliveries > 0)) this.onDeliveriesCreated();
-    };
     try {
-      const results = await this.store.ingest(items, wake);
+      const results = await this.store.ingest(items);
+      if (results.some((result) => result.ok && !result.replayed && result.deliveries > 0)) this.onDeliveriesCreated();
       results.forEach((result, i) => batch[i].resolve(result));
     } catch (err) {
       this.logger.error({ err, count: batch.length }, 'storing events failed');

@@ -300,11 +300,9 @@ export interface Store {
   /**
    * Stores events and their deliveries. Each item commits or fails on its
    * own, but the whole batch shares one transaction commit (group commit).
-   * `onCommitted` runs once the commit is visible to other connections,
-   * which can be before the returned promise resolves: that waits until the
-   * commit is durable.
+   * Resolves once the commit is durable at the configured level.
    */
-  ingest(items: IngestItem[], onCommitted?: (results: IngestResult[]) => void): Promise<IngestResult[]>;
+  ingest(items: IngestItem[]): Promise<IngestResult[]>;
   /** Creates a single delivery outside an event, for pings. */
   createDirectDelivery(input: { webhookId: number; event: string; planned: PlannedDelivery }, now: number): Promise<void>;
   listEvents(query: { repoId: number; afterSeq?: number; cursor?: string; limit: number }): Promise<Page<EventRecord>>;

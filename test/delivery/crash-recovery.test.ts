@@ -12,9 +12,10 @@ import { pushEvent } from '../support/fixtures.js';
 const EVENTS = 1000;
 const dataDir = mkdtempSync(join(tmpdir(), 'dits-webhooks-crash-'));
 const children: ChildService[] = [];
+const receivers: Receiver[] = [];
 const env = {
   DITS_WEBHOOKS_ALLOW_PRIVATE_TARGETS: 'true',
-  DITS_WEBHOOKS_LEASE_MS: '2500',
+  DITS_WEBHOOKS_LEASE_MS: '5500',
   DITS_WEBHOOKS_DELIVERY_TIMEOUT_MS: '1000',
   DITS_WEBHOOKS_MAX_IN_FLIGHT_PER_WEBHOOK: '50',
 };
@@ -24,6 +25,8 @@ after(async () => {
     if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGKILL');
     await exited(child.process);
   }
+  // A failed assertion skips the test's own close; an open receiver would keep the file running.
+  for (const receiver of receivers) await receiver.close();
   rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -39,6 +42,7 @@ async function call(base: string, token: string, method: string, path: string, b
 
 test('kill -9 during delivery loses nothing', async (t) => {
   const receiver = await Receiver.start();
+  receivers.push(receiver);
   receiver.respondWith(async (_req, res) => {
     await new Promise((resolve) => setTimeout(resolve, 10));
     res.end('ok');
@@ -100,5 +104,4 @@ test('kill -9 during delivery loses nothing', async (t) => {
   second.process.kill('SIGTERM');
   await exited(second.process);
   assert.equal(second.process.exitCode, 0, 'SIGTERM exits 0');
-  await receiver.close();
 });

@@ -15,7 +15,7 @@ before(async () => {
   svc = await startTestService({
     clock: () => now,
     random: () => 0.5,
-    overrides: { deliveryTimeoutMs: 400, leaseMs: 2000, responseBodyLimitBytes: 65536, pollIntervalMs: 50 },
+    overrides: { deliveryTimeoutMs: 400, leaseMs: 5000, responseBodyLimitBytes: 65536, pollIntervalMs: 50 },
   });
 });
 
@@ -280,19 +280,23 @@ test('redelivery resends identical bytes once', async () => {
 
 test('in-flight limit per webhook holds', async () => {
   const local = await Receiver.start();
+  // 40 requests at 100 ms each, 10 at a time, take at least 400 ms: time enough to see the fast one overtake them.
   local.respondWith(async (_req, res) => {
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await new Promise((resolve) => setTimeout(resolve, 100));
     res.end('ok');
   });
   const other = await Receiver.start();
-  const slow = await createHook(svc, local.url);
-  const fast = await createHook(svc, other.url);
-  await Promise.all(Array.from({ length: 40 }, (_, i) => ingestOne(slow.repoId, `slow ${i}`)));
-  await ingestOne(fast.repoId, 'fast');
-  await other.waitFor(1, 2000);
-  assert.ok(local.requests.length < 40, 'the fast endpoint is not held up by the slow one');
-  await local.waitFor(40, 10_000);
-  assert.ok(local.maxInFlight <= 10, `at most 10 requests in flight, saw ${local.maxInFlight}`);
-  assert.ok(local.maxInFlight >= 2, `requests run concurrently, saw ${local.maxInFlight}`);
-  await Promise.all([local.close(), other.close()]);
+  try {
+    const slow = await createHook(svc, local.url);
+    const fast = await createHook(svc, other.url);
+    await Promise.all(Array.from({ length: 40 }, (_, i) => ingestOne(slow.repoId, `slow ${i}`)));
+    await ingestOne(fast.repoId, 'fast');
+    await other.waitFor(1, 2000);
+    assert.ok(local.requests.length < 40, `the fast endpoint waited for ${local.requests.length} slow requests`);
+    await local.waitFor(40, 10_000);
+    assert.ok(local.maxInFlight <= 10, `at most 10 requests in flight, saw ${local.maxInFlight}`);
+    assert.ok(local.maxInFlight >= 2, `requests run concurrently, saw ${local.maxInFlight}`);
+  } finally {
+    await Promise.all([local.close(), other.close()]);
+  }
 });

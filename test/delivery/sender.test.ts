@@ -62,6 +62,33 @@ describe('sendWebhookRequest', () => {
     assert.equal(result.headers?.['x-multi'], 'a, b');
   });
 
+  test('repeated single-value headers keep the first value', async () => {
+    receiver.respondWith((_req, res) => {
+      res.setHeader('Retry-After', ['3600', '3600']);
+      res.setHeader('__proto__', 'kept');
+      res.writeHead(429);
+      res.end();
+    });
+    const result = await sendWebhookRequest(request());
+    assert.equal(result.headers?.['retry-after'], '3600');
+    assert.equal(Object.hasOwn(result.headers ?? {}, '__proto__'), true);
+    assert.equal(result.headers?.['__proto__'], 'kept');
+    assert.equal(JSON.parse(JSON.stringify(result.headers))['__proto__'], 'kept');
+  });
+
+  test('body cut off by the receiver is flagged', async () => {
+    receiver.respondWith((_req, res) => {
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('part');
+      setTimeout(() => res.socket?.destroy(), 20);
+    });
+    const result = await sendWebhookRequest(request());
+    assert.equal(result.error, null);
+    assert.equal(result.statusCode, 200);
+    assert.equal(result.body?.toString(), 'part');
+    assert.equal(result.bodyTruncated, true);
+  });
+
   test('keeps exactly the byte limit of a larger body and flags it', async () => {
     receiver.respondWith((_req, res) => {
       res.writeHead(200);

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import pg from 'pg';
 import { encodeCursor } from '../../src/store/rows.js';
-import type { ClaimOptions, IngestResult, Store } from '../../src/store/types.js';
+import type { ClaimOptions, Store } from '../../src/store/types.js';
 import { PostgresStore } from '../../src/store/postgres/store.js';
 import { POSTGRES_MIGRATIONS } from '../../src/store/postgres/migrations.js';
 import {
@@ -414,18 +414,6 @@ function conformance(backend: Backend): void {
         assert.ok(next[0].seq < Math.max(first[0].seq, first[1].seq), 'created_at 3 000 came first in seq but is due later');
         assert.equal((await store.claimDue(claimOptions())).length, 0);
         assert.equal((await store.claimDue(claimOptions({ now: 50_000 }))).length, 1);
-      }));
-
-    test('ingest reports the commit to onCommitted', () =>
-      withStore(async (store) => {
-        const repo = await makeRepo(store);
-        await makeHook(store, { kind: 'repo', repoId: repo.id });
-        const calls: IngestResult[][] = [];
-        const results = await store.ingest([ingestItem(repo.id), ingestItem(repo.id + 1_000_000)], (committed) => calls.push(committed));
-        assert.equal(calls.length, 1);
-        assert.deepEqual(calls[0], results);
-        assert.equal(results[0].ok, true);
-        assert.equal(results[1].ok, false);
       }));
 
     test('claim respects per-webhook limit', () =>

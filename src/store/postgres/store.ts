@@ -311,11 +311,9 @@ export class PostgresStore implements Store {
 
   // Events
 
-  async ingest(items: IngestItem[], onCommitted?: (results: IngestResult[]) => void): Promise<IngestResult[]> {
+  async ingest(items: IngestItem[]): Promise<IngestResult[]> {
     if (items.length === 0) return [];
-    const results = await withTransaction(this.pool, (client) => ingestBatch(client, items));
-    onCommitted?.(results);
-    return results;
+    return withTransaction(this.pool, (client) => ingestBatch(client, items));
   }
 
   async createDirectDelivery(input: { webhookId: number; event: string; planned: PlannedDelivery }, now: number): Promise<void> {

@@ -31,9 +31,9 @@ export class SqliteQueue {
         ORDER BY d.next_attempt_at, d.seq
         LIMIT @scan`),
       claimedRows: db.prepare(`
-        SELECT d.seq, d.id, d.webhook_id, d.event, d.body, d.status, d.attempts, d.manual, d.resume_at, d.lease_token,
+        SELECT d.seq, d.id, d.webhook_id, d.event, b.body, d.status, d.attempts, d.manual, d.resume_at, d.lease_token,
                w.url, w.secret, w.previous_secret, w.previous_secret_expires_at, w.insecure_ssl
-        FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+        FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id JOIN delivery_bodies b ON b.seq = d.seq
         WHERE d.seq IN (SELECT value FROM json_each(?))
         ORDER BY d.next_attempt_at, d.seq`),
       openWebhooks: db.prepare('SELECT id FROM webhooks WHERE deleted_at IS NULL LIMIT ?'),

@@ -389,7 +389,7 @@ export class SqliteStore implements Store {
 
   // Events
 
-  async ingest(items: IngestItem[], onCommitted?: (results: IngestResult[]) => void): Promise<IngestResult[]> {
+  async ingest(items: IngestItem[]): Promise<IngestResult[]> {
     const findKey = this.prepare('SELECT id, event, deliveries, request_hash, created_at FROM events WHERE repo_id = ? AND idempotency_key = ?', true);
     const repoById = this.prepare(`SELECT * FROM repositories WHERE id = ? AND ${ACTIVE_REPO}`, true);
     const hooksFor = this.prepare(
@@ -402,10 +402,11 @@ export class SqliteStore implements Store {
       true,
     );
     const insertDelivery = this.prepare(
-      `INSERT INTO deliveries (id, webhook_id, event_id, event, status, body, next_attempt_at, created_at, updated_at)
-       VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)`,
+      `INSERT INTO deliveries (id, webhook_id, event_id, event, status, next_attempt_at, created_at, updated_at)
+       VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)`,
       true,
     );
+    const insertBody = this.prepare('INSERT INTO delivery_bodies (seq, body) VALUES (?, ?)', true);
 
     const results: IngestResult[] = [];
     const context = new Map<number, { repo: RepositoryRecord; hooks: WebhookRecord[] } | null>();
@@ -430,7 +431,8 @@ export class SqliteStore implements Store {
       const planned = item.plan(found.repo, found.hooks);
       insertEvent.run(item.eventId, item.repoId, item.event, item.payload, planned.length, item.idempotencyKey, item.requestHash, item.createdAt);
       for (const delivery of planned) {
-        insertDelivery.run(delivery.id, delivery.webhookId, item.eventId, item.event, delivery.body, item.createdAt, item.createdAt, item.createdAt);
+        const { lastInsertRowid } = insertDelivery.run(delivery.id, delivery.webhookId, item.eventId, item.event, item.createdAt, item.createdAt, item.createdAt);
+        insertBody.run(lastInsertRowid, delivery.body);
       }
       return { ok: true, eventId: item.eventId, event: item.event, deliveries: planned.length, replayed: false, createdAt: item.createdAt };
     });
@@ -439,18 +441,21 @@ export class SqliteStore implements Store {
       for (const item of items) results.push(one(item));
     });
     batch.immediate();
-    onCommitted?.(results);
+    // Deliveries go out only after this sync: a receiver never holds a delivery of an event that a power cut could lose.
     if (this.walSync && results.some((result) => result.ok && !result.replayed)) await this.walSync.sync();
     return results;
   }
 
   async createDirectDelivery(input: { webhookId: number; event: string; planned: PlannedDelivery }, now: number): Promise<void> {
-    this.db
-      .prepare(
-        `INSERT INTO deliveries (id, webhook_id, event_id, event, status, body, next_attempt_at, created_at, updated_at)
-         VALUES (?, ?, NULL, ?, 'pending', ?, ?, ?, ?)`,
-      )
-      .run(input.planned.id, input.webhookId, input.event, input.planned.body, now, now, now);
+    const insertDelivery = this.prepare(
+      `INSERT INTO deliveries (id, webhook_id, event_id, event, status, next_attempt_at, created_at, updated_at)
+       VALUES (?, ?, NULL, ?, 'pending', ?, ?, ?)`,
+    );
+    const insertBody = this.prepare('INSERT INTO delivery_bodies (seq, body) VALUES (?, ?)');
+    this.db.transaction(() => {
+      const { lastInsertRowid } = insertDelivery.run(input.planned.id, input.webhookId, input.event, now, now, now);
+      insertBody.run(lastInsertRowid, input.planned.body);
+    }).immediate();
   }
 
   async listEvents(query: { repoId: number; afterSeq?: number; cursor?: string; limit: number }): Promise<Page<EventRecord>> {
@@ -482,7 +487,9 @@ export class SqliteStore implements Store {
   }
 
   async getDelivery(webhookId: number, id: string): Promise<DeliveryDetail | null> {
-    const row = this.prepare('SELECT * FROM deliveries WHERE id = ? AND webhook_id = ?').get(id, webhookId) as Row | undefined;
+    const row = this.prepare(
+      'SELECT d.*, b.body FROM deliveries d JOIN delivery_bodies b ON b.seq = d.seq WHERE d.id = ? AND d.webhook_id = ?',
+    ).get(id, webhookId) as Row | undefined;
     if (!row) return null;
     const attempts = this.prepare('SELECT * FROM attempts WHERE delivery_seq = ? ORDER BY attempt').all(row.seq) as Row[];
     return { ...toDeliverySummary(row), body: row.body as Buffer, attemptsLog: attempts.map(toAttempt) };
