@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { DeliveryStatus } from '../../delivery/states.js';
 import type { AttemptResult, ClaimedDelivery, ClaimOptions } from '../types.js';
-import { toClaimedDelivery, type Row } from '../rows.js';
+import type { Row } from '../rows.js';
 
 /** Rows read past the claim limit, so that webhooks at their in-flight limit do not starve the others. */
 const CLAIM_SCAN_FACTOR = 4;
@@ -17,11 +17,12 @@ export class SqliteQueue {
 
   constructor(private readonly db: Database.Database) {
     this.statements = {
-      leasedPerWebhook: db.prepare(
-        'SELECT webhook_id, COUNT(*) AS n FROM deliveries WHERE lease_expires_at IS NOT NULL AND lease_expires_at > ? GROUP BY webhook_id',
-      ),
+      leasedPerWebhook: db
+        .prepare('SELECT webhook_id, COUNT(*) AS n FROM deliveries WHERE lease_expires_at IS NOT NULL AND lease_expires_at > ? GROUP BY webhook_id')
+        .raw(),
       // Reads only the keys of the candidates, so rows that are skipped cost no body copy.
-      dueKeys: db.prepare(`
+      dueKeys: db
+        .prepare(`
         SELECT d.seq, d.webhook_id
         FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
         WHERE d.next_attempt_at IS NOT NULL AND d.next_attempt_at <= @now
@@ -29,14 +30,22 @@ export class SqliteQueue {
           AND (w.active = 1 OR d.manual = 1) AND w.deleted_at IS NULL
           AND d.webhook_id NOT IN (SELECT value FROM json_each(@saturated))
         ORDER BY d.next_attempt_at, d.seq
-        LIMIT @scan`),
-      claimedRows: db.prepare(`
-        SELECT d.seq, d.id, d.webhook_id, d.event, b.body, d.status, d.attempts, d.manual, d.resume_at, d.lease_token,
-               w.url, w.secret, w.previous_secret, w.previous_secret_expires_at, w.insecure_ssl
-        FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id JOIN delivery_bodies b ON b.seq = d.seq
-        WHERE d.seq IN (SELECT value FROM json_each(?))
-        ORDER BY d.next_attempt_at, d.seq`),
-      openWebhooks: db.prepare('SELECT id FROM webhooks WHERE deleted_at IS NULL LIMIT ?'),
+        LIMIT @scan`)
+        .raw(),
+      // Rows come back in the order of the list, which is due order; the columns are read by position.
+      claimedRows: db
+        .prepare(`
+        SELECT d.seq, d.id, d.webhook_id, d.event, b.body, d.status, d.attempts, d.manual, d.resume_at
+        FROM json_each(?) j JOIN deliveries d ON d.seq = j.value JOIN delivery_bodies b ON b.seq = d.seq
+        ORDER BY j.key`)
+        .raw(),
+      // Each webhook of a batch is read once, not once per delivery.
+      claimedWebhooks: db
+        .prepare(`
+        SELECT id, url, secret, previous_secret, previous_secret_expires_at, insecure_ssl
+        FROM webhooks WHERE id IN (SELECT value FROM json_each(?))`)
+        .raw(),
+      openWebhooks: db.prepare('SELECT id FROM webhooks WHERE deleted_at IS NULL LIMIT ?').pluck(),
       // Each lease token is the claim's own prefix plus the row number, so one statement leases the whole batch.
       lease: db.prepare(`
         UPDATE deliveries SET lease_owner = @owner, lease_token = @prefix || seq, lease_expires_at = @until
@@ -80,7 +89,7 @@ export class SqliteQueue {
   /** The body of a claim; the caller holds a write transaction. */
   private claimInTransaction(options: ClaimOptions): ClaimedDelivery[] {
     const leased = new Map<number, number>();
-    for (const row of this.statements.leasedPerWebhook.all(options.now) as Row[]) leased.set(Number(row.webhook_id), Number(row.n));
+    for (const [webhookId, n] of this.statements.leasedPerWebhook.all(options.now) as [number, number][]) leased.set(webhookId, n);
     const saturated = [...leased].filter(([, n]) => n >= options.maxInFlightPerWebhook).map(([id]) => id);
     const target = Math.min(options.limit, this.freeSlots(leased, options.maxInFlightPerWebhook, options.limit));
     if (target === 0) return [];
@@ -91,20 +100,52 @@ export class SqliteQueue {
       now: options.now,
       saturated: JSON.stringify(saturated),
       scan: options.limit * CLAIM_SCAN_FACTOR,
-    }) as IterableIterator<Row>;
-    for (const row of candidates) {
-      const webhookId = Number(row.webhook_id);
+    }) as IterableIterator<[number, number]>;
+    const webhookIds = new Set<number>();
+    for (const [seq, webhookId] of candidates) {
       const inFlight = leased.get(webhookId) ?? 0;
       if (inFlight >= options.maxInFlightPerWebhook) continue;
       leased.set(webhookId, inFlight + 1);
-      picked.push(Number(row.seq));
+      picked.push(seq);
+      webhookIds.add(webhookId);
       if (picked.length >= target) break;
     }
 
     if (picked.length === 0) return [];
     const seqs = JSON.stringify(picked);
-    this.statements.lease.run({ owner: options.workerId, prefix: `${options.workerId}:${randomUUID()}:`, until: options.now + options.leaseMs, seqs });
-    return (this.statements.claimedRows.all(seqs) as Row[]).map(toClaimedDelivery);
+    const prefix = `${options.workerId}:${randomUUID()}:`;
+    this.statements.lease.run({ owner: options.workerId, prefix, until: options.now + options.leaseMs, seqs });
+    const webhooks = this.claimedWebhooks([...webhookIds]);
+    return (this.statements.claimedRows.all(seqs) as unknown[][]).map((row) => ({
+      id: row[1] as string,
+      seq: row[0] as number,
+      webhookId: row[2] as number,
+      event: row[3] as string,
+      body: row[4] as Buffer,
+      status: row[5] as DeliveryStatus,
+      attempts: row[6] as number,
+      manual: row[7] === 1,
+      resumeAt: row[8] === null ? null : Number(row[8]),
+      // The lease statement wrote exactly this token.
+      leaseToken: prefix + String(row[0]),
+      webhook: webhooks.get(row[2] as number)!,
+    }));
+  }
+
+  /** Reads the sending details of each webhook of a claimed batch. */
+  private claimedWebhooks(ids: number[]): Map<number, ClaimedDelivery['webhook']> {
+    const webhooks = new Map<number, ClaimedDelivery['webhook']>();
+    for (const row of this.statements.claimedWebhooks.all(JSON.stringify(ids)) as unknown[][]) {
+      webhooks.set(Number(row[0]), {
+        id: Number(row[0]),
+        url: String(row[1]),
+        secret: String(row[2]),
+        previousSecret: row[3] === null ? null : String(row[3]),
+        previousSecretExpiresAt: row[4] === null ? null : Number(row[4]),
+        insecureSsl: row[5] === 1,
+      });
+    }
+    return webhooks;
   }
 
   /**
@@ -115,10 +156,10 @@ export class SqliteQueue {
    */
   private freeSlots(leased: Map<number, number>, perWebhook: number, cap: number): number {
     const enough = leased.size + Math.ceil(cap / perWebhook) + 1;
-    const rows = this.statements.openWebhooks.all(enough) as Row[];
-    if (rows.length >= enough) return cap;
+    const ids = this.statements.openWebhooks.all(enough) as number[];
+    if (ids.length >= enough) return cap;
     let free = 0;
-    for (const row of rows) free += Math.max(0, perWebhook - (leased.get(Number(row.id)) ?? 0));
+    for (const id of ids) free += Math.max(0, perWebhook - (leased.get(id) ?? 0));
     return Math.min(free, cap);
   }
 
