@@ -86,7 +86,7 @@ export class SqliteQueue {
     return this.db.transaction(() => this.claimInTransaction(options)).immediate();
   }
 
-  /** The body of a claim; the caller holds a write transaction. */
+  /** Runs a claim inside the write transaction that the caller opened. */
   private claimInTransaction(options: ClaimOptions): ClaimedDelivery[] {
     const leased = new Map<number, number>();
     for (const [webhookId, n] of this.statements.leasedPerWebhook.all(options.now) as [number, number][]) leased.set(webhookId, n);
