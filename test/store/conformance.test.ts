@@ -891,6 +891,19 @@ describe('postgres migrations', () => {
     }
   });
 
+  test('newer schema version is rejected', async () => {
+    const store = new PostgresStore(TEST_DATABASE_URL, { schema, poolSize: 1 });
+    const latest = POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1].version;
+    try {
+      await store.migrate();
+      await store.pool.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, 0)', [latest + 1]);
+      await assert.rejects(store.migrate(), new RegExp(`has schema version ${latest + 1}, newer than the ${latest} this release knows`));
+    } finally {
+      await store.pool.query('DELETE FROM schema_migrations WHERE version = $1', [latest + 1]);
+      await store.close();
+    }
+  });
+
   test('invalid schema name rejected', () => {
     assert.throws(() => new PostgresStore(TEST_DATABASE_URL, { schema: 'Bad-Name; DROP' }), /schema name must be 1 to 63 lower-case letters/);
   });

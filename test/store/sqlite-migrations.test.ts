@@ -54,3 +54,20 @@ test('upgrade keeps stored bodies byte for byte', async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('newer schema version is rejected', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dits-sqlite-migrations-'));
+  const file = join(dir, 'dits-webhooks.db');
+  try {
+    const latest = SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1].version;
+    const newer = databaseAt(file, latest);
+    newer.pragma(`user_version = ${latest + 1}`);
+    newer.close();
+    assert.throws(() => new SqliteStore(file), new RegExp(`has schema version ${latest + 1}, newer than the ${latest} this release knows`));
+    const check = new Database(file);
+    assert.equal(Number(check.pragma('user_version', { simple: true })), latest + 1, 'the database is left as it was');
+    check.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

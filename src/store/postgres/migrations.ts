@@ -1,3 +1,4 @@
+import { assertKnownSchema } from '../schema-version.js';
 import type pg from 'pg';
 
 /**
@@ -334,6 +335,7 @@ export async function applyMigrations(client: pg.ClientBase, schema: string): Pr
     await client.query(`CREATE TABLE IF NOT EXISTS ${schema}.schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`);
     const applied = await client.query<{ version: number }>(`SELECT version FROM ${schema}.schema_migrations`);
     const done = new Set(applied.rows.map((row) => Number(row.version)));
+    assertKnownSchema(Math.max(0, ...done), POSTGRES_MIGRATIONS, `PostgreSQL schema ${schema}`);
     for (const migration of POSTGRES_MIGRATIONS) {
       if (done.has(migration.version)) continue;
       await client.query(migration.sql);

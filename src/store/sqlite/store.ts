@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { SQLITE_MIGRATIONS } from './migrations.js';
+import { assertKnownSchema } from '../schema-version.js';
 import { SqliteQueue } from './queue.js';
 import { Checkpointer } from './checkpointer.js';
 import { WalSync } from './wal-sync.js';
@@ -125,6 +126,7 @@ export class SqliteStore implements Store {
 
   private applyMigrations(): void {
     const current = Number(this.db.pragma('user_version', { simple: true }));
+    assertKnownSchema(current, SQLITE_MIGRATIONS, `SQLite database ${this.db.name}`);
     for (const migration of SQLITE_MIGRATIONS) {
       if (migration.version <= current) continue;
       this.db.transaction(() => {
