@@ -10,6 +10,9 @@
  *   --out FILE         where to write the report. Partial runs (--quick, --only)
  *                      default to a file in the temporary folder, so they never
  *                      replace the published report.
+ * Service settings: BENCH_SERVICE_CONFIG='{"sqliteSynchronous":"normal"}' (JSON
+ * of configuration keys) overrides the settings of every Dits service started.
+ * bench/store-micro.ts measures the SQLite store alone, without HTTP.
  * Profiling: BENCH_CPU_PROF=service-worker (comma list of child name prefixes,
  * e.g. service-all, service-api, bullmq) writes V8 CPU profiles of those
  * children to BENCH_CPU_PROF_DIR, by default dits-bench-profiles in the
