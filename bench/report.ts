@@ -148,7 +148,7 @@ function storeRows(label: string, pick: (r: RunResult) => StoreStats | undefined
   };
   const ingestRows: Row[] = [
     [`${label}: events per ingest`, (r) => format(per(r, 'ingest', (s) => s.items / s.calls), 1), 'events'],
-    [`${label}: time per ingest, up to the commit`, (r) => format(per(r, 'ingest', (s) => s.ms / s.calls), 2), 'ms'],
+    [`${label}: time per ingest`, (r) => format(per(r, 'ingest', (s) => s.ms / s.calls), 2), 'ms'],
   ];
   return [
     [`${label}: claim transactions`, (r) => format(per(r, 'claimDue', (s) => s.calls)), 'transactions'],
@@ -250,7 +250,7 @@ export function renderReport(input: ReportInput): string {
     '',
     '## 5. Store transactions of the Dits service',
     '',
-    'Counted by wrapping the SQLite store in the service process (bench/store-trace.ts). A claim leases due deliveries, a complete records attempts and usually claims again in the same transaction, an ingest stores events with their deliveries. Each is one SQLite transaction that runs on the event loop. At synchronous=full an ingest then waits for a WAL sync in the thread pool; that wait is not counted, since the event loop runs other work meanwhile.',
+    'Counted by wrapping the SQLite store in the service process (bench/store-trace.ts). A claim leases due deliveries, a complete records attempts and usually claims again in the same transaction, an ingest stores events with their deliveries. Each is one SQLite transaction that runs on the event loop, fsync included.',
     '',
     storeTable(runs),
     '',

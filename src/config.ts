@@ -23,7 +23,7 @@ export interface Config {
   databaseUrl: string;
   /** PostgreSQL schema that contains the tables, created at start when missing: lower-case letters, digits and '_'. */
   databaseSchema: string;
-  /** SQLite durability: `full` survives power loss (an event gets its response after a WAL sync), `normal` survives process crashes only. */
+  /** SQLite `synchronous` pragma for stored events: `full` survives power loss, `normal` survives process crashes only. */
   sqliteSynchronous: 'full' | 'normal';
   /** pino log level. */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -165,7 +165,12 @@ function coerce(key: string, spec: KeySpec, raw: unknown): { value?: unknown; er
       return { error: `expected true or false, got ${JSON.stringify(raw)}` };
     case 'integer':
     case 'number': {
-      const n = fromText && (raw as string).trim() !== '' ? Number(raw) : raw;
+      // Text must be plain decimal: Number() alone would also take hex, binary and, for integers, exponents.
+      const pattern = spec.kind === 'integer' ? /^\s*-?\d+\s*$/ : /^\s*-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/;
+      if (fromText && !pattern.test(raw as string)) {
+        return { error: `expected ${spec.kind === 'integer' ? 'an integer' : 'a number'} in decimal digits, got ${JSON.stringify(raw)}` };
+      }
+      const n = fromText ? Number(raw) : raw;
       if (typeof n !== 'number' || !Number.isFinite(n) || (spec.kind === 'integer' && !Number.isInteger(n))) {
         return { error: `expected ${spec.kind === 'integer' ? 'an integer' : 'a number'}, got ${JSON.stringify(raw)}` };
       }
@@ -241,6 +246,9 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
   }
 
   const result: Record<string, unknown> = { ...DEFAULT_CONFIG };
+  /** Source of each value that was set: a flag, an environment variable or the config file. */
+  const origins = new Map<keyof Config, string>();
+  const failed = new Set<keyof Config>();
   for (const key of Object.keys(SPEC) as (keyof Config)[]) {
     const spec = SPEC[key];
     const layers: [string, unknown][] = [
@@ -253,9 +261,15 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
     const [origin, raw] = found;
     const { value, error } = coerce(key, spec, raw);
     const problem = error ?? checkRange(spec, value);
-    if (problem) errors.push({ field: origin, message: problem });
-    else result[key] = value;
+    if (problem) {
+      errors.push({ field: origin, message: problem });
+      failed.add(key);
+    } else {
+      result[key] = value;
+      origins.set(key, origin);
+    }
   }
+  const originOf = (key: keyof Config) => origins.get(key) ?? 'the default';
   if (env.DATABASE_URL && sources.overrides?.databaseUrl === undefined && !env[envName('databaseUrl')]) {
     result.databaseUrl = env.DATABASE_URL;
   }
@@ -263,10 +277,13 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
   const config = result as unknown as Config;
   // An attempt lasts at most the headers deadline plus the body read deadline, so the lease must outlive both, with room to record it.
   const longestAttemptMs = config.deliveryTimeoutMs + BODY_READ_TIMEOUT_MS + LEASE_MARGIN_MS;
-  if (config.leaseMs <= longestAttemptMs) {
+  if (!failed.has('leaseMs') && !failed.has('deliveryTimeoutMs') && config.leaseMs <= longestAttemptMs) {
     errors.push({
-      field: 'leaseMs',
-      message: `must exceed deliveryTimeoutMs + ${BODY_READ_TIMEOUT_MS + LEASE_MARGIN_MS} (${longestAttemptMs}) so that a lease outlives a request and its response body, got ${config.leaseMs}`,
+      field: origins.get('leaseMs') ?? origins.get('deliveryTimeoutMs') ?? 'leaseMs',
+      message:
+        `leaseMs ${config.leaseMs} (${originOf('leaseMs')}) must exceed deliveryTimeoutMs ${config.deliveryTimeoutMs} (${originOf('deliveryTimeoutMs')}) ` +
+        `+ ${BODY_READ_TIMEOUT_MS + LEASE_MARGIN_MS} = ${longestAttemptMs}, so that a lease outlives a request and its response body; ` +
+        `raise leaseMs (DITS_WEBHOOKS_LEASE_MS) above ${longestAttemptMs} or lower deliveryTimeoutMs`,
     });
   }
   if (config.databaseUrl && !/^postgres(ql)?:\/\//.test(config.databaseUrl)) {

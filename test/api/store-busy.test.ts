@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { SqliteStore } from '../../src/store/sqlite/store.js';
 import { pushEvent } from '../support/fixtures.js';
 import { startTestService } from '../support/service.js';
 
@@ -11,7 +14,7 @@ test('locked database gives 503 with Retry-After', async () => {
   try {
     const repo = await svc.api('POST', '/v1/repos', { owner: 'user', name: 'locked' });
     assert.equal(repo.status, 201, repo.text);
-    // Another process holds the write lock for longer than the store waits (5 s).
+    // Another process holds the write lock for longer than the store waits (BUSY_TIMEOUT_MS).
     other.exec('BEGIN IMMEDIATE');
     const res = await svc.api('POST', `/v1/repos/${repo.json.id}/events`, pushEvent());
     other.exec('ROLLBACK');
@@ -24,5 +27,20 @@ test('locked database gives 503 with Retry-After', async () => {
   } finally {
     other.close();
     await svc.stop();
+  }
+});
+
+test('starting on a locked database names the lock', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dits-webhooks-locked-'));
+  const file = join(dir, 'dits-webhooks.db');
+  const other = new Database(file);
+  try {
+    other.pragma('journal_mode = WAL');
+    other.exec('CREATE TABLE holder (v INTEGER)');
+    other.exec('BEGIN EXCLUSIVE');
+    assert.throws(() => new SqliteStore(file), /is locked by another process \(SQLITE_BUSY\); stop the process that holds a transaction open on it/);
+  } finally {
+    other.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -15,9 +15,39 @@ function errorsOf(overrides: Record<string, unknown>): { field: string; message:
 test('lease must outlive headers and body deadlines', () => {
   const [problem] = errorsOf({ deliveryTimeoutMs: 3000, leaseMs: 4100 });
   assert.equal(problem.field, 'leaseMs');
-  assert.match(problem.message, /must exceed deliveryTimeoutMs \+ 4000 \(7000\)/);
-  assert.match(problem.message, /got 4100/);
+  assert.match(problem.message, /^leaseMs 4100 \(leaseMs\) must exceed deliveryTimeoutMs 3000 \(deliveryTimeoutMs\) \+ 4000 = 7000/);
+  assert.match(problem.message, /raise leaseMs \(DITS_WEBHOOKS_LEASE_MS\) above 7000 or lower deliveryTimeoutMs$/);
   assert.deepEqual(errorsOf({ deliveryTimeoutMs: 3000, leaseMs: 7001 }), []);
+});
+
+test('lease error names the setting that was changed', () => {
+  const build = () => loadConfig({ env: { DITS_WEBHOOKS_DELIVERY_TIMEOUT_MS: '56000' } });
+  assert.throws(build, (err: unknown) => {
+    assert.ok(err instanceof ConfigError);
+    assert.equal(err.errors.length, 1);
+    assert.equal(err.errors[0].field, 'DITS_WEBHOOKS_DELIVERY_TIMEOUT_MS');
+    assert.match(err.errors[0].message, /leaseMs 60000 \(the default\) must exceed deliveryTimeoutMs 56000 \(DITS_WEBHOOKS_DELIVERY_TIMEOUT_MS\)/);
+    return true;
+  });
+});
+
+test('invalid lease gives one error, not two', () => {
+  const build = () => loadConfig({ env: { DITS_WEBHOOKS_LEASE_MS: 'abc', DITS_WEBHOOKS_DELIVERY_TIMEOUT_MS: '60000' } });
+  assert.throws(build, (err: unknown) => {
+    assert.ok(err instanceof ConfigError);
+    assert.deepEqual(err.errors.map((e) => e.field), ['DITS_WEBHOOKS_LEASE_MS']);
+    return true;
+  });
+});
+
+test('numbers from text must be plain decimal', () => {
+  for (const text of ['0x36B1', '1.4001e4', '0b101', '12abc', '']) {
+    const [problem] = errorsOf({ leaseMs: text });
+    assert.equal(problem?.field, 'leaseMs', `${JSON.stringify(text)} was accepted`);
+    assert.match(problem.message, /expected an integer in decimal digits/);
+  }
+  assert.equal(loadConfig({ env: { DITS_WEBHOOKS_LEASE_MS: ' 14001 ' } }).leaseMs, 14001);
+  assert.equal(loadConfig({ env: { DITS_WEBHOOKS_RETRY_JITTER: '0.25' } }).retryJitter, 0.25);
 });
 
 test('defaults pass the lease rule', () => {
@@ -27,5 +57,5 @@ test('defaults pass the lease rule', () => {
 
 test('environment values are checked like flags', () => {
   const build = () => loadConfig({ env: { DITS_WEBHOOKS_LEASE_MS: '5000' } });
-  assert.throws(build, (err: unknown) => err instanceof ConfigError && err.errors[0].field === 'leaseMs');
+  assert.throws(build, (err: unknown) => err instanceof ConfigError && err.errors[0].field === 'DITS_WEBHOOKS_LEASE_MS');
 });

@@ -5,7 +5,6 @@ import { SQLITE_MIGRATIONS } from './migrations.js';
 import { assertKnownSchema } from '../schema-version.js';
 import { SqliteQueue } from './queue.js';
 import { Checkpointer } from './checkpointer.js';
-import { WalSync } from './wal-sync.js';
 import {
   decodeCursor,
   encodeCursor,
@@ -46,6 +45,9 @@ import type {
 
 const ACTIVE_REPO = 'deleted_at IS NULL';
 
+/** Time a connection waits for another process's write lock before SQLITE_BUSY, in ms. */
+export const BUSY_TIMEOUT_MS = 1000;
+
 /**
  * Opens one connection in WAL mode. Automatic checkpoints are pushed far out
  * (10,000 pages, about 40 MiB of log) because the Checkpointer thread runs
@@ -53,9 +55,10 @@ const ACTIVE_REPO = 'deleted_at IS NULL';
  */
 function openConnection(file: string, synchronous: 'FULL' | 'NORMAL'): Database.Database {
   const db = new Database(file);
+  // A locked database blocks the event loop while SQLite waits, so the wait is short: past it, writes fail with 503 store_busy.
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${synchronous}`);
-  db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
   if (file !== ':memory:') db.pragma('wal_autocheckpoint = 10000');
   return db;
@@ -86,40 +89,37 @@ export class SqliteStore implements Store {
    */
   private readonly queueDb: Database.Database;
   private readonly checkpointer: Checkpointer | null;
-  /** Present at synchronous=full: ingestion commits on the queue connection and waits for this sync before it answers. */
-  private readonly walSync: WalSync | null;
 
   constructor(file: string, options: { synchronous?: 'full' | 'normal'; onError?: (message: string) => void } = {}) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-    this.db = openConnection(file, options.synchronous === 'normal' ? 'NORMAL' : 'FULL');
-    this.applyMigrations();
+    let db: Database.Database | null = null;
+    try {
+      db = openConnection(file, options.synchronous === 'normal' ? 'NORMAL' : 'FULL');
+      this.db = db;
+      this.applyMigrations();
+    } catch (err) {
+      db?.close();
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY') throw err;
+      throw new Error(`${file} is locked by another process (SQLITE_BUSY); stop the process that keeps a transaction open on it, or start again later`);
+    }
     if (file === ':memory:') {
       this.queueDb = this.db;
       this.checkpointer = null;
-      this.walSync = null;
     } else {
-      this.walSync = options.synchronous === 'normal' ? null : new WalSync(`${file}-wal`);
       this.queueDb = openConnection(file, 'NORMAL');
       this.checkpointer = new Checkpointer(file, options.onError ?? ((message) => process.stderr.write(`SQLite checkpoint failed: ${message}\n`)));
     }
     this.queue = new SqliteQueue(this.queueDb);
   }
 
-  /** fdatasync calls made so that ingested events were on disk before their answer; 0 at synchronous=normal. */
-  get ingestSyncs(): number {
-    return this.walSync?.flushes ?? 0;
-  }
-
   private readonly statements = new Map<string, Database.Statement>();
-  private readonly queueStatements = new Map<string, Database.Statement>();
 
   /** Returns a prepared statement for the SQL text, preparing it once; preparing costs tens of microseconds. */
-  private prepare(sql: string, queue = false): Database.Statement {
-    const cache = queue ? this.queueStatements : this.statements;
-    let statement = cache.get(sql);
+  private prepare(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
     if (!statement) {
-      statement = (queue ? this.queueDb : this.db).prepare(sql);
-      cache.set(sql, statement);
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
     }
     return statement;
   }
@@ -142,7 +142,6 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     await this.checkpointer?.stop();
-    this.walSync?.close();
     if (this.queueDb.open) this.queueDb.close();
     if (this.db.open) this.db.close();
   }
@@ -392,28 +391,24 @@ export class SqliteStore implements Store {
   // Events
 
   async ingest(items: IngestItem[]): Promise<IngestResult[]> {
-    const findKey = this.prepare('SELECT id, event, deliveries, request_hash, created_at FROM events WHERE repo_id = ? AND idempotency_key = ?', true);
-    const repoById = this.prepare(`SELECT * FROM repositories WHERE id = ? AND ${ACTIVE_REPO}`, true);
+    const findKey = this.prepare('SELECT id, event, deliveries, request_hash, created_at FROM events WHERE repo_id = ? AND idempotency_key = ?');
+    const repoById = this.prepare(`SELECT * FROM repositories WHERE id = ? AND ${ACTIVE_REPO}`);
     const hooksFor = this.prepare(
       `SELECT * FROM webhooks WHERE deleted_at IS NULL AND active = 1 AND (repo_id = ? OR (repo_id IS NULL AND lower(owner) = lower(?))) ORDER BY id`,
-      true,
     );
     const insertEvent = this.prepare(
       `INSERT INTO events (id, repo_id, event, payload, deliveries, idempotency_key, request_hash, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      true,
     );
     const insertDelivery = this.prepare(
       `INSERT INTO deliveries (id, webhook_id, event_id, event, status, next_attempt_at, created_at, updated_at)
        VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)`,
-      true,
     );
-    const insertBody = this.prepare('INSERT INTO delivery_bodies (seq, body) VALUES (?, ?)', true);
+    const insertBody = this.prepare('INSERT INTO delivery_bodies (seq, body) VALUES (?, ?)');
 
     const results: IngestResult[] = [];
     const context = new Map<number, { repo: RepositoryRecord; hooks: WebhookRecord[] } | null>();
-    // Ingestion commits on the queue connection (synchronous=NORMAL) and makes the commit durable below, off the event loop.
-    const one = this.queueDb.transaction((item: IngestItem): IngestResult => {
+    const one = this.db.transaction((item: IngestItem): IngestResult => {
       if (item.idempotencyKey !== null) {
         const prior = findKey.get(item.repoId, item.idempotencyKey) as Row | undefined;
         if (prior) {
@@ -438,13 +433,11 @@ export class SqliteStore implements Store {
       }
       return { ok: true, eventId: item.eventId, event: item.event, deliveries: planned.length, replayed: false, createdAt: item.createdAt };
     });
-    const batch = this.queueDb.transaction(() => {
+    const batch = this.db.transaction(() => {
       // Each item runs in its own savepoint, so one failure leaves the rest of the batch intact.
       for (const item of items) results.push(one(item));
     });
     batch.immediate();
-    // Deliveries go out only after this sync: a receiver never holds a delivery of an event that a power cut could lose.
-    if (this.walSync && results.some((result) => result.ok && !result.replayed)) await this.walSync.sync();
     return results;
   }
 
