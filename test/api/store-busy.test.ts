@@ -38,7 +38,7 @@ test('starting on a locked database names the lock', async () => {
     other.pragma('journal_mode = WAL');
     other.exec('CREATE TABLE holder (v INTEGER)');
     other.exec('BEGIN EXCLUSIVE');
-    assert.throws(() => new SqliteStore(file), /is locked by another process \(SQLITE_BUSY\); stop the process that holds a transaction open on it/);
+    assert.throws(() => new SqliteStore(file), /is locked by another process \(SQLITE_BUSY\); stop the process that keeps a transaction open on it/);
   } finally {
     other.close();
     rmSync(dir, { recursive: true, force: true });
