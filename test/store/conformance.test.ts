@@ -908,3 +908,40 @@ describe('postgres migrations', () => {
     assert.throws(() => new PostgresStore(TEST_DATABASE_URL, { schema: 'Bad-Name; DROP' }), /schema name must be 1 to 63 lower-case letters/);
   });
 });
+
+describe('postgres event order', () => {
+  const schema = uniqueSchema('order');
+  after(() => dropSchema(schema));
+
+  test('one repository ingests one transaction at a time', async () => {
+    const store = new PostgresStore(TEST_DATABASE_URL, { schema, poolSize: 3 });
+    const holder = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await holder.connect();
+    try {
+      await store.migrate();
+      const busy = await makeRepo(store);
+      const other = await makeRepo(store);
+      // Stands in for another process's ingestion of `busy` that has not committed yet.
+      await holder.query('BEGIN');
+      await holder.query(`SET LOCAL search_path TO ${schema}`);
+      await holder.query(`SELECT pg_advisory_xact_lock(hashtextextended('dits_webhooks.events:' || current_schema() || ':' || $1, 0))`, [busy.id]);
+      let stored = false;
+      const waiting = store.ingest([ingestItem(busy.id)]).then((results) => {
+        stored = true;
+        return results;
+      });
+      const [unrelated] = await store.ingest([ingestItem(other.id)]);
+      assert.equal(unrelated.ok, true, 'another repository is not held up');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.equal(stored, false, 'the second transaction of the repository waited');
+      await holder.query('COMMIT');
+      const [result] = await waiting;
+      assert.equal(result.ok, true);
+      const events = await store.listEvents({ repoId: busy.id, afterSeq: 0, limit: 10 });
+      assert.equal(events.items.length, 1);
+    } finally {
+      await holder.end();
+      await store.close();
+    }
+  });
+});

@@ -4,6 +4,19 @@ import type { IngestItem, IngestResult, PlannedDelivery, RepositoryRecord, Webho
 import { prepared } from './pool.js';
 import { WORK_CHANNEL } from './work-listener.js';
 
+/**
+ * Serialises the ingestion transactions of each repository, taking the locks
+ * in id order. Event sequence numbers are drawn at insert and become visible
+ * at commit; with one writer per repository at a time they become visible in
+ * order, so a reader that follows a repository's events by sequence number
+ * (the event stream) never passes over one that commits late.
+ */
+const lockRepos = prepared(
+  'dits_ingest_lock_repos',
+  `SELECT pg_advisory_xact_lock(hashtextextended('dits_webhooks.events:' || current_schema() || ':' || id, 0))
+   FROM unnest($1::bigint[]) AS id`,
+);
+
 const reposById = prepared('dits_ingest_repos', 'SELECT * FROM repositories WHERE id = ANY ($1::bigint[]) AND deleted_at IS NULL');
 
 // FOR KEY SHARE conflicts only with the FOR UPDATE that deactivation and
@@ -95,7 +108,8 @@ function toStoredKey(row: Row): StoredKey {
  * request hash differs.
  */
 export async function ingestBatch(client: pg.ClientBase, items: IngestItem[]): Promise<IngestResult[]> {
-  const repoIds = [...new Set(items.map((item) => item.repoId))];
+  const repoIds = [...new Set(items.map((item) => item.repoId))].sort((a, b) => a - b);
+  await client.query(lockRepos([repoIds]));
   const context = await loadContext(client, repoIds);
   const stored = await loadStoredKeys(client, items);
 

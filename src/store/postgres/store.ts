@@ -322,8 +322,7 @@ export class PostgresStore implements Store {
 
   async listEvents(query: { repoId: number; afterSeq?: number; cursor?: string; limit: number }): Promise<Page<EventRecord>> {
     if (query.afterSeq !== undefined) {
-      // NOTE: sequence numbers are taken at insert and become visible at commit, so a reader following
-      // `afterSeq` can pass over an event whose transaction commits after a later one's.
+      // Ingestion commits one transaction per repository at a time, so events appear in sequence order.
       const { rows } = await this.pool.query(sql.eventsAfter([query.repoId, query.afterSeq, query.limit]));
       return { items: rows.map(toEvent), nextCursor: null };
     }
