@@ -7,9 +7,9 @@ import { WORK_CHANNEL } from './work-listener.js';
 /**
  * Serialises the ingestion transactions of each repository, taking the locks
  * in id order. Event sequence numbers are drawn at insert and become visible
- * at commit; with one writer per repository at a time they become visible in
- * order, so a reader that follows a repository's events by sequence number
- * (the event stream) never passes over one that commits late.
+ * at commit. With one writer per repository at a time, they become visible
+ * in order. So the event stream, which follows a repository's events by
+ * sequence number, never passes over an event that commits late.
  */
 const lockRepos = prepared(
   'dits_ingest_lock_repos',
