@@ -109,7 +109,7 @@ class CappedResponse implements Dispatcher.DispatchHandler {
       this.size = limit;
       this.truncated = true;
       // The rest is not read: closing the connection is cheaper than draining it.
-      this.abort?.(new TimedOut('body'));
+      this.abort?.(new Error(`response body larger than the ${limit} bytes kept`));
       return true;
     }
     this.chunks.push(chunk);

@@ -115,16 +115,10 @@ export class DeliveryWorker {
         this.wakeRequested = false;
         if (this.flushing) await this.flushing;
         while (this.running && this.inFlight.size < config.maxInFlight) {
-          const limit = Math.min(CLAIM_BATCH, config.maxInFlight - this.inFlight.size);
-          const claimed = await store.claimDue({
-            workerId: this.workerId,
-            now: this.clock(),
-            leaseMs: config.leaseMs,
-            limit,
-            maxInFlightPerWebhook: config.maxInFlightPerWebhook,
-          });
+          const options = this.claimOptions(config.maxInFlight - this.inFlight.size);
+          const claimed = await store.claimDue(options);
           for (const delivery of claimed) void this.attempt(delivery);
-          if (claimed.length < limit) break;
+          if (claimed.length < options.limit) break;
         }
       } while (this.wakeRequested && this.running);
     } catch (err) {
@@ -305,12 +299,9 @@ export class DeliveryWorker {
     });
   }
 
-  /** Returns the claim that rides along with a flush, or undefined when a pump is claiming anyway or the worker stops. */
-  private claimAfter(batch: AttemptResult[]): ClaimOptions | undefined {
-    if (!this.running || this.pumping) return undefined;
+  /** Returns the options of a claim for up to `room` deliveries, at most one batch. */
+  private claimOptions(room: number): ClaimOptions {
     const { config } = this.options;
-    const room = config.maxInFlight - (this.inFlight.size - batch.length);
-    if (room <= 0) return undefined;
     return {
       workerId: this.workerId,
       now: this.clock(),
@@ -318,6 +309,13 @@ export class DeliveryWorker {
       limit: Math.min(CLAIM_BATCH, room),
       maxInFlightPerWebhook: config.maxInFlightPerWebhook,
     };
+  }
+
+  /** Returns the claim that rides along with a flush, or undefined when a pump is claiming anyway or the worker stops. */
+  private claimAfter(batch: AttemptResult[]): ClaimOptions | undefined {
+    if (!this.running || this.pumping) return undefined;
+    const room = this.options.config.maxInFlight - (this.inFlight.size - batch.length);
+    return room > 0 ? this.claimOptions(room) : undefined;
   }
 
   /**

@@ -162,13 +162,18 @@ export function toClaimedDelivery(row: Row): ClaimedDelivery {
     manual: bool(row.manual),
     resumeAt: numOrNull(row.resume_at),
     leaseToken: String(row.lease_token),
-    webhook: {
-      id: num(row.webhook_id),
-      url: String(row.url),
-      secret: String(row.secret),
-      previousSecret: strOrNull(row.previous_secret),
-      previousSecretExpiresAt: numOrNull(row.previous_secret_expires_at),
-      insecureSsl: bool(row.insecure_ssl),
-    },
+    webhook: toClaimedWebhook({ ...row, id: row.webhook_id }),
+  };
+}
+
+/** Maps the webhook columns a worker needs to send a delivery: id, url, secrets and TLS setting. */
+export function toClaimedWebhook(row: Row): ClaimedDelivery['webhook'] {
+  return {
+    id: num(row.id),
+    url: String(row.url),
+    secret: String(row.secret),
+    previousSecret: strOrNull(row.previous_secret),
+    previousSecretExpiresAt: numOrNull(row.previous_secret_expires_at),
+    insecureSsl: bool(row.insecure_ssl),
   };
 }

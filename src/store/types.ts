@@ -327,7 +327,7 @@ export interface Store {
    * Records attempts and moves deliveries on; a result whose lease was lost
    * still records its attempt. With `claimNext`, it then claims as
    * `claimDue` does, in the same transaction where the store can, and
-   * returns the claimed deliveries; without it, it returns none.
+   * returns the claimed deliveries. Without it, it returns none.
    */
   completeAttempts(results: AttemptResult[], now: number, claimNext?: ClaimOptions): Promise<ClaimedDelivery[]>;
   /** Gives leases back without an attempt, for shutdown. */

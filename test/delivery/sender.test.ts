@@ -25,7 +25,7 @@ describe('sendWebhookRequest', () => {
     return { url: new URL(receiver.url), headers: { 'content-type': 'application/json' }, body: BODY, timeoutMs: 2000, bodyLimitBytes: 1024, dispatcher: agent, ...overrides };
   }
 
-  test('sends the exact body and reads status, headers and body', async () => {
+  test('exact body out, full response in', async () => {
     receiver.respondStatus(201, { 'x-reply': 'yes' }, 'stored');
     const before = receiver.requests.length;
     const result = await sendWebhookRequest(request());
@@ -39,7 +39,7 @@ describe('sendWebhookRequest', () => {
     assert.equal(receiver.requests[before].method, 'POST');
   });
 
-  test('skips an informational 103 response and reports the final one', async () => {
+  test('103 response skipped for the final one', async () => {
     receiver.respondWith((_req, res) => {
       res.writeEarlyHints({ link: '</style.css>; rel=preload' });
       res.writeHead(202, { 'x-final': '1' });
@@ -52,7 +52,7 @@ describe('sendWebhookRequest', () => {
     assert.equal(result.body?.toString(), 'later');
   });
 
-  test('joins repeated response headers with a comma, names in lower case', async () => {
+  test('repeated headers joined, names lower-case', async () => {
     receiver.respondWith((_req, res) => {
       res.setHeader('X-Multi', ['a', 'b']);
       res.writeHead(200);
@@ -89,7 +89,7 @@ describe('sendWebhookRequest', () => {
     assert.equal(result.bodyTruncated, true);
   });
 
-  test('keeps exactly the byte limit of a larger body and flags it', async () => {
+  test('larger body cut at the limit', async () => {
     receiver.respondWith((_req, res) => {
       res.writeHead(200);
       res.write(Buffer.alloc(700, 0x61));
@@ -103,7 +103,7 @@ describe('sendWebhookRequest', () => {
     assert.equal(result.body?.subarray(700).toString(), 'b'.repeat(324));
   });
 
-  test('times out without response headers and reports timeout', async () => {
+  test('no response headers gives timeout', async () => {
     let release: () => void = () => {};
     receiver.respondWith((_req, res) => new Promise<void>((resolve) => {
       release = () => {
@@ -171,7 +171,7 @@ describe('sendWebhookRequest', () => {
 });
 
 describe('DeadlineQueue', () => {
-  test('fires in deadline order across delays and skips cancelled entries', async () => {
+  test('fires in order, skips cancelled', async () => {
     const queue = new DeadlineQueue();
     const fired: string[] = [];
     queue.add(60, () => fired.push('60'));
@@ -197,16 +197,16 @@ describe('DeadlineQueue', () => {
 });
 
 describe('basicAuthorization', () => {
-  test('encodes user name and password from the URL', () => {
+  test('encodes user name and password', () => {
     assert.equal(basicAuthorization(new URL('http://alice:s3cret@127.0.0.1/hook')), `Basic ${Buffer.from('alice:s3cret').toString('base64')}`);
   });
 
-  test('decodes percent-escapes and keeps malformed ones', () => {
+  test('percent-escapes decoded, malformed kept', () => {
     assert.equal(basicAuthorization(new URL('http://a%40b:p%3Aw@127.0.0.1/')), `Basic ${Buffer.from('a@b:p:w').toString('base64')}`);
     assert.equal(basicAuthorization(new URL('http://u:%zz@127.0.0.1/')), `Basic ${Buffer.from('u:%zz').toString('base64')}`);
   });
 
-  test('password without user name, and no credentials', () => {
+  test('password alone, and no credentials', () => {
     assert.equal(basicAuthorization(new URL('http://:only@127.0.0.1/')), `Basic ${Buffer.from(':only').toString('base64')}`);
     assert.equal(basicAuthorization(new URL('http://127.0.0.1/hook')), null);
   });

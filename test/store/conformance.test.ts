@@ -435,7 +435,7 @@ function conformance(backend: Backend): void {
         assert.equal(d.length, 1, 'a finished attempt frees one place');
       }));
 
-    test('completing with claimNext records the attempts, then claims what they freed', () =>
+    test('complete with claimNext claims freed places', () =>
       withStore(async (store) => {
         const repo = await makeRepo(store);
         const hook = await makeHook(store, { kind: 'repo', repoId: repo.id });

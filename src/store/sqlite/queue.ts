@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { DeliveryStatus } from '../../delivery/states.js';
 import type { AttemptResult, ClaimedDelivery, ClaimOptions } from '../types.js';
-import type { Row } from '../rows.js';
+import { toClaimedWebhook, type Row } from '../rows.js';
 
 /** Rows read past the claim limit, so that webhooks at their in-flight limit do not starve the others. */
 const CLAIM_SCAN_FACTOR = 4;
@@ -40,11 +40,9 @@ export class SqliteQueue {
         ORDER BY j.key`)
         .raw(),
       // Each webhook of a batch is read once, not once per delivery.
-      claimedWebhooks: db
-        .prepare(`
+      claimedWebhooks: db.prepare(`
         SELECT id, url, secret, previous_secret, previous_secret_expires_at, insecure_ssl
-        FROM webhooks WHERE id IN (SELECT value FROM json_each(?))`)
-        .raw(),
+        FROM webhooks WHERE id IN (SELECT value FROM json_each(?))`),
       openWebhooks: db.prepare('SELECT id FROM webhooks WHERE deleted_at IS NULL LIMIT ?').pluck(),
       // Each lease token is the claim's own prefix plus the row number, so one statement leases the whole batch.
       lease: db.prepare(`
@@ -135,15 +133,9 @@ export class SqliteQueue {
   /** Reads the sending details of each webhook of a claimed batch. */
   private claimedWebhooks(ids: number[]): Map<number, ClaimedDelivery['webhook']> {
     const webhooks = new Map<number, ClaimedDelivery['webhook']>();
-    for (const row of this.statements.claimedWebhooks.all(JSON.stringify(ids)) as unknown[][]) {
-      webhooks.set(Number(row[0]), {
-        id: Number(row[0]),
-        url: String(row[1]),
-        secret: String(row[2]),
-        previousSecret: row[3] === null ? null : String(row[3]),
-        previousSecretExpiresAt: row[4] === null ? null : Number(row[4]),
-        insecureSsl: row[5] === 1,
-      });
+    for (const row of this.statements.claimedWebhooks.all(JSON.stringify(ids)) as Row[]) {
+      const webhook = toClaimedWebhook(row);
+      webhooks.set(webhook.id, webhook);
     }
     return webhooks;
   }
