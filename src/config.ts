@@ -1,6 +1,11 @@
 import { readFileSync } from 'node:fs';
 import type { FieldError } from './errors.js';
 import { BODY_READ_TIMEOUT_MS } from './delivery/sender.js';
+import { parseCidr } from './delivery/ip-ranges.js';
+
+/** Integer and decimal number text, with optional surrounding spaces. */
+const INTEGER = /^\s*-?\d+\s*$/;
+const DECIMAL = /^\s*-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/;
 
 /** Time a lease must outlast the longest attempt, for recording the attempt, in ms. */
 const LEASE_MARGIN_MS = 2000;
@@ -166,7 +171,7 @@ function coerce(key: string, spec: KeySpec, raw: unknown): { value?: unknown; er
     case 'integer':
     case 'number': {
       // Text must be plain decimal: Number() alone would also take hex, binary and, for integers, exponents.
-      const pattern = spec.kind === 'integer' ? /^\s*-?\d+\s*$/ : /^\s*-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/;
+      const pattern = spec.kind === 'integer' ? INTEGER : DECIMAL;
       if (fromText && !pattern.test(raw as string)) {
         return { error: `expected ${spec.kind === 'integer' ? 'an integer' : 'a number'} in decimal digits, got ${JSON.stringify(raw)}` };
       }
@@ -181,7 +186,11 @@ function coerce(key: string, spec: KeySpec, raw: unknown): { value?: unknown; er
       if (fromText) return { value: (raw as string).split(',').map((s) => s.trim()).filter(Boolean) };
       return { error: `expected a list of strings, got ${JSON.stringify(raw)}` };
     case 'numberList': {
-      const items = fromText ? (raw as string).split(',').map((s) => Number(s.trim())) : raw;
+      const parts = fromText ? (raw as string).split(',') : [];
+      if (fromText && !parts.every((part) => DECIMAL.test(part))) {
+        return { error: `expected a comma-separated list of numbers in decimal digits for ${key}, got ${JSON.stringify(raw)}` };
+      }
+      const items = fromText ? parts.map(Number) : raw;
       if (Array.isArray(items) && items.length > 0 && items.every((x) => typeof x === 'number' && Number.isFinite(x))) {
         return { value: items };
       }
@@ -276,6 +285,14 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
 
   const config = result as unknown as Config;
   // An attempt lasts at most the headers deadline plus the body read deadline, so the lease must outlive both, with room to record it.
+  if (!failed.has('allowCidrs')) {
+    for (const entry of config.allowCidrs) {
+      const parsed = parseCidr(entry);
+      if ('error' in parsed) {
+        errors.push({ field: originOf('allowCidrs'), message: `entry ${JSON.stringify(entry)} is not a CIDR: ${parsed.error}` });
+      }
+    }
+  }
   const longestAttemptMs = config.deliveryTimeoutMs + BODY_READ_TIMEOUT_MS + LEASE_MARGIN_MS;
   if (!failed.has('leaseMs') && !failed.has('deliveryTimeoutMs') && config.leaseMs <= longestAttemptMs) {
     errors.push({

@@ -59,3 +59,24 @@ test('environment values are checked like flags', () => {
   const build = () => loadConfig({ env: { DITS_WEBHOOKS_LEASE_MS: '5000' } });
   assert.throws(build, (err: unknown) => err instanceof ConfigError && err.errors[0].field === 'DITS_WEBHOOKS_LEASE_MS');
 });
+
+test('retry schedule text must be plain decimal', () => {
+  for (const text of ['0x10,1e3', '60,,300', '', '60,abc']) {
+    const [problem] = errorsOf({ retrySchedule: text });
+    assert.equal(problem?.field, 'retrySchedule', `${JSON.stringify(text)} was accepted`);
+    assert.match(problem.message, /comma-separated list of numbers in decimal digits/);
+  }
+  assert.deepEqual(loadConfig({ env: { DITS_WEBHOOKS_RETRY_SCHEDULE: '60, 300,1.5' } }).retrySchedule, [60, 300, 1.5]);
+});
+
+test('allowCidrs entries must be CIDRs', () => {
+  const build = () => loadConfig({ env: { DITS_WEBHOOKS_ALLOW_CIDRS: '10.0.0.0/8,banana,10.0.0.0/99' } });
+  assert.throws(build, (err: unknown) => {
+    assert.ok(err instanceof ConfigError);
+    assert.deepEqual(err.errors.map((e) => e.field), ['DITS_WEBHOOKS_ALLOW_CIDRS', 'DITS_WEBHOOKS_ALLOW_CIDRS']);
+    assert.match(err.errors[0].message, /entry "banana" is not a CIDR/);
+    assert.match(err.errors[1].message, /entry "10.0.0.0\/99" is not a CIDR: expected a prefix length from 0 to 32/);
+    return true;
+  });
+  assert.deepEqual(loadConfig({ env: { DITS_WEBHOOKS_ALLOW_CIDRS: '10.0.0.0/8, fd00::/8' } }).allowCidrs, ['10.0.0.0/8', 'fd00::/8']);
+});
