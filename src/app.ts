@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { loadConfig, type Config, type ConfigSources } from './config.js';
+import { envName, loadConfig, type Config, type ConfigSources } from './config.js';
 import { createLogger } from './logger.js';
 import { SqliteStore } from './store/sqlite/store.js';
 import type { Store } from './store/types.js';
@@ -43,8 +43,23 @@ export interface Service {
 }
 
 /** Starts listening and returns the base URL, with a wildcard bind address shown as 127.0.0.1. */
+/** Reasons a listen fails that the configuration can fix, by error code. */
+const LISTEN_FAILURES: Record<string, string> = {
+  EADDRINUSE: 'is already in use',
+  EACCES: 'needs privileges this process lacks',
+  EADDRNOTAVAIL: 'is not an address of this machine',
+};
+
 async function listen(server: FastifyInstance, config: Readonly<Config>): Promise<string> {
-  await server.listen({ host: config.host, port: config.port });
+  try {
+    await server.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    const reason = LISTEN_FAILURES[(err as { code?: string }).code ?? ''];
+    if (reason === undefined) throw err;
+    throw new Error(
+      `cannot listen on ${config.host} port ${config.port}: the address ${reason}; set another port with --port or ${envName('port')}, or another host with --host or ${envName('host')}`,
+    );
+  }
   const address = server.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -62,10 +77,18 @@ export async function openStore(config: Readonly<Config>, logger?: Logger): Prom
     await store.migrate();
     return store;
   }
-  return new SqliteStore(join(config.dataDir, 'dits-webhooks.db'), {
-    synchronous: config.sqliteSynchronous,
-    onError: (message) => logger?.error({ error: message }, 'SQLite checkpoint failed'),
-  });
+  try {
+    return new SqliteStore(join(config.dataDir, 'dits-webhooks.db'), {
+      synchronous: config.sqliteSynchronous,
+      onError: (message) => logger?.error({ error: message }, 'SQLite checkpoint failed'),
+    });
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? '';
+    if (!['EEXIST', 'ENOTDIR', 'EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'SQLITE_CANTOPEN', 'SQLITE_READONLY'].includes(code)) throw err;
+    throw new Error(
+      `dataDir ${config.dataDir} cannot hold the database (${(err as Error).message}); set a writable folder with --data-dir or ${envName('dataDir')}`,
+    );
+  }
 }
 
 /** Starts the API, the worker or both, as the configuration's role selects. */
@@ -80,6 +103,36 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   const policy = { allowPrivateTargets: config.allowPrivateTargets, allowCidrs: [...config.allowCidrs] };
 
   let worker: DeliveryWorker | null = null;
+  const wakeWorker = () => worker?.notify();
+  const ingestor = new EventIngestor(store, logger, wakeWorker, clock);
+  let server: FastifyInstance | null = null;
+  let url: string | null = null;
+  let metricsUrl: string | null = null;
+  let adminToken: string | null = null;
+  const context: ApiContext = { store, config, logger, ingestor, wakeWorker, clock, resolver, secretBox, metrics };
+
+  // The port is bound first: a start that cannot listen ends before it prints a token or sends a delivery.
+  try {
+    if (config.role !== 'worker') {
+      server = await buildServer(context, [registerDashboardRoutes]);
+      url = await listen(server, config);
+    } else {
+      // A worker-only process still serves health checks and metrics scrapes, on the configured port.
+      server = await buildOperationsServer(context);
+      metricsUrl = await listen(server, config);
+    }
+  } catch (err) {
+    await server?.close();
+    await store.close();
+    throw err;
+  }
+
+  if (config.role !== 'worker' && (await store.countTokens()) === 0) {
+    adminToken = (await issueToken(context, 'admin', ['admin'])).token;
+    const announce = options.announce ?? ((line: string) => process.stdout.write(line + '\n'));
+    announce(`Created the first admin token (shown only once, store it now): ${adminToken}`);
+  }
+
   if (config.role !== 'api') {
     const agentOptions = { connectTimeoutMs: config.deliveryTimeoutMs, agentOptions: { pipelining: 1 } };
     const secure = createGuardedAgent(policy, resolver, agentOptions);
@@ -96,30 +149,8 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     });
     worker.start();
   }
-
-  const wakeWorker = () => worker?.notify();
-  const ingestor = new EventIngestor(store, logger, wakeWorker, clock);
-  let server: FastifyInstance | null = null;
-  let url: string | null = null;
-  let metricsUrl: string | null = null;
-  let adminToken: string | null = null;
-  const context: ApiContext = { store, config, logger, ingestor, wakeWorker, clock, resolver, secretBox, metrics };
-
-  if (config.role !== 'worker') {
-    if ((await store.countTokens()) === 0) {
-      adminToken = (await issueToken(context, 'admin', ['admin'])).token;
-      const announce = options.announce ?? ((line: string) => process.stdout.write(line + '\n'));
-      announce(`Created the first admin token (shown only once, store it now): ${adminToken}`);
-    }
-    server = await buildServer(context, [registerDashboardRoutes]);
-    url = await listen(server, config);
-    logger.info({ url, role: config.role, store: store.kind }, 'Dits Webhooks API listening');
-  } else {
-    // A worker-only process still serves health checks and metrics scrapes, on the configured port.
-    server = await buildOperationsServer(context);
-    metricsUrl = await listen(server, config);
-    logger.info({ url: metricsUrl, role: config.role, store: store.kind }, 'Dits Webhooks worker serving /healthz, /readyz and /metrics');
-  }
+  if (url) logger.info({ url, role: config.role, store: store.kind }, 'Dits Webhooks API listening');
+  else logger.info({ url: metricsUrl, role: config.role, store: store.kind }, 'Dits Webhooks worker serving /healthz, /readyz and /metrics');
 
   let closing: Promise<void> | null = null;
   const close = () => {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { FieldError } from './errors.js';
 import { BODY_READ_TIMEOUT_MS } from './delivery/sender.js';
 import { parseCidr } from './delivery/ip-ranges.js';
+import { parseEncryptionKey } from './signing/secret-box.js';
 
 /** Integer and decimal number text, with optional surrounding spaces. */
 const INTEGER = /^\s*-?\d+\s*$/;
@@ -291,6 +292,13 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
       if ('error' in parsed) {
         errors.push({ field: originOf('allowCidrs'), message: `entry ${JSON.stringify(entry)} is not a CIDR: ${parsed.error}` });
       }
+    }
+  }
+  if (!failed.has('encryptionKey') && config.encryptionKey !== '') {
+    try {
+      parseEncryptionKey(config.encryptionKey);
+    } catch (err) {
+      errors.push({ field: originOf('encryptionKey'), message: (err as Error).message });
     }
   }
   const longestAttemptMs = config.deliveryTimeoutMs + BODY_READ_TIMEOUT_MS + LEASE_MARGIN_MS;

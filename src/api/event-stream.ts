@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Gauge } from 'prom-client';
 import type { ApiContext } from './context.js';
 import { eventView } from './views.js';
+import { invalidRequest } from '../errors.js';
 
 /** How often an open stream looks for new events, in ms. Polling also finds events that other processes stored. */
 const STREAM_POLL_MS = 250;
@@ -74,7 +75,15 @@ async function newestSeq(context: ApiContext, repoId: number): Promise<number> {
 const TOKEN_RECHECK_MS = 2000;
 
 export async function streamEvents(context: ApiContext, request: FastifyRequest, reply: FastifyReply, repoId: number): Promise<void> {
-  let cursor = parseLastEventId(request.headers['last-event-id']) ?? (await newestSeq(context, repoId));
+  const header = request.headers['last-event-id'];
+  const resumeAfter = parseLastEventId(header);
+  // An id this stream never sent would silently restart from the newest event, so it is rejected instead.
+  if (resumeAfter === null && header !== undefined && !(typeof header === 'string' && header.trim() === '')) {
+    throw invalidRequest([
+      { field: 'Last-Event-ID', message: 'must be the id of an event this stream sent (a whole number); leave the header out to start after the newest event' },
+    ]);
+  }
+  let cursor = resumeAfter ?? (await newestSeq(context, repoId));
 
   reply.hijack();
   const res = reply.raw;

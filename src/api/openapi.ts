@@ -90,7 +90,7 @@ const HEADER_PARAMETERS: Record<string, JsonObject> = {
     name: 'Last-Event-ID',
     in: 'header',
     required: false,
-    description: 'With Accept: text/event-stream, the id of the last event received; the stream starts after it.',
+    description: 'With Accept: text/event-stream, the id of the last event received; the stream starts after it. Any other value is rejected with 400.',
     schema: { type: 'string', pattern: '^[0-9]{1,15}$' },
   },
 };

@@ -12,8 +12,8 @@ export interface AttemptSignal {
   statusCode: number | null;
   errorKind: SendErrorKind | null;
   retryAfter: string | null;
-  /** Attempts made so far, this one included. */
-  attemptsMade: number;
+  /** Automatic attempts made so far, this one included; manual redeliveries do not count. */
+  scheduledAttemptsMade: number;
   /** True for an attempt requested by a manual redelivery. */
   manual: boolean;
   /** Scheduled retry to restore after a failed manual attempt. */
@@ -49,18 +49,20 @@ export function decideAttemptOutcome(signal: AttemptSignal, policy: RetryPolicy,
   }
   const failed: AttemptDecision = { status: DeliveryStatus.failed, nextAttemptAt: null, resumeAt: null, deactivate };
 
+  // Only 429 and 503 carry a Retry-After that means "come back later".
+  const honoured = code === 429 || code === 503 ? parseRetryAfterMs(signal.retryAfter, now) : null;
   if (signal.manual) {
     if (signal.resumeAt !== null && isRetryable(code, signal.errorKind)) {
-      return { status: DeliveryStatus.retrying, nextAttemptAt: signal.resumeAt, resumeAt: null, deactivate };
+      // The kept retry moves later when the receiver requests more time, never earlier.
+      const requested = honoured === null ? signal.resumeAt : now + applyRetryAfter(0, honoured, policy);
+      return { status: DeliveryStatus.retrying, nextAttemptAt: Math.max(signal.resumeAt, requested), resumeAt: null, deactivate };
     }
     return failed;
   }
-  if (!isRetryable(code, signal.errorKind) || signal.attemptsMade >= maxAttempts(policy)) return failed;
+  if (!isRetryable(code, signal.errorKind) || signal.scheduledAttemptsMade >= maxAttempts(policy)) return failed;
 
-  const scheduled = nextRetryDelayMs(policy, signal.attemptsMade, random);
+  const scheduled = nextRetryDelayMs(policy, signal.scheduledAttemptsMade, random);
   if (scheduled === null) return failed;
-  // Only 429 and 503 carry a Retry-After that means "come back later".
-  const honoured = code === 429 || code === 503 ? parseRetryAfterMs(signal.retryAfter, now) : null;
   const delay = applyRetryAfter(scheduled, honoured, policy);
   return { status: DeliveryStatus.retrying, nextAttemptAt: now + delay, resumeAt: null, deactivate };
 }

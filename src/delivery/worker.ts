@@ -225,7 +225,7 @@ export class DeliveryWorker {
           statusCode: response.statusCode,
           errorKind: response.error?.kind ?? null,
           retryAfter: response.headers?.['retry-after'] ?? null,
-          attemptsMade: attemptNumber,
+          scheduledAttemptsMade: delivery.scheduledAttempts + 1,
           manual: delivery.manual,
           resumeAt: delivery.resumeAt,
         },

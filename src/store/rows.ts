@@ -159,6 +159,7 @@ export function toClaimedDelivery(row: Row): ClaimedDelivery {
     body: Buffer.isBuffer(row.body) ? row.body : Buffer.from(row.body as Uint8Array),
     status: String(row.status) as DeliveryStatus,
     attempts: num(row.attempts),
+    scheduledAttempts: num(row.attempts),
     manual: bool(row.manual),
     resumeAt: numOrNull(row.resume_at),
     leaseToken: String(row.lease_token),

@@ -193,6 +193,8 @@ export interface ClaimedDelivery {
   status: DeliveryStatus;
   /** Attempts made before this one. */
   attempts: number;
+  /** Automatic attempts made before this one; manual redeliveries do not use up the retry schedule. */
+  scheduledAttempts: number;
   /** True when this attempt was requested by a manual redelivery. */
   manual: boolean;
   /** Scheduled retry time to restore if a manual attempt fails, or null. */

@@ -278,6 +278,26 @@ test('redelivery resends identical bytes once', async () => {
   await local.close();
 });
 
+test('manual attempt keeps retry schedule', async () => {
+  const local = await Receiver.start();
+  local.respondStatus(500);
+  const { repoId, base } = await createHook(svc, local.url);
+  await ingestOne(repoId);
+  const first = await settled(base, 'retrying', 1);
+  const scheduledRetry = first.next_attempt_at;
+  local.respondStatus(429, { 'retry-after': '10' });
+  assert.equal((await svc.api('POST', `${base}/deliveries/${first.id}/redeliver`)).status, 202);
+  const manual = await settled(base, 'retrying', 2);
+  assert.equal(manual.attempts[1].trigger, 'manual');
+  assert.equal(manual.next_attempt_at, scheduledRetry, 'the scheduled retry stays: the 10 s requested is sooner');
+  local.respondStatus(500);
+  advance(Date.parse(scheduledRetry) - now);
+  const second = await settled(base, 'retrying', 3);
+  assert.equal(second.attempts[2].trigger, 'scheduled');
+  assert.equal(Date.parse(second.next_attempt_at) - now, 300_000, 'the second scheduled attempt is followed by the second gap, 5 min');
+  await local.close();
+});
+
 test('in-flight limit per webhook holds', async () => {
   const local = await Receiver.start();
   // 40 requests at 100 ms each, 10 at a time, take at least 400 ms: time enough to see the fast one overtake them.

@@ -50,7 +50,7 @@ test('Retry-After moves later but never earlier', () => {
 });
 
 function signal(overrides: Partial<AttemptSignal>): AttemptSignal {
-  return { statusCode: null, errorKind: null, retryAfter: null, attemptsMade: 1, manual: false, resumeAt: null, ...overrides };
+  return { statusCode: null, errorKind: null, retryAfter: null, scheduledAttemptsMade: 1, manual: false, resumeAt: null, ...overrides };
 }
 
 test('outcome table maps responses to states', () => {
@@ -75,8 +75,8 @@ test('outcome table maps responses to states', () => {
     ['301', { statusCode: 301 }, 'failed'],
     ['302', { statusCode: 302 }, 'failed'],
     ['100-class oddity', { statusCode: 199 }, 'failed'],
-    ['500 on last attempt', { statusCode: 500, attemptsMade: 8 }, 'failed'],
-    ['500 on seventh attempt', { statusCode: 500, attemptsMade: 7 }, 'retrying'],
+    ['500 on last attempt', { statusCode: 500, scheduledAttemptsMade: 8 }, 'failed'],
+    ['500 on seventh attempt', { statusCode: 500, scheduledAttemptsMade: 7 }, 'retrying'],
   ];
   for (const [name, input, expected] of cases) {
     assert.equal(decideAttemptOutcome(signal(input), policy, NOW, () => 0.5).status, expected, name);
@@ -84,7 +84,7 @@ test('outcome table maps responses to states', () => {
 });
 
 test('outcome schedules next attempt from now', () => {
-  const decision = decideAttemptOutcome(signal({ statusCode: 500, attemptsMade: 2 }), policy, NOW, () => 0.5);
+  const decision = decideAttemptOutcome(signal({ statusCode: 500, scheduledAttemptsMade: 2 }), policy, NOW, () => 0.5);
   assert.equal(decision.nextAttemptAt, NOW + 300_000);
 });
 
@@ -108,6 +108,16 @@ test('manual attempt schedules nothing new', () => {
   assert.equal(kept.status, 'retrying');
   assert.equal(kept.nextAttemptAt, NOW + 1000);
   assert.equal(decideAttemptOutcome(signal({ statusCode: 200, manual: true }), policy, NOW).status, 'delivered');
+});
+
+test('manual attempt and Retry-After', () => {
+  const later = decideAttemptOutcome(signal({ statusCode: 429, retryAfter: '120', manual: true, resumeAt: NOW + 1000 }), policy, NOW);
+  assert.equal(later.status, 'retrying');
+  assert.equal(later.nextAttemptAt, NOW + 120_000);
+  const sooner = decideAttemptOutcome(signal({ statusCode: 503, retryAfter: '1', manual: true, resumeAt: NOW + 60_000 }), policy, NOW);
+  assert.equal(sooner.nextAttemptAt, NOW + 60_000);
+  const ignored = decideAttemptOutcome(signal({ statusCode: 500, retryAfter: '120', manual: true, resumeAt: NOW + 1000 }), policy, NOW);
+  assert.equal(ignored.nextAttemptAt, NOW + 1000, 'only 429 and 503 carry a Retry-After');
 });
 
 test('retryable classification', () => {

@@ -80,3 +80,16 @@ test('allowCidrs entries must be CIDRs', () => {
   });
   assert.deepEqual(loadConfig({ env: { DITS_WEBHOOKS_ALLOW_CIDRS: '10.0.0.0/8, fd00::/8' } }).allowCidrs, ['10.0.0.0/8', 'fd00::/8']);
 });
+
+test('malformed encryption key named', () => {
+  assert.throws(
+    () => loadConfig({ env: { DITS_WEBHOOKS_ENCRYPTION_KEY: 'short' } }),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.deepEqual(err.errors.map((e) => e.field), ['DITS_WEBHOOKS_ENCRYPTION_KEY']);
+      assert.match(err.errors[0].message, /32 bytes written as 64 hex characters or as base64; generate one with `openssl rand -hex 32`/);
+      return true;
+    },
+  );
+  assert.deepEqual(errorsOf({ encryptionKey: 'ab'.repeat(32) }), []);
+});

@@ -255,3 +255,24 @@ test('service close ends open streams promptly', async () => {
     for (const stream of streams) stream.abort();
   }
 });
+
+test('invalid Last-Event-ID rejected', async () => {
+  const repoId = await createRepo('bad-resume');
+  for (const value of ['abc', '-1', '4.5']) {
+    const res = await fetch(streamUrl(repoId), {
+      headers: { accept: 'text/event-stream', authorization: `Bearer ${svc.adminToken}`, 'last-event-id': value },
+    });
+    assert.equal(res.status, 400, value);
+    const body = (await res.json()) as { error: { code: string; details: { field: string; message: string }[] } };
+    assert.equal(body.error.code, 'invalid_request');
+    assert.equal(body.error.details[0].field, 'Last-Event-ID');
+    assert.match(body.error.details[0].message, /leave the header out to start after the newest event/);
+  }
+  const empty = await openRawStream(streamUrl(repoId), { authorization: `Bearer ${svc.adminToken}`, 'last-event-id': '' });
+  try {
+    assert.equal(empty.status, 200, 'an empty header counts as none');
+  } finally {
+    empty.abort();
+    await empty.done;
+  }
+});

@@ -680,6 +680,27 @@ function conformance(backend: Backend): void {
         assert.equal(detail?.attempts, 2);
       }));
 
+    test('manual attempts skip schedule count', () =>
+      withStore(async (store) => {
+        const repo = await makeRepo(store);
+        const hook = await makeHook(store, { kind: 'repo', repoId: repo.id });
+        await store.ingest([ingestItem(repo.id)]);
+        const [first] = await store.claimDue(claimOptions());
+        assert.equal(first.scheduledAttempts, 0);
+        await store.completeAttempts([attemptResult(first, 'retrying', { nextAttemptAt: 80_000 })], 10_100);
+        assert.ok(await store.requestRedelivery(hook.id, first.id, 10_200));
+        const [manual] = await store.claimDue(claimOptions({ now: 10_300 }));
+        assert.equal(manual.manual, true);
+        assert.equal(manual.attempts, 1);
+        assert.equal(manual.scheduledAttempts, 1);
+        await store.completeAttempts([attemptResult(manual, 'retrying', { nextAttemptAt: 80_000 })], 10_400);
+        const [second] = await store.claimDue(claimOptions({ now: 80_000 }));
+        assert.equal(second.id, first.id);
+        assert.equal(second.manual, false);
+        assert.equal(second.attempts, 2, 'the manual attempt is in the attempt count');
+        assert.equal(second.scheduledAttempts, 1, 'but not in the count the retry schedule uses');
+      }));
+
     test('release gives leases back', () =>
       withStore(async (store) => {
         const repo = await makeRepo(store);

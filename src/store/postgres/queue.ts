@@ -24,6 +24,12 @@ const release = prepared(
    SELECT pg_notify('${WORK_CHANNEL}', current_schema()) FROM (SELECT count(*) AS n FROM released) c WHERE c.n > 0`,
 );
 
+// Only deliveries attempted before need the count, so a first attempt costs no extra query.
+const scheduledAttempts = prepared(
+  'dits_scheduled_attempts',
+  "SELECT delivery_seq, count(*)::int AS n FROM attempts WHERE delivery_seq = ANY($1::bigint[]) AND trigger = 'scheduled' GROUP BY delivery_seq",
+);
+
 const nextDue = prepared('dits_next_due', 'SELECT min(next_attempt_at) AS at FROM deliveries WHERE next_attempt_at IS NOT NULL');
 // Waiting deliveries always have a next attempt time, so the partial due index bounds the count to them.
 const queueSize = prepared(
@@ -45,7 +51,14 @@ export class PostgresQueue {
         options.maxInFlightPerWebhook,
       ]),
     );
-    return rows.map(toClaimedDelivery);
+    const claimed = rows.map(toClaimedDelivery);
+    const retried = claimed.filter((delivery) => delivery.attempts > 0);
+    if (retried.length > 0) {
+      const counts = await this.pool.query(scheduledAttempts([retried.map((delivery) => delivery.seq)]));
+      const bySeq = new Map(counts.rows.map((row: Row) => [Number(row.delivery_seq), Number(row.n)]));
+      for (const delivery of retried) delivery.scheduledAttempts = bySeq.get(delivery.seq) ?? 0;
+    }
+    return claimed;
   }
 
   async complete(results: AttemptResult[], now: number): Promise<void> {

@@ -32,10 +32,13 @@ export class SqliteQueue {
         ORDER BY d.next_attempt_at, d.seq
         LIMIT @scan`)
         .raw(),
-      // Rows come back in the order of the list, which is due order; the columns are read by position.
+      // Rows come back in the order of the list, which is due order; the columns are read by position. A first
+      // attempt skips counting the automatic attempts before it.
       claimedRows: db
         .prepare(`
-        SELECT d.seq, d.id, d.webhook_id, d.event, b.body, d.status, d.attempts, d.manual, d.resume_at
+        SELECT d.seq, d.id, d.webhook_id, d.event, b.body, d.status, d.attempts, d.manual, d.resume_at,
+          CASE WHEN d.attempts = 0 THEN 0
+            ELSE (SELECT COUNT(*) FROM attempts a WHERE a.delivery_seq = d.seq AND a.trigger = 'scheduled') END
         FROM json_each(?) j JOIN deliveries d ON d.seq = j.value JOIN delivery_bodies b ON b.seq = d.seq
         ORDER BY j.key`)
         .raw(),
@@ -51,8 +54,7 @@ export class SqliteQueue {
       insertAttempt: db.prepare(`
         INSERT INTO attempts (delivery_seq, attempt, trigger, started_at, duration_ms, request_headers, status_code,
           response_headers, response_body, response_body_truncated, error_code, error_message, outcome)
-        VALUES (@seq, @attempt, @trigger, @started_at, @duration_ms, @request_headers, @status_code, @response_headers,
-          @response_body, @truncated, @error_code, @error_message, @outcome)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (delivery_seq, attempt) DO NOTHING`),
       // Used when two workers made the same attempt number after a lost lease: the late one is appended.
       appendAttempt: db.prepare(`
@@ -61,11 +63,12 @@ export class SqliteQueue {
         VALUES (@seq, (SELECT COALESCE(MAX(attempt), 0) + 1 FROM attempts WHERE delivery_seq = @seq), @trigger, @started_at,
           @duration_ms, @request_headers, @status_code, @response_headers, @response_body, @truncated, @error_code,
           @error_message, @outcome)`),
+      // Positional parameters: binding by name costs a property lookup per parameter on every row.
       finish: db.prepare(`
-        UPDATE deliveries SET status = @status, attempts = attempts + 1, next_attempt_at = @next, resume_at = @resume,
+        UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?, resume_at = ?,
           manual = 0, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
-          last_status_code = @code, last_error = @error, updated_at = @now
-        WHERE seq = @seq AND lease_token = @lease`),
+          last_status_code = ?, last_error = ?, updated_at = ?
+        WHERE seq = ? AND lease_token = ?`),
       webhookState: db.prepare('SELECT active, deleted_at FROM webhooks WHERE id = ?'),
       touchWebhook: db.prepare(`
         UPDATE webhooks SET last_delivery_id = @id, last_delivery_event = @event, last_delivery_status = @status,
@@ -122,6 +125,7 @@ export class SqliteQueue {
       body: row[4] as Buffer,
       status: row[5] as DeliveryStatus,
       attempts: row[6] as number,
+      scheduledAttempts: row[9] as number,
       manual: row[7] === 1,
       resumeAt: row[8] === null ? null : Number(row[8]),
       // The lease statement wrote exactly this token.
@@ -160,27 +164,21 @@ export class SqliteQueue {
     const run = this.db.transaction((): ClaimedDelivery[] => {
       const webhookActive = new Map<number, boolean>();
       const touches = new Map<number, WebhookTouch>();
+      const { insertAttempt, appendAttempt, finish } = this.statements;
       for (const result of results) {
         const seq = result.seq;
         const attempt = result.attempt;
-        const row = {
-          seq,
-          attempt: attempt.attempt,
-          trigger: attempt.trigger,
-          started_at: attempt.startedAt,
-          duration_ms: attempt.durationMs,
-          request_headers: JSON.stringify(attempt.requestHeaders),
-          status_code: attempt.statusCode,
-          response_headers: attempt.responseHeaders ? JSON.stringify(attempt.responseHeaders) : null,
-          response_body: attempt.responseBody,
-          truncated: attempt.responseBodyTruncated ? 1 : 0,
-          error_code: attempt.errorCode,
-          error_message: attempt.errorMessage,
-          outcome: result.status,
-        };
-        if (this.statements.insertAttempt.run(row).changes === 0) {
-          const { attempt: _taken, ...rest } = row;
-          this.statements.appendAttempt.run(rest);
+        const requestHeaders = JSON.stringify(attempt.requestHeaders);
+        const responseHeaders = attempt.responseHeaders ? JSON.stringify(attempt.responseHeaders) : null;
+        const truncated = attempt.responseBodyTruncated ? 1 : 0;
+        const inserted = insertAttempt.run(seq, attempt.attempt, attempt.trigger, attempt.startedAt, attempt.durationMs, requestHeaders,
+          attempt.statusCode, responseHeaders, attempt.responseBody, truncated, attempt.errorCode, attempt.errorMessage, result.status);
+        if (inserted.changes === 0) {
+          appendAttempt.run({
+            seq, trigger: attempt.trigger, started_at: attempt.startedAt, duration_ms: attempt.durationMs, request_headers: requestHeaders,
+            status_code: attempt.statusCode, response_headers: responseHeaders, response_body: attempt.responseBody, truncated,
+            error_code: attempt.errorCode, error_message: attempt.errorMessage, outcome: result.status,
+          });
         }
 
         let active = webhookActive.get(result.webhookId);
@@ -192,16 +190,8 @@ export class SqliteQueue {
         // A retry for a webhook deleted or deactivated during the attempt would never be claimed.
         const status = result.status === DeliveryStatus.retrying && !active ? DeliveryStatus.cancelled : result.status;
         const waiting = status === DeliveryStatus.retrying;
-        const finished = this.statements.finish.run({
-          status,
-          next: waiting ? result.nextAttemptAt : null,
-          resume: waiting ? null : result.resumeAt,
-          code: attempt.statusCode,
-          error: attempt.errorMessage,
-          now,
-          seq,
-          lease: result.leaseToken,
-        });
+        const finished = finish.run(status, waiting ? result.nextAttemptAt : null, waiting ? null : result.resumeAt, attempt.statusCode,
+          attempt.errorMessage, now, seq, result.leaseToken);
         // A lost lease: another worker owns the delivery now, and only its result moves the delivery on.
         if (finished.changes === 0) continue;
         foldTouch(touches, result, status);

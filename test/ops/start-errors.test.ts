@@ -1,0 +1,43 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { startService } from '../../src/app.js';
+
+const root = mkdtempSync(join(tmpdir(), 'dits-start-errors-'));
+const silent = pino({ level: 'silent' });
+
+after(() => rmSync(root, { recursive: true, force: true }));
+
+test('port in use stops start early', async () => {
+  const portHolder: Server = createServer();
+  await new Promise<void>((resolve) => portHolder.listen(0, '127.0.0.1', resolve));
+  const port = (portHolder.address() as { port: number }).port;
+  const announced: string[] = [];
+  try {
+    await assert.rejects(
+      startService({ overrides: { port, host: '127.0.0.1', dataDir: join(root, 'port') }, env: {}, logger: silent, announce: (line) => announced.push(line) }),
+      new RegExp(`cannot listen on 127\\.0\\.0\\.1 port ${port}: the address is already in use; set another port with --port or DITS_WEBHOOKS_PORT`),
+    );
+  } finally {
+    await new Promise((resolve) => portHolder.close(resolve));
+  }
+  assert.deepEqual(announced, [], 'no admin token was created');
+  // The database was closed, so a second start on the same folder works and creates the first token now.
+  const service = await startService({ overrides: { port: 0, host: '127.0.0.1', dataDir: join(root, 'port') }, env: {}, logger: silent, announce: (line) => announced.push(line) });
+  await service.close();
+  assert.equal(announced.length, 1);
+  assert.match(announced[0], /Created the first admin token/);
+});
+
+test('data folder that is a file', async () => {
+  const file = join(root, 'not-a-folder');
+  writeFileSync(file, 'x');
+  await assert.rejects(
+    startService({ overrides: { port: 0, dataDir: file }, env: {}, logger: silent, announce: () => {} }),
+    new RegExp(`^Error: dataDir ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} cannot hold the database \\(.+\\); set a writable folder with --data-dir or DITS_WEBHOOKS_DATA_DIR$`),
+  );
+});
