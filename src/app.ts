@@ -42,23 +42,23 @@ export interface Service {
   close(): Promise<void>;
 }
 
-/** Starts listening and returns the base URL, with a wildcard bind address shown as 127.0.0.1. */
-/** Reasons a listen fails that the configuration can fix, by error code. */
-const LISTEN_FAILURES: Record<string, string> = {
-  EADDRINUSE: 'is already in use',
-  EACCES: 'needs privileges this process lacks',
-  EADDRNOTAVAIL: 'is not an address of this machine',
+/** Explains, by error code, a failed listen that the configuration can fix. */
+const LISTEN_FAILURES: Record<string, (host: string, port: number) => string> = {
+  EADDRINUSE: (host, port) => `port ${port} on ${host} is already in use; stop the process that holds it, or set another port with --port or ${envName('port')}`,
+  EACCES: (host, port) => `port ${port} on ${host} needs privileges this process lacks; set a port above 1023 with --port or ${envName('port')}`,
+  EADDRNOTAVAIL: (host) => `host ${host} is not an address of this machine; set another host with --host or ${envName('host')}`,
+  ENOTFOUND: (host) => `host ${host} cannot be resolved; set an IP address or a name this machine resolves with --host or ${envName('host')}`,
+  EAI_AGAIN: (host) => `host ${host} cannot be resolved right now; set an IP address with --host or ${envName('host')}`,
 };
 
+/** Starts listening and returns the base URL, with a wildcard bind address shown as 127.0.0.1. */
 async function listen(server: FastifyInstance, config: Readonly<Config>): Promise<string> {
   try {
     await server.listen({ host: config.host, port: config.port });
   } catch (err) {
-    const reason = LISTEN_FAILURES[(err as { code?: string }).code ?? ''];
-    if (reason === undefined) throw err;
-    throw new Error(
-      `cannot listen on ${config.host} port ${config.port}: the address ${reason}; set another port with --port or ${envName('port')}, or another host with --host or ${envName('host')}`,
-    );
+    const explain = LISTEN_FAILURES[(err as { code?: string }).code ?? ''];
+    if (explain === undefined) throw err;
+    throw new Error(`cannot listen: ${explain(config.host, config.port)}`);
   }
   const address = server.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;

@@ -80,8 +80,17 @@ export async function streamEvents(context: ApiContext, request: FastifyRequest,
   // An id this stream never sent would silently restart from the newest event, so it is rejected instead.
   if (resumeAfter === null && header !== undefined && !(typeof header === 'string' && header.trim() === '')) {
     throw invalidRequest([
-      { field: 'Last-Event-ID', message: 'must be the id of an event this stream sent (a whole number); leave the header out to start after the newest event' },
+      { field: 'Last-Event-ID', message: 'must be the id of an event this stream sent, a whole number of at most 15 digits; leave the header out to start after the newest event' },
     ]);
+  }
+  if (resumeAfter !== null) {
+    // An id past every stored event (a database reset, another server) would skip the events up to it without a word.
+    const newest = await context.store.newestEventSeq();
+    if (resumeAfter > newest) {
+      throw invalidRequest([
+        { field: 'Last-Event-ID', message: `${resumeAfter} is newer than every stored event (the newest is ${newest}); leave the header out to start after the newest event` },
+      ]);
+    }
   }
   let cursor = resumeAfter ?? (await newestSeq(context, repoId));
 

@@ -308,6 +308,8 @@ export interface Store {
   /** Creates a single delivery outside an event, for pings. */
   createDirectDelivery(input: { webhookId: number; event: string; planned: PlannedDelivery }, now: number): Promise<void>;
   listEvents(query: { repoId: number; afterSeq?: number; cursor?: string; limit: number }): Promise<Page<EventRecord>>;
+  /** Returns the sequence number of the newest stored event of any repository, or 0 when there is none. */
+  newestEventSeq(): Promise<number>;
 
   listDeliveries(query: DeliveryQuery): Promise<Page<DeliverySummary>>;
   getDelivery(webhookId: number, id: string): Promise<DeliveryDetail | null>;

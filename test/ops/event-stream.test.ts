@@ -268,6 +268,13 @@ test('invalid Last-Event-ID rejected', async () => {
     assert.equal(body.error.details[0].field, 'Last-Event-ID');
     assert.match(body.error.details[0].message, /leave the header out to start after the newest event/);
   }
+  const future = await fetch(streamUrl(repoId), {
+    headers: { accept: 'text/event-stream', authorization: `Bearer ${svc.adminToken}`, 'last-event-id': '999999999999' },
+  });
+  assert.equal(future.status, 400, 'an id past every stored event');
+  const futureBody = (await future.json()) as { error: { details: { field: string; message: string }[] } };
+  assert.equal(futureBody.error.details[0].field, 'Last-Event-ID');
+  assert.match(futureBody.error.details[0].message, /^999999999999 is newer than every stored event \(the newest is \d+\)/);
   const empty = await openRawStream(streamUrl(repoId), { authorization: `Bearer ${svc.adminToken}`, 'last-event-id': '' });
   try {
     assert.equal(empty.status, 200, 'an empty header counts as none');

@@ -20,7 +20,7 @@ test('port in use stops start early', async () => {
   try {
     await assert.rejects(
       startService({ overrides: { port, host: '127.0.0.1', dataDir: join(root, 'port') }, env: {}, logger: silent, announce: (line) => announced.push(line) }),
-      new RegExp(`cannot listen on 127\\.0\\.0\\.1 port ${port}: the address is already in use; set another port with --port or DITS_WEBHOOKS_PORT`),
+      new RegExp(`cannot listen: port ${port} on 127\\.0\\.0\\.1 is already in use; stop the process that holds it, or set another port with --port or DITS_WEBHOOKS_PORT`),
     );
   } finally {
     await new Promise((resolve) => portHolder.close(resolve));
@@ -31,6 +31,14 @@ test('port in use stops start early', async () => {
   await service.close();
   assert.equal(announced.length, 1);
   assert.match(announced[0], /Created the first admin token/);
+});
+
+test('host not on this machine', async () => {
+  // Binding to a documentation address fails in the kernel; nothing is sent anywhere.
+  await assert.rejects(
+    startService({ overrides: { port: 0, host: '192.0.2.1', dataDir: join(root, 'host') }, env: {}, logger: silent, announce: () => {} }),
+    /^Error: cannot listen: host 192\.0\.2\.1 is not an address of this machine; set another host with --host or DITS_WEBHOOKS_HOST$/,
+  );
 });
 
 test('data folder that is a file', async () => {

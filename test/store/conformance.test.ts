@@ -680,6 +680,30 @@ function conformance(backend: Backend): void {
         assert.equal(detail?.attempts, 2);
       }));
 
+    test('newest event sequence number', () =>
+      withStore(async (store) => {
+        assert.equal(await store.newestEventSeq(), 0);
+        const repo = await makeRepo(store);
+        await makeHook(store, { kind: 'repo', repoId: repo.id });
+        await store.ingest([ingestItem(repo.id), ingestItem(repo.id)]);
+        const page = await store.listEvents({ repoId: repo.id, limit: 10 });
+        assert.equal(await store.newestEventSeq(), Math.max(...page.items.map((e) => e.seq)));
+      }));
+
+    test('redelivering pending keeps its attempt', () =>
+      withStore(async (store) => {
+        const repo = await makeRepo(store);
+        const hook = await makeHook(store, { kind: 'repo', repoId: repo.id });
+        await store.ingest([ingestItem(repo.id)]);
+        const [waiting] = (await store.listDeliveries({ webhookId: hook.id, limit: 10 })).items;
+        assert.equal(waiting.status, 'pending');
+        assert.notEqual(waiting.nextAttemptAt, null);
+        assert.ok(await store.requestRedelivery(hook.id, waiting.id, 10_200));
+        const [manual] = await store.claimDue(claimOptions({ now: 10_300 }));
+        assert.equal(manual.manual, true);
+        assert.equal(manual.resumeAt, waiting.nextAttemptAt, 'the automatic first attempt is kept for after the manual one');
+      }));
+
     test('manual attempts skip schedule count', () =>
       withStore(async (store) => {
         const repo = await makeRepo(store);

@@ -17,7 +17,7 @@ const queueReplay = prepared(
   `WITH queued AS (
      UPDATE deliveries d
      SET manual = true, replay_id = $1,
-         resume_at = CASE WHEN d.status = 'retrying' THEN d.next_attempt_at END,
+         resume_at = CASE WHEN d.status IN ('retrying', 'pending') THEN d.next_attempt_at END,
          next_attempt_at = $2, updated_at = $2
      FROM (SELECT seq FROM deliveries
            WHERE webhook_id = $3 AND created_at >= $4 AND ($5::bigint IS NULL OR created_at < $5)

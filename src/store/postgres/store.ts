@@ -320,6 +320,11 @@ export class PostgresStore implements Store {
     await this.pool.query(sql.insertDirectDelivery([input.planned.id, input.webhookId, input.event, input.planned.body, now]));
   }
 
+  async newestEventSeq(): Promise<number> {
+    const { rows } = await this.pool.query('SELECT COALESCE(max(seq), 0) AS n FROM events');
+    return Number(rows[0].n);
+  }
+
   async listEvents(query: { repoId: number; afterSeq?: number; cursor?: string; limit: number }): Promise<Page<EventRecord>> {
     if (query.afterSeq !== undefined) {
       // Ingestion commits one transaction per repository at a time, so events appear in sequence order.

@@ -453,6 +453,10 @@ export class SqliteStore implements Store {
     }).immediate();
   }
 
+  async newestEventSeq(): Promise<number> {
+    return Number((this.prepare('SELECT COALESCE(MAX(seq), 0) AS n FROM events').get() as Row).n);
+  }
+
   async listEvents(query: { repoId: number; afterSeq?: number; cursor?: string; limit: number }): Promise<Page<EventRecord>> {
     if (query.afterSeq !== undefined) {
       const rows = this.prepare('SELECT * FROM events WHERE repo_id = ? AND seq > ? ORDER BY seq LIMIT ?').all(query.repoId, query.afterSeq, query.limit) as Row[];
@@ -496,7 +500,8 @@ export class SqliteStore implements Store {
       if (!row) return null;
       const leased = row.lease_expires_at !== null && Number(row.lease_expires_at) > now;
       if (leased || Number(row.manual) === 1) return 'in_progress';
-      const resumeAt = row.status === 'retrying' ? row.next_attempt_at : null;
+      // A waiting delivery keeps its automatic attempt for after the manual one.
+      const resumeAt = row.status === 'retrying' || row.status === 'pending' ? row.next_attempt_at : null;
       const updated = this.db
         .prepare('UPDATE deliveries SET manual = 1, resume_at = ?, next_attempt_at = ?, updated_at = ? WHERE seq = ? RETURNING *')
         .get(resumeAt, now, now, row.seq) as Row;
@@ -517,7 +522,7 @@ export class SqliteStore implements Store {
         .prepare(
           `UPDATE deliveries
            SET manual = 1, replay_id = @replay,
-               resume_at = CASE WHEN status = 'retrying' THEN next_attempt_at ELSE NULL END,
+               resume_at = CASE WHEN status IN ('retrying', 'pending') THEN next_attempt_at ELSE NULL END,
                next_attempt_at = @now, updated_at = @now
            WHERE webhook_id = @webhook AND created_at >= @since AND (@until IS NULL OR created_at < @until)
              AND manual = 0 AND (lease_expires_at IS NULL OR lease_expires_at <= @now)
