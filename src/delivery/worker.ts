@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { Config } from '../config.js';
@@ -67,7 +68,7 @@ export class DeliveryWorker {
 
   constructor(options: WorkerOptions) {
     this.options = options;
-    this.workerId = options.workerId ?? `worker-${randomUUID().slice(0, 8)}`;
+    this.workerId = options.workerId ?? `worker-${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
     this.clock = options.clock ?? Date.now;
     this.policy = {
       scheduleSeconds: options.config.retrySchedule,
@@ -90,7 +91,23 @@ export class DeliveryWorker {
     this.options.logger.info({ worker_id: this.workerId }, 'delivery worker started');
     this.disableTimer = setInterval(() => void this.disableFailingWebhooks(), DISABLE_CHECK_INTERVAL_MS);
     this.disableTimer.unref();
-    this.notify();
+    void this.releaseOrphanedLeases().then(() => this.notify());
+  }
+
+  /**
+   * Frees the leases of workers on this machine whose process has ended (a
+   * kill -9), so that their deliveries go out now rather than when the
+   * leases expire. Until then they would count against each webhook's limit.
+   */
+  private async releaseOrphanedLeases(): Promise<void> {
+    const { store, logger } = this.options;
+    if (!store.releaseOrphanedLeases) return;
+    try {
+      const released = await store.releaseOrphanedLeases(isEndedWorker, this.clock());
+      if (released > 0) logger.warn({ count: released }, 'released leases of a delivery worker that ended without giving them back');
+    } catch (err) {
+      logger.error({ err }, 'releasing the leases of ended workers failed; they expire after leaseMs');
+    }
   }
 
   /** Requests a pump soon; cheap to call often. */
@@ -397,6 +414,26 @@ export class DeliveryWorker {
       this.options.logger.warn({ count: leftover.length }, 'released leases of deliveries still in flight at shutdown');
     }
     this.options.logger.info({ worker_id: this.workerId }, 'delivery worker stopped');
+  }
+}
+
+/**
+ * Tells whether a lease owner is a worker on this host whose process has
+ * ended. Worker ids carry the host name and process id
+ * (`worker-<host>-<pid>-<random>`). An id from another host or without a
+ * process id, or a process that still exists, counts as alive.
+ */
+export function isEndedWorker(owner: string): boolean {
+  const match = /^worker-(.+)-(\d+)-[0-9a-f]{8}$/.exec(owner);
+  if (!match || match[1] !== hostname()) return false;
+  const pid = Number(match[2]);
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    // EPERM: the process exists but belongs to another user.
+    return (err as { code?: string }).code === 'ESRCH';
   }
 }
 

@@ -334,6 +334,12 @@ export interface Store {
    * returns the claimed deliveries. Without it, it returns none.
    */
   completeAttempts(results: AttemptResult[], now: number, claimNext?: ClaimOptions): Promise<ClaimedDelivery[]>;
+  /**
+   * Gives back the leases of workers that `isGone` reports as ended and
+   * returns how many. Only a store whose workers all run on one machine
+   * (SQLite) implements it; elsewhere leases of a crashed worker expire.
+   */
+  releaseOrphanedLeases?(isGone: (owner: string) => boolean, now: number): Promise<number>;
   /** Gives leases back without an attempt, for shutdown. */
   releaseLeases(leases: { deliveryId: string; leaseToken: string }[]): Promise<void>;
   /** Time of the next due delivery, or null when none waits. */

@@ -558,6 +558,24 @@ export class SqliteStore implements Store {
     return this.queue.complete(results, now, claimNext);
   }
 
+  async releaseOrphanedLeases(isGone: (owner: string) => boolean, now: number): Promise<number> {
+    const run = this.db.transaction((): number => {
+      const leased = this.prepare('SELECT seq, lease_owner FROM deliveries WHERE lease_expires_at IS NOT NULL AND lease_expires_at > ?').all(now) as Row[];
+      const release = this.prepare('UPDATE deliveries SET lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL WHERE seq = ?');
+      let released = 0;
+      const gone = new Map<string, boolean>();
+      for (const row of leased) {
+        const owner = String(row.lease_owner);
+        if (!gone.has(owner)) gone.set(owner, isGone(owner));
+        if (!gone.get(owner)) continue;
+        release.run(row.seq);
+        released += 1;
+      }
+      return released;
+    });
+    return run.immediate();
+  }
+
   async releaseLeases(leases: { deliveryId: string; leaseToken: string }[]): Promise<void> {
     this.queue.release(leases);
   }

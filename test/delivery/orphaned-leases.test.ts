@@ -1,0 +1,86 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { isEndedWorker } from '../../src/delivery/worker.js';
+import { Receiver } from '../support/receiver.js';
+import { exited, spawnService, type ChildService } from '../support/child-service.js';
+import { waitUntil } from '../support/service.js';
+import { pushEvent } from '../support/fixtures.js';
+
+const dataDir = mkdtempSync(join(tmpdir(), 'dits-webhooks-orphaned-'));
+const children: ChildService[] = [];
+const receivers: Receiver[] = [];
+
+after(async () => {
+  for (const child of children) {
+    if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGKILL');
+    await exited(child.process);
+  }
+  for (const receiver of receivers) await receiver.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+test('ended worker detection', async () => {
+  const host = hostname();
+  assert.equal(isEndedWorker(`worker-${host}-${process.pid}-0123abcd`), false, 'this process');
+  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+  try {
+    assert.equal(isEndedWorker(`worker-${host}-${child.pid}-0123abcd`), false, 'a running process');
+  } finally {
+    child.kill('SIGKILL');
+    await exited(child);
+  }
+  assert.equal(isEndedWorker(`worker-${host}-${child.pid}-0123abcd`), true, 'a process that ended');
+  assert.equal(isEndedWorker(`worker-another-host-${child.pid}-0123abcd`), false, 'another host');
+  assert.equal(isEndedWorker('worker-0123abcd'), false, 'an id without a process id');
+});
+
+async function call(base: string, token: string, method: string, path: string, body?: unknown): Promise<any> {
+  const res = await request(base + path, {
+    method: method as 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.body.text();
+  return { status: res.statusCode, json: text ? JSON.parse(text) : null };
+}
+
+test('restart frees leases of killed worker', async () => {
+  // The receiver holds every request open, so the first process dies with all its leases taken.
+  const receiver = await Receiver.start();
+  receivers.push(receiver);
+  let hold = true;
+  receiver.respondWith(async (_req, res) => {
+    while (hold) await new Promise((resolve) => setTimeout(resolve, 20));
+    res.end('ok');
+  });
+  const env = { DITS_WEBHOOKS_ALLOW_PRIVATE_TARGETS: 'true', DITS_WEBHOOKS_MAX_IN_FLIGHT_PER_WEBHOOK: '3' };
+  const first = await spawnService(['--data-dir', dataDir], env);
+  children.push(first);
+  const token = first.adminToken as string;
+  const repo = await call(first.url, token, 'POST', '/v1/repos', { owner: 'user', name: 'orphaned' });
+  const hook = await call(first.url, token, 'POST', `/v1/repos/${repo.json.id}/webhooks`, { url: receiver.url, events: ['push'], secret: 'your_webhook_secret', active: true });
+  assert.equal(hook.status, 201);
+  for (let i = 0; i < 5; i++) assert.equal((await call(first.url, token, 'POST', `/v1/repos/${repo.json.id}/events`, pushEvent(`event-${i}`))).status, 202);
+  // The ping and two pushes fill the three places; the other three pushes wait behind their leases.
+  await waitUntil(() => receiver.requests.length >= 3, 10_000, 'three requests held open');
+  first.process.kill('SIGKILL');
+  await exited(first.process);
+  hold = false;
+
+  // leaseMs is 60 s by default: without the release nothing would move for a minute.
+  const restartedAt = Date.now();
+  const second = await spawnService(['--data-dir', dataDir], env);
+  children.push(second);
+  const pushes = () => new Set(receiver.requests.filter((r) => r.headers['x-dits-event'] === 'push').map((r) => r.headers['x-dits-delivery']));
+  await waitUntil(() => pushes().size >= 5, 15_000, 'all five pushes after the restart');
+  assert.ok(Date.now() - restartedAt < 15_000);
+  second.process.kill('SIGTERM');
+  await exited(second.process);
+  // Log lines are buffered, so the output is complete only once the process has exited.
+  assert.match(second.output(), /released leases of a delivery worker that ended without giving them back/);
+});
