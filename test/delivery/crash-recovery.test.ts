@@ -3,9 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request } from 'undici';
 import { Receiver } from '../support/receiver.js';
-import { exited, spawnService, type ChildService } from '../support/child-service.js';
+import { callChild as call, exited, spawnService, type ChildService } from '../support/child-service.js';
 import { waitUntil } from '../support/service.js';
 import { pushEvent } from '../support/fixtures.js';
 
@@ -29,16 +28,6 @@ after(async () => {
   for (const receiver of receivers) await receiver.close();
   rmSync(dataDir, { recursive: true, force: true });
 });
-
-async function call(base: string, token: string, method: string, path: string, body?: unknown): Promise<any> {
-  const res = await request(base + path, {
-    method: method as 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.body.text();
-  return { status: res.statusCode, json: text ? JSON.parse(text) : null };
-}
 
 test('kill -9 during delivery loses nothing', async (t) => {
   const receiver = await Receiver.start();

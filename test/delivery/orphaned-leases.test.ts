@@ -4,10 +4,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request } from 'undici';
 import { isEndedWorker } from '../../src/delivery/worker.js';
 import { Receiver } from '../support/receiver.js';
-import { exited, spawnService, type ChildService } from '../support/child-service.js';
+import { callChild as call, exited, spawnService, type ChildService } from '../support/child-service.js';
 import { waitUntil } from '../support/service.js';
 import { pushEvent } from '../support/fixtures.js';
 
@@ -38,16 +37,6 @@ test('ended worker detection', async () => {
   assert.equal(isEndedWorker(`worker-another-host-${child.pid}-0123abcd`), false, 'another host');
   assert.equal(isEndedWorker('worker-0123abcd'), false, 'an id without a process id');
 });
-
-async function call(base: string, token: string, method: string, path: string, body?: unknown): Promise<any> {
-  const res = await request(base + path, {
-    method: method as 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.body.text();
-  return { status: res.statusCode, json: text ? JSON.parse(text) : null };
-}
 
 test('restart frees leases of killed worker', async () => {
   // The receiver holds every request open, so the first process dies with all its leases taken.
