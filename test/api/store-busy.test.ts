@@ -17,7 +17,12 @@ test('locked database gives 503 with Retry-After', async () => {
     // Another process holds the write lock for longer than the store waits (BUSY_TIMEOUT_MS).
     other.exec('BEGIN IMMEDIATE');
     const res = await svc.api('POST', `/v1/repos/${repo.json.id}/events`, pushEvent());
+    const notReady = await svc.api('GET', '/readyz', undefined, { token: '' });
     other.exec('ROLLBACK');
+    assert.equal(notReady.status, 503, 'not ready while writes would fail');
+    assert.equal(notReady.json.status, 'unavailable');
+    const ready = await svc.api('GET', '/readyz', undefined, { token: '' });
+    assert.equal(ready.status, 200, 'ready again once the lock is gone');
     assert.equal(res.status, 503, res.text);
     assert.equal(res.json.error.code, 'store_busy');
     assert.match(res.json.error.message, /locked by another process/);

@@ -45,6 +45,9 @@ import type {
 
 const ACTIVE_REPO = 'deleted_at IS NULL';
 
+/** Time the readiness check waits for the write lock, in ms: short, because it blocks the event loop while it waits. */
+const READY_BUSY_TIMEOUT_MS = 100;
+
 /** Time a connection waits for another process's write lock before SQLITE_BUSY, in ms. */
 export const BUSY_TIMEOUT_MS = 1000;
 
@@ -146,8 +149,19 @@ export class SqliteStore implements Store {
     if (this.db.open) this.db.close();
   }
 
+  /**
+   * Checks that a write could start now. While another process holds the
+   * write lock, writes wait and fail after BUSY_TIMEOUT_MS, so a lock still
+   * held after READY_BUSY_TIMEOUT_MS makes the service report itself not ready.
+   */
   async ping(): Promise<void> {
-    this.prepare('SELECT 1').get();
+    this.db.pragma(`busy_timeout = ${READY_BUSY_TIMEOUT_MS}`);
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+      this.db.exec('ROLLBACK');
+    } finally {
+      this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    }
   }
 
   // Repositories
