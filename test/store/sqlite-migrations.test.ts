@@ -35,6 +35,12 @@ test('upgrade keeps stored bodies byte for byte', async () => {
        VALUES (?, 1, 'push', 'pending', ?, 1, 1, 1)`,
     );
     bodies.forEach((body, i) => insert.run(`delivery-${i}`, body));
+    old.prepare(
+      `INSERT INTO attempts (delivery_seq, attempt, trigger, started_at, duration_ms, request_headers, status_code, response_headers,
+         response_body, response_body_truncated, error_code, error_message, outcome)
+       VALUES (1, 1, 'scheduled', 5, 1.5, '{"x-dits-delivery":"delivery-0"}', 500, '{"retry-after":"3"}', ?, 1, NULL, NULL, 'retrying')`,
+    ).run(Buffer.from([0x00, 0xfe, 0x41]));
+    old.prepare("UPDATE deliveries SET attempts = 1 WHERE id = 'delivery-0'").run();
     old.close();
 
     const store = new SqliteStore(file);
@@ -45,8 +51,17 @@ test('upgrade keeps stored bodies byte for byte', async () => {
         assert.ok(detail, `delivery-${i} is missing after the upgrade`);
         assert.deepEqual(detail.body, body);
       }
+      const [attempt] = (await store.getDelivery(1, 'delivery-0'))!.attemptsLog;
+      assert.equal(attempt.attempt, 1);
+      assert.equal(attempt.trigger, 'scheduled');
+      assert.equal(attempt.statusCode, 500);
+      assert.deepEqual(attempt.requestHeaders, { 'x-dits-delivery': 'delivery-0' });
+      assert.deepEqual(attempt.responseHeaders, { 'retry-after': '3' });
+      assert.deepEqual(attempt.responseBody, Buffer.from([0x00, 0xfe, 0x41]), 'attempt bodies keep their bytes too');
+      assert.equal(attempt.responseBodyTruncated, true);
       const claimed = await store.claimDue({ workerId: 'w', now: 10, leaseMs: 60_000, limit: 10, maxInFlightPerWebhook: 10 });
       assert.deepEqual(claimed.map((d) => d.body), bodies);
+      assert.equal(claimed[0].scheduledAttempts, 1, 'the attempt moved with its delivery');
     } finally {
       await store.close();
     }
