@@ -31,7 +31,7 @@ export const ERROR_CATALOG = {
   repo_exists: { status: 409, description: 'A repository with that owner and name already exists.' },
   idempotency_key_reused: { status: 409, description: 'The Idempotency-Key was used before with a different request body.' },
   last_admin_token: { status: 409, description: 'The token is the last active admin token; create another admin token before revoking it.' },
-  delivery_in_progress: { status: 409, description: 'The delivery is being attempted right now; redeliver it after the attempt ends.' },
+  delivery_in_progress: { status: 409, description: 'The delivery has an attempt running or a manual attempt already queued; redeliver it after that attempt ends.' },
   payload_too_large: { status: 413, description: 'The request body exceeds the configured size limit.' },
   unsupported_media_type: { status: 415, description: 'The request body must be sent as application/json.' },
   webhook_inactive: { status: 422, description: 'The webhook is inactive; activate it before pinging, redelivering or replaying.' },

@@ -6,7 +6,8 @@ import type { Config } from './config.js';
  * the API logs ids and codes only, and target URLs pass through redactUrl.
  */
 export function createLogger(level: Config['logLevel'], destination: pino.DestinationStream | number = 1): Logger {
-  const stream = typeof destination === 'number' ? pino.destination({ dest: destination, sync: false, minLength: 4096 }) : destination;
+  // Lines are written as soon as the previous write ends, not gathered into larger writes, so a kill -9 loses at most a few.
+  const stream = typeof destination === 'number' ? pino.destination({ dest: destination, sync: false, minLength: 0 }) : destination;
   return pino(
     {
       level,

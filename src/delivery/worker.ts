@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
@@ -41,6 +42,8 @@ function notSent(error: NonNullable<SendResult['error']>): SendResult {
 const CLAIM_BATCH = 128;
 /** How often the worker looks for webhooks that have failed for too long, in ms. */
 const DISABLE_CHECK_INTERVAL_MS = 60_000;
+/** How often the worker looks for leases of workers on this host that have ended, in ms. */
+const ORPHAN_CHECK_INTERVAL_MS = 5000;
 
 /**
  * Claims due deliveries, sends them, and writes the attempts back in batches.
@@ -63,12 +66,13 @@ export class DeliveryWorker {
   private flushing: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private disableTimer: NodeJS.Timeout | null = null;
+  private orphanTimer: NodeJS.Timeout | null = null;
   private idleWaiters: (() => void)[] = [];
   private unlisten: (() => Promise<void>) | null = null;
 
   constructor(options: WorkerOptions) {
     this.options = options;
-    this.workerId = options.workerId ?? `worker-${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+    this.workerId = options.workerId ?? `worker-${processIdentity()}-${randomUUID().slice(0, 8)}`;
     this.clock = options.clock ?? Date.now;
     this.policy = {
       scheduleSeconds: options.config.retrySchedule,
@@ -92,6 +96,9 @@ export class DeliveryWorker {
     this.disableTimer = setInterval(() => void this.disableFailingWebhooks(), DISABLE_CHECK_INTERVAL_MS);
     this.disableTimer.unref();
     void this.releaseOrphanedLeases().then(() => this.notify());
+    // Checked again later too: a worker killed just before this one started may not have ended yet.
+    this.orphanTimer = setInterval(() => void this.releaseOrphanedLeases().then((released) => released > 0 && this.notify()), ORPHAN_CHECK_INTERVAL_MS);
+    this.orphanTimer.unref();
   }
 
   /**
@@ -99,14 +106,16 @@ export class DeliveryWorker {
    * kill -9), so that their deliveries go out now rather than when the
    * leases expire. Until then they would count against each webhook's limit.
    */
-  private async releaseOrphanedLeases(): Promise<void> {
+  private async releaseOrphanedLeases(): Promise<number> {
     const { store, logger } = this.options;
-    if (!store.releaseOrphanedLeases) return;
+    if (!store.releaseOrphanedLeases || !this.running) return 0;
     try {
       const released = await store.releaseOrphanedLeases(isEndedWorker, this.clock());
       if (released > 0) logger.warn({ count: released }, 'released leases of a delivery worker that ended without giving them back');
+      return released;
     } catch (err) {
       logger.error({ err }, 'releasing the leases of ended workers failed; they expire after leaseMs');
+      return 0;
     }
   }
 
@@ -398,6 +407,7 @@ export class DeliveryWorker {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
     if (this.disableTimer) clearInterval(this.disableTimer);
+    if (this.orphanTimer) clearInterval(this.orphanTimer);
     if (this.unlisten) await this.unlisten();
     if (this.inFlight.size > 0) {
       await Promise.race([
@@ -418,23 +428,60 @@ export class DeliveryWorker {
 }
 
 /**
- * Tells whether a lease owner is a worker on this host whose process has
- * ended. Worker ids carry the host name and process id
- * (`worker-<host>-<pid>-<random>`). An id from another host or without a
- * process id, or a process that still exists, counts as alive.
+ * Returns `<host>-<pid namespace>-<pid>`, which names this process among
+ * every worker that can share a SQLite file. The namespace (the inode of
+ * /proc/self/ns/pid on Linux, `0` where that is unknown) distinguishes
+ * containers that share a host name, whose process ids mean nothing here.
  */
-export function isEndedWorker(owner: string): boolean {
-  const match = /^worker-(.+)-(\d+)-[0-9a-f]{8}$/.exec(owner);
-  if (!match || match[1] !== hostname()) return false;
-  const pid = Number(match[2]);
-  if (pid === process.pid) return false;
+function processIdentity(): string {
+  return `${hostname()}-${pidNamespace() ?? '0'}-${process.pid}`;
+}
+
+let cachedNamespace: string | null | undefined;
+
+function pidNamespace(): string | null {
+  if (cachedNamespace === undefined) {
+    try {
+      cachedNamespace = /^pid:\[(\d+)\]$/.exec(readlinkSync('/proc/self/ns/pid'))?.[1] ?? null;
+    } catch {
+      cachedNamespace = null;
+    }
+  }
+  return cachedNamespace;
+}
+
+/** Reports whether a process has ended: it no longer exists, or it is a zombie waiting to be reaped. */
+function processEnded(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return false;
   } catch (err) {
     // EPERM: the process exists but belongs to another user.
     return (err as { code?: string }).code === 'ESRCH';
   }
+  try {
+    // The state follows the command name, which is in parentheses and may itself contain them.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state === 'Z' || state === 'X';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Reports whether a lease owner is a worker whose process has ended, judged
+ * only for owners in this host and PID namespace
+ * (`worker-<host>-<namespace>-<pid>-<random>`). Any other owner, or one
+ * whose process still runs, counts as alive, and its leases expire as usual.
+ */
+export function isEndedWorker(owner: string): boolean {
+  const namespace = pidNamespace();
+  if (namespace === null) return false;
+  const match = /^worker-(.+)-(\d+)-(\d+)-[0-9a-f]{8}$/.exec(owner);
+  if (!match || match[1] !== hostname() || match[2] !== namespace) return false;
+  const pid = Number(match[3]);
+  if (pid === process.pid) return false;
+  return processEnded(pid);
 }
 
 /** A parsed webhook URL and the Authorization header its user name and password give, if any. */

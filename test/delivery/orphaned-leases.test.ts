@@ -1,7 +1,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isEndedWorker } from '../../src/delivery/worker.js';
@@ -23,19 +23,38 @@ after(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
+/** Builds a worker id in this host and PID namespace for `pid`, as the worker builds its own. */
+function ownerFor(pid: number, namespace = /^pid:\[(\d+)\]$/.exec(readlinkSync('/proc/self/ns/pid'))![1]): string {
+  return `worker-${hostname()}-${namespace}-${pid}-0123abcd`;
+}
+
 test('ended worker detection', async () => {
-  const host = hostname();
-  assert.equal(isEndedWorker(`worker-${host}-${process.pid}-0123abcd`), false, 'this process');
+  assert.equal(isEndedWorker(ownerFor(process.pid)), false, 'this process');
   const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
   try {
-    assert.equal(isEndedWorker(`worker-${host}-${child.pid}-0123abcd`), false, 'a running process');
+    assert.equal(isEndedWorker(ownerFor(child.pid!)), false, 'a running process');
+    assert.equal(isEndedWorker(ownerFor(child.pid!, '1')), false, 'another PID namespace, where this pid means nothing');
   } finally {
     child.kill('SIGKILL');
     await exited(child);
   }
-  assert.equal(isEndedWorker(`worker-${host}-${child.pid}-0123abcd`), true, 'a process that ended');
-  assert.equal(isEndedWorker(`worker-another-host-${child.pid}-0123abcd`), false, 'another host');
+  assert.equal(isEndedWorker(ownerFor(child.pid!)), true, 'a process that ended');
+  assert.equal(isEndedWorker(ownerFor(child.pid!, '1')), false, 'another PID namespace');
+  assert.equal(isEndedWorker(ownerFor(child.pid!).replace(`worker-${hostname()}-`, 'worker-another-host-')), false, 'another host');
   assert.equal(isEndedWorker('worker-0123abcd'), false, 'an id without a process id');
+});
+
+test('zombie counts as ended', async () => {
+  // `sleep 0` ends at once, and its parent has become `sleep 5`, which never reaps it.
+  const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 5']);
+  try {
+    const zombie = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString().trim()))));
+    await waitUntil(() => readFileSync(`/proc/${zombie}/stat`, 'latin1').includes(') Z '), 5000, 'the child to become a zombie');
+    assert.equal(isEndedWorker(ownerFor(zombie)), true);
+  } finally {
+    parent.kill('SIGKILL');
+    await exited(parent);
+  }
 });
 
 test('restart frees leases of killed worker', async () => {

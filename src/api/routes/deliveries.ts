@@ -47,7 +47,7 @@ function registerFor(app: FastifyInstance, context: ApiContext, prefix: string):
     const result = UUID_PATTERN.test(id) ? await store.requestRedelivery(hook.id, id, clock()) : null;
     if (result === null) throw deliveryNotFound(id, hook.id);
     if (result === 'in_progress') {
-      throw new ApiError('delivery_in_progress', `Delivery ${id} is being attempted right now; redeliver it after the attempt ends.`);
+      throw new ApiError('delivery_in_progress', `Delivery ${id} has an attempt running or a manual attempt already queued; redeliver it after that attempt ends.`);
     }
     context.wakeWorker();
     return reply.status(202).send(deliverySummaryView(result));
