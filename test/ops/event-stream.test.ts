@@ -283,3 +283,13 @@ test('invalid Last-Event-ID rejected', async () => {
     await empty.done;
   }
 });
+
+test('stream rejects paging parameters', async () => {
+  const repoId = await createRepo('stream-query');
+  const res = await fetch(`${streamUrl(repoId)}?limit=abc`, { headers: { accept: 'text/event-stream', authorization: `Bearer ${svc.adminToken}` } });
+  assert.equal(res.status, 400);
+  const body = (await res.json()) as { error: { code: string; details: { field: string; message: string }[] } };
+  assert.equal(body.error.code, 'invalid_request');
+  assert.equal(body.error.details[0].field, 'query.limit');
+  assert.match(body.error.details[0].message, /is not used by the event stream/);
+});

@@ -63,7 +63,17 @@ export function registerEventRoutes(app: FastifyInstance, context: ApiContext): 
 
   app.get<{ Params: { repoId: string } }>('/repos/:repoId/events', { config: { scope: 'read' } }, async (request, reply) => {
     const repo = await loadRepository(context, request.params.repoId);
-    if ((request.headers.accept ?? '').includes('text/event-stream')) return streamEvents(context, request, reply, repo.id);
+    if ((request.headers.accept ?? '').includes('text/event-stream')) {
+      // Paging does not apply to a stream, and a parameter ignored in silence would hide a client's mistake.
+      const names = Object.keys((request.query ?? {}) as Record<string, unknown>);
+      if (names.length > 0) {
+        throw invalidRequest(names.map((name) => ({
+          field: `query.${name}`,
+          message: 'is not used by the event stream, which starts after Last-Event-ID or after the newest event; remove it',
+        })));
+      }
+      return streamEvents(context, request, reply, repo.id);
+    }
     const query = validateInput<{ cursor?: string; limit?: string }>(pageQuerySchema, request.query, 'query');
     const page = await context.store.listEvents({ repoId: repo.id, ...pageParams(query) });
     return { data: page.items.map(eventView), next_cursor: page.nextCursor };
