@@ -573,20 +573,18 @@ export class SqliteStore implements Store {
   }
 
   async releaseOrphanedLeases(isGone: (owner: string) => boolean, now: number): Promise<number> {
-    const run = this.db.transaction((): number => {
-      const leased = this.prepare('SELECT seq, lease_owner FROM deliveries WHERE lease_expires_at IS NOT NULL AND lease_expires_at > ?').all(now) as Row[];
-      const release = this.prepare('UPDATE deliveries SET lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL WHERE seq = ?');
-      let released = 0;
-      const gone = new Map<string, boolean>();
-      for (const row of leased) {
-        const owner = String(row.lease_owner);
-        if (!gone.has(owner)) gone.set(owner, isGone(owner));
-        if (!gone.get(owner)) continue;
-        release.run(row.seq);
-        released += 1;
-      }
-      return released;
+    // Read first, without the write lock: most checks find every owner alive and write nothing.
+    const leased = this.prepare('SELECT seq, lease_owner FROM deliveries WHERE lease_expires_at IS NOT NULL AND lease_expires_at > ?').all(now) as Row[];
+    const gone = new Map<string, boolean>();
+    const orphaned = leased.filter((row) => {
+      const owner = String(row.lease_owner);
+      if (!gone.has(owner)) gone.set(owner, isGone(owner));
+      return gone.get(owner);
     });
+    if (orphaned.length === 0) return 0;
+    // The owner is checked again, so a lease that expired and was claimed by a live worker meanwhile stays.
+    const release = this.prepare('UPDATE deliveries SET lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL WHERE seq = ? AND lease_owner = ?');
+    const run = this.db.transaction((): number => orphaned.reduce((released, row) => released + release.run(row.seq, row.lease_owner).changes, 0));
     return run.immediate();
   }
 
