@@ -12,7 +12,8 @@ test('orphaned leases released by owner', async () => {
     const options = { now: 10_000, leaseMs: 60_000, limit: 1, maxInFlightPerWebhook: 10 };
     const [gone] = await store.claimDue({ ...options, workerId: 'worker-gone' });
     const [alive] = await store.claimDue({ ...options, workerId: 'worker-alive' });
-    assert.ok(gone && alive);
+    assert.ok(gone, 'the first claim leased a delivery');
+    assert.ok(alive, 'the second claim leased the other one');
 
     const asked: string[] = [];
     const released = await store.releaseOrphanedLeases!((owner) => {
