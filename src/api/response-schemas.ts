@@ -255,10 +255,14 @@ export const errorCatalogResponseSchema = closedObject({
 
 export const healthResponseSchema = closedObject({ status: { const: 'ok' }, version: { type: 'string' } });
 
-export const readinessResponseSchema = closedObject({
-  status: { enum: ['ready', 'unavailable'] },
-  store: { enum: ['sqlite', 'postgres'] },
-});
+export const readinessResponseSchema = closedObject(
+  {
+    status: { enum: ['ready', 'unavailable'] },
+    store: { enum: ['sqlite', 'postgres'] },
+    reason: { type: 'string', description: 'why the service is not ready; only with status unavailable' },
+  },
+  ['reason'],
+);
 
 export const pingAcceptedResponseSchema = closedObject({ delivery_id: uuid });
 

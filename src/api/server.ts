@@ -12,7 +12,7 @@ import { registerDeliveryRoutes } from './routes/deliveries.js';
 import { registerReplayRoutes } from './routes/replays.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerTokenRoutes } from './routes/tokens.js';
-import { registerOperationsRoutes } from './routes/operations.js';
+import { answerReadiness, registerOperationsRoutes } from './routes/operations.js';
 import { trackEventStreams } from './event-stream.js';
 
 /** Time a client has to send the headers and body of one request, in ms. A 10 MiB event body needs about 90 KB/s to fit. */
@@ -167,15 +167,7 @@ export async function buildServer(context: ApiContext, extraRoutes: ((app: Fasti
 export async function buildOperationsServer(context: ApiContext): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: context.logger.child({ component: 'operations' }, { level: apiLogLevel(context.logger) }) as unknown as FastifyBaseLogger });
   app.get('/healthz', async () => ({ status: 'ok', role: 'worker' }));
-  app.get('/readyz', async (_request, reply) => {
-    try {
-      await context.store.ping();
-      return { status: 'ready', store: context.store.kind };
-    } catch (err) {
-      context.logger.error({ err }, 'readiness check failed');
-      return reply.status(503).send({ status: 'unavailable', store: context.store.kind });
-    }
-  });
+  app.get('/readyz', async (_request, reply) => answerReadiness(context, reply));
   app.get('/metrics', async (_request, reply) => {
     return reply.type(context.metrics.registry.contentType).send(await context.metrics.registry.metrics());
   });

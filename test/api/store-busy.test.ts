@@ -21,6 +21,7 @@ test('locked database gives 503 with Retry-After', async () => {
     other.exec('ROLLBACK');
     assert.equal(notReady.status, 503, 'not ready while writes would fail');
     assert.equal(notReady.json.status, 'unavailable');
+    assert.equal(notReady.json.reason, 'another process holds the database write lock');
     const ready = await svc.api('GET', '/readyz', undefined, { token: '' });
     assert.equal(ready.status, 200, 'ready again once the lock is gone');
     assert.equal(res.status, 503, res.text);

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ERROR_CATALOG } from '../../errors.js';
 import { VERSION } from '../../version.js';
 import { renderApiReference } from '../api-reference-page.js';
@@ -8,19 +8,29 @@ import { buildOpenApiDocument, type OpenApiDocument } from '../openapi.js';
 /** The reference page forbids every external resource and every script; only its inline style applies. */
 const DOCS_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
+/**
+ * Responds to a readiness probe: 200 when the store responds and a write
+ * could start, otherwise 503 with the reason. A lock held by another
+ * process usually passes, so it logs a warning without a stack.
+ */
+export async function answerReadiness(context: ApiContext, reply: FastifyReply): Promise<unknown> {
+  try {
+    await context.store.ping();
+    return { status: 'ready', store: context.store.kind };
+  } catch (err) {
+    const locked = (err as { code?: unknown }).code === 'SQLITE_BUSY';
+    if (locked) context.logger.warn('not ready: the SQLite database is locked by another process');
+    else context.logger.error({ err }, 'readiness check failed');
+    const reason = locked ? 'another process holds the database write lock' : 'the store did not respond; the cause is in the server log';
+    return reply.status(503).send({ status: 'unavailable', store: context.store.kind, reason });
+  }
+}
+
 /** Registers health, readiness, metrics, the OpenAPI document, the reference page and the error catalog. */
 export function registerOperationsRoutes(app: FastifyInstance, context: ApiContext): void {
   app.get('/healthz', async () => ({ status: 'ok', version: VERSION }));
 
-  app.get('/readyz', async (_request, reply) => {
-    try {
-      await context.store.ping();
-      return { status: 'ready', store: context.store.kind };
-    } catch (err) {
-      context.logger.error({ err }, 'readiness check failed');
-      return reply.status(503).send({ status: 'unavailable', store: context.store.kind });
-    }
-  });
+  app.get('/readyz', async (_request, reply) => answerReadiness(context, reply));
 
   app.get('/metrics', async (_request, reply) => {
     const text = await context.metrics.registry.metrics();
