@@ -42,6 +42,8 @@ function notSent(error: NonNullable<SendResult['error']>): SendResult {
 const CLAIM_BATCH = 128;
 /** How often the worker looks for webhooks that have failed for too long, in ms. */
 const DISABLE_CHECK_INTERVAL_MS = 60_000;
+/** Wait before recording attempts again after the database was locked, in ms. */
+const FLUSH_RETRY_MS = 500;
 /** How often the worker looks for leases of workers on this host that have ended, in ms. */
 const ORPHAN_CHECK_INTERVAL_MS = 5000;
 
@@ -67,6 +69,7 @@ export class DeliveryWorker {
   private timer: NodeJS.Timeout | null = null;
   private disableTimer: NodeJS.Timeout | null = null;
   private orphanTimer: NodeJS.Timeout | null = null;
+  private flushRetry: NodeJS.Timeout | null = null;
   private idleWaiters: (() => void)[] = [];
   private unlisten: (() => Promise<void>) | null = null;
 
@@ -148,7 +151,8 @@ export class DeliveryWorker {
         }
       } while (this.wakeRequested && this.running);
     } catch (err) {
-      logger.error({ err, worker_id: this.workerId }, 'claiming deliveries failed; retrying after the poll interval');
+      if (isStoreLocked(err)) logger.warn({ worker_id: this.workerId }, 'claiming deliveries failed: the database is locked by another process; retrying after the poll interval');
+      else logger.error({ err, worker_id: this.workerId }, 'claiming deliveries failed; retrying after the poll interval');
     } finally {
       this.pumping = false;
     }
@@ -310,8 +314,17 @@ export class DeliveryWorker {
     this.scheduleFlush();
   }
 
+  /** Flushes again after FLUSH_RETRY_MS, not at once, so that a locked database does not keep the event loop waiting. */
+  private retryFlushLater(): void {
+    if (this.flushRetry) return;
+    this.flushRetry = setTimeout(() => {
+      this.flushRetry = null;
+      this.scheduleFlush();
+    }, FLUSH_RETRY_MS);
+  }
+
   private scheduleFlush(): void {
-    if (this.flushing) return;
+    if (this.flushing || this.flushRetry) return;
     this.flushing = new Promise<void>((resolve) => {
       setImmediate(() => {
         void this.flush().then((claimedAll) => {
@@ -360,6 +373,13 @@ export class DeliveryWorker {
     try {
       claimed = await store.completeAttempts(batch, this.clock(), claimNext);
     } catch (err) {
+      if (isStoreLocked(err) && this.running) {
+        // The attempts stay in flight and are recorded once the lock is gone, rather than sent again after their leases expire.
+        logger.warn({ count: batch.length }, 'recording delivery attempts failed: the database is locked by another process; trying again shortly');
+        this.results = batch.concat(this.results);
+        this.retryFlushLater();
+        return false;
+      }
       // The leases expire and the deliveries are attempted again: at least once, never lost.
       logger.error({ err, count: batch.length }, 'recording delivery attempts failed');
       recorded = false;
@@ -408,6 +428,8 @@ export class DeliveryWorker {
     if (this.timer) clearTimeout(this.timer);
     if (this.disableTimer) clearInterval(this.disableTimer);
     if (this.orphanTimer) clearInterval(this.orphanTimer);
+    if (this.flushRetry) clearTimeout(this.flushRetry);
+    this.flushRetry = null;
     if (this.unlisten) await this.unlisten();
     if (this.inFlight.size > 0) {
       await Promise.race([
@@ -482,6 +504,11 @@ export function isEndedWorker(owner: string): boolean {
   const pid = Number(match[3]);
   if (pid === process.pid) return false;
   return processEnded(pid);
+}
+
+/** Reports whether a store call failed because another process holds the SQLite write lock. */
+function isStoreLocked(err: unknown): boolean {
+  return (err as { code?: unknown }).code === 'SQLITE_BUSY';
 }
 
 /** A parsed webhook URL and the Authorization header its user name and password give, if any. */

@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
-import { pushEvent } from '../support/fixtures.js';
-import { startTestService } from '../support/service.js';
+import { createHook, pushEvent } from '../support/fixtures.js';
+import { Receiver } from '../support/receiver.js';
+import { startTestService, waitUntil } from '../support/service.js';
 
 test('locked database gives 503 with Retry-After', async () => {
   const svc = await startTestService();
@@ -48,5 +49,39 @@ test('starting on a locked database names the lock', async () => {
   } finally {
     other.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('attempt finished while locked is kept', async () => {
+  const svc = await startTestService();
+  const receiver = await Receiver.start();
+  const other = new Database(join(svc.dataDir, 'dits-webhooks.db'));
+  let answer: () => void = () => {};
+  receiver.respondWith(async (_req, res) => {
+    await new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    res.end('ok');
+  });
+  try {
+    const { repoId, base } = await createHook(svc, receiver.url);
+    assert.equal((await svc.api('POST', `/v1/repos/${repoId}/events`, pushEvent())).status, 202);
+    await receiver.waitFor(1, 10_000);
+    // The response arrives while another process holds the write lock, so the worker cannot record it yet.
+    other.exec('BEGIN IMMEDIATE');
+    answer();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    other.exec('ROLLBACK');
+    const detail = await waitUntil(async () => {
+      const list = await svc.api('GET', `${base}/deliveries`);
+      const found = await svc.api('GET', `${base}/deliveries/${list.json.data[0].id}`);
+      return found.json.status === 'delivered' ? found.json : null;
+    }, 10_000, 'the delivery recorded as delivered');
+    assert.equal(detail.attempts.length, 1, 'one attempt, recorded once the lock was gone');
+    assert.equal(receiver.requests.length, 1, 'the delivery was not sent again');
+  } finally {
+    other.close();
+    await svc.stop();
+    await receiver.close();
   }
 });

@@ -52,14 +52,21 @@ const READY_BUSY_TIMEOUT_MS = 100;
 export const BUSY_TIMEOUT_MS = 1000;
 
 /**
+ * Time the delivery queue's connection waits for the write lock, in ms. The
+ * worker keeps finished attempts and tries again when it fails, so it waits
+ * less than a request would and blocks the event loop for less.
+ */
+const QUEUE_BUSY_TIMEOUT_MS = 200;
+
+/**
  * Opens one connection in WAL mode. Automatic checkpoints are pushed far out
  * (10,000 pages, about 40 MiB of log) because the Checkpointer thread runs
  * them. The high bound only caps the log if that thread falls behind.
  */
-function openConnection(file: string, synchronous: 'FULL' | 'NORMAL'): Database.Database {
+function openConnection(file: string, synchronous: 'FULL' | 'NORMAL', busyTimeoutMs = BUSY_TIMEOUT_MS): Database.Database {
   const db = new Database(file);
   // A locked database blocks the event loop while SQLite waits, so the wait is short: past it, writes fail with 503 store_busy.
-  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  db.pragma(`busy_timeout = ${busyTimeoutMs}`);
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${synchronous}`);
   db.pragma('foreign_keys = ON');
@@ -109,7 +116,7 @@ export class SqliteStore implements Store {
       this.queueDb = this.db;
       this.checkpointer = null;
     } else {
-      this.queueDb = openConnection(file, 'NORMAL');
+      this.queueDb = openConnection(file, 'NORMAL', QUEUE_BUSY_TIMEOUT_MS);
       this.checkpointer = new Checkpointer(file, options.onError ?? ((message) => process.stderr.write(`SQLite checkpoint failed: ${message}\n`)));
     }
     this.queue = new SqliteQueue(this.queueDb);
