@@ -42,6 +42,9 @@ export interface Service {
   close(): Promise<void>;
 }
 
+/** Error codes of opening the SQLite file that a different data folder fixes. */
+const DATA_DIR_FAILURES = new Set(['EEXIST', 'ENOTDIR', 'EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'SQLITE_CANTOPEN', 'SQLITE_READONLY']);
+
 /** Explains, by error code, a failed listen that the configuration can fix. */
 const LISTEN_FAILURES: Record<string, (host: string, port: number) => string> = {
   EADDRINUSE: (host, port) => `port ${port} on ${host} is already in use; stop the process that holds it, or set another port with --port or ${envName('port')}`,
@@ -83,8 +86,7 @@ export async function openStore(config: Readonly<Config>, logger?: Logger): Prom
       onError: (message) => logger?.error({ error: message }, 'SQLite checkpoint failed'),
     });
   } catch (err) {
-    const code = (err as { code?: string }).code ?? '';
-    if (!['EEXIST', 'ENOTDIR', 'EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'SQLITE_CANTOPEN', 'SQLITE_READONLY'].includes(code)) throw err;
+    if (!DATA_DIR_FAILURES.has((err as { code?: string }).code ?? '')) throw err;
     throw new Error(
       `dataDir ${config.dataDir} cannot hold the database (${(err as Error).message}); set a writable folder with --data-dir or ${envName('dataDir')}`,
     );

@@ -73,3 +73,8 @@ export function invalidRequest(details: FieldError[]): ApiError {
   const more = details.length > 3 ? ` (and ${details.length - 3} more in details)` : '';
   return new ApiError('invalid_request', `Invalid request. ${shown}${more}`, details);
 }
+
+/** Reports whether a store call failed because another process holds the SQLite write lock. */
+export function isStoreLocked(err: unknown): boolean {
+  return (err as { code?: unknown }).code === 'SQLITE_BUSY';
+}

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { ApiError, ERROR_CATALOG, type ErrorCode } from '../errors.js';
+import { ApiError, ERROR_CATALOG, isStoreLocked, type ErrorCode } from '../errors.js';
 import type { ApiContext, RouteEntry } from './context.js';
 import { parseJsonBody } from './json-body.js';
 import { RateLimiter } from './rate-limit.js';
@@ -106,7 +106,7 @@ export async function buildServer(context: ApiContext, extraRoutes: ((app: Fasti
     if (error instanceof ApiError) return sendError(reply, error);
     const mapped = fromFastifyError(error as FastifyError, request.routeOptions.bodyLimit ?? config.maxRequestBodyBytes);
     if (mapped) return sendError(reply, mapped);
-    if ((error as { code?: unknown }).code === 'SQLITE_BUSY') {
+    if (isStoreLocked(error)) {
       request.log.warn({ err: error, method: request.method, url: request.url }, 'database locked; the request was not stored');
       return sendError(reply, new ApiError('store_busy', 'The database is locked by another process; nothing was stored. Retry the request later.', [], { 'retry-after': '1' }));
     }

@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync, readlinkSync } from 'node:fs';
-import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { Config } from '../config.js';
@@ -12,6 +10,8 @@ import { sendWebhookRequest, type SendResult } from './sender.js';
 import { SecretUnavailableError } from '../signing/secret-box.js';
 import { prepareSigningKey, type SigningKey } from '../signing/sign.js';
 import { assertTransition } from './states.js';
+import { isEndedWorker, processIdentity } from './worker-identity.js';
+import { isStoreLocked } from '../errors.js';
 
 /** Observes attempts for metrics; every method is optional. */
 export interface DeliveryObserver {
@@ -100,7 +100,7 @@ export class DeliveryWorker {
     this.disableTimer.unref();
     void this.releaseOrphanedLeases().then(() => this.notify());
     // Checked again later too: a worker killed just before this one started may not have ended yet.
-    this.orphanTimer = setInterval(() => void this.releaseOrphanedLeases().then((released) => released > 0 && this.notify()), ORPHAN_CHECK_INTERVAL_MS);
+    this.orphanTimer = setInterval(() => void this.releaseOrphanedLeases(), ORPHAN_CHECK_INTERVAL_MS);
     this.orphanTimer.unref();
   }
 
@@ -108,17 +108,18 @@ export class DeliveryWorker {
    * Frees the leases of workers on this machine whose process has ended (a
    * kill -9), so that their deliveries go out now rather than when the
    * leases expire. Until then they would count against each webhook's limit.
+   * Wakes the worker when it freed any.
    */
-  private async releaseOrphanedLeases(): Promise<number> {
+  private async releaseOrphanedLeases(): Promise<void> {
     const { store, logger } = this.options;
-    if (!store.releaseOrphanedLeases || !this.running) return 0;
+    if (!store.releaseOrphanedLeases || !this.running) return;
     try {
       const released = await store.releaseOrphanedLeases(isEndedWorker, this.clock());
-      if (released > 0) logger.warn({ count: released }, 'released leases of a delivery worker that ended without giving them back');
-      return released;
+      if (released === 0) return;
+      logger.warn({ count: released }, 'released leases of a delivery worker that ended without giving them back');
+      this.notify();
     } catch (err) {
       logger.error({ err }, 'releasing the leases of ended workers failed; they expire after leaseMs');
-      return 0;
     }
   }
 
@@ -447,68 +448,6 @@ export class DeliveryWorker {
     }
     this.options.logger.info({ worker_id: this.workerId }, 'delivery worker stopped');
   }
-}
-
-/**
- * Returns `<host>-<pid namespace>-<pid>`, which names this process among
- * every worker that can share a SQLite file. The namespace (the inode of
- * /proc/self/ns/pid on Linux, `0` where that is unknown) distinguishes
- * containers that share a host name, whose process ids mean nothing here.
- */
-function processIdentity(): string {
-  return `${hostname()}-${pidNamespace() ?? '0'}-${process.pid}`;
-}
-
-let cachedNamespace: string | null | undefined;
-
-function pidNamespace(): string | null {
-  if (cachedNamespace === undefined) {
-    try {
-      cachedNamespace = /^pid:\[(\d+)\]$/.exec(readlinkSync('/proc/self/ns/pid'))?.[1] ?? null;
-    } catch {
-      cachedNamespace = null;
-    }
-  }
-  return cachedNamespace;
-}
-
-/** Reports whether a process has ended: it no longer exists, or it is a zombie waiting to be reaped. */
-function processEnded(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    // EPERM: the process exists but belongs to another user.
-    return (err as { code?: string }).code === 'ESRCH';
-  }
-  try {
-    // The state follows the command name, which is in parentheses and may itself contain them.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state === 'Z' || state === 'X';
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Reports whether a lease owner is a worker whose process has ended, judged
- * only for owners in this host and PID namespace
- * (`worker-<host>-<namespace>-<pid>-<random>`). Any other owner, or one
- * whose process still runs, counts as alive, and its leases expire as usual.
- */
-export function isEndedWorker(owner: string): boolean {
-  const namespace = pidNamespace();
-  if (namespace === null) return false;
-  const match = /^worker-(.+)-(\d+)-(\d+)-[0-9a-f]{8}$/.exec(owner);
-  if (!match || match[1] !== hostname() || match[2] !== namespace) return false;
-  const pid = Number(match[3]);
-  if (pid === process.pid) return false;
-  return processEnded(pid);
-}
-
-/** Reports whether a store call failed because another process holds the SQLite write lock. */
-function isStoreLocked(err: unknown): boolean {
-  return (err as { code?: unknown }).code === 'SQLITE_BUSY';
 }
 
 /** A parsed webhook URL and the Authorization header its user name and password give, if any. */

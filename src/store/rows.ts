@@ -159,7 +159,8 @@ export function toClaimedDelivery(row: Row): ClaimedDelivery {
     body: Buffer.isBuffer(row.body) ? row.body : Buffer.from(row.body as Uint8Array),
     status: String(row.status) as DeliveryStatus,
     attempts: num(row.attempts),
-    scheduledAttempts: num(row.attempts),
+    // The queue counts them for deliveries attempted before; a first attempt has none.
+    scheduledAttempts: 0,
     manual: bool(row.manual),
     resumeAt: numOrNull(row.resume_at),
     leaseToken: String(row.lease_token),

@@ -335,11 +335,11 @@ export interface Store {
    */
   completeAttempts(results: AttemptResult[], now: number, claimNext?: ClaimOptions): Promise<ClaimedDelivery[]>;
   /**
-   * Gives back the leases of workers that `isGone` reports as ended and
+   * Gives back the leases of workers that `isEnded` reports as ended and
    * returns how many. Only a store whose workers all run on one machine
    * (SQLite) implements it; elsewhere leases of a crashed worker expire.
    */
-  releaseOrphanedLeases?(isGone: (owner: string) => boolean, now: number): Promise<number>;
+  releaseOrphanedLeases?(isEnded: (owner: string) => boolean, now: number): Promise<number>;
   /** Gives leases back without an attempt, for shutdown. */
   releaseLeases(leases: { deliveryId: string; leaseToken: string }[]): Promise<void>;
   /** Time of the next due delivery, or null when none waits. */

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Receiver } from '../support/receiver.js';
-import { callChild as call, exited, spawnService, type ChildService } from '../support/child-service.js';
+import { callChild as call, exited, spawnService, stopChildren, type ChildService } from '../support/child-service.js';
 import { waitUntil } from '../support/service.js';
 import { pushEvent } from '../support/fixtures.js';
 
@@ -20,10 +20,7 @@ const env = {
 };
 
 after(async () => {
-  for (const child of children) {
-    if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGKILL');
-    await exited(child.process);
-  }
+  await stopChildren(children);
   // A failed assertion skips the test's own close; an open receiver would keep the file running.
   for (const receiver of receivers) await receiver.close();
   rmSync(dataDir, { recursive: true, force: true });

@@ -4,9 +4,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isEndedWorker } from '../../src/delivery/worker.js';
+import { isEndedWorker } from '../../src/delivery/worker-identity.js';
 import { Receiver } from '../support/receiver.js';
-import { callChild as call, exited, spawnService, type ChildService } from '../support/child-service.js';
+import { callChild as call, exited, spawnService, stopChildren, type ChildService } from '../support/child-service.js';
 import { waitUntil } from '../support/service.js';
 import { pushEvent } from '../support/fixtures.js';
 
@@ -15,10 +15,7 @@ const children: ChildService[] = [];
 const receivers: Receiver[] = [];
 
 after(async () => {
-  for (const child of children) {
-    if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGKILL');
-    await exited(child.process);
-  }
+  await stopChildren(children);
   for (const receiver of receivers) await receiver.close();
   rmSync(dataDir, { recursive: true, force: true });
 });

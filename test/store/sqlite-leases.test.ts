@@ -15,13 +15,13 @@ test('orphaned leases released by owner', async () => {
     assert.ok(gone, 'the first claim leased a delivery');
     assert.ok(alive, 'the second claim leased the other one');
 
-    const asked: string[] = [];
+    const checkedOwners: string[] = [];
     const released = await store.releaseOrphanedLeases!((owner) => {
-      asked.push(owner);
+      checkedOwners.push(owner);
       return owner === 'worker-gone';
     }, 10_100);
     assert.equal(released, 1);
-    assert.deepEqual(asked.sort(), ['worker-alive', 'worker-gone'], 'each owner is checked once');
+    assert.deepEqual(checkedOwners.sort(), ['worker-alive', 'worker-gone'], 'each owner is checked once');
 
     const again = await store.claimDue({ ...options, workerId: 'worker-new', limit: 10, now: 10_200 });
     assert.deepEqual(again.map((d) => d.id), [gone.id], 'only the ended worker gave its delivery back');

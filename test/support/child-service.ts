@@ -60,3 +60,11 @@ export async function callChild(base: string, token: string, method: string, pat
   const text = await res.body.text();
   return { status: res.statusCode, json: text ? JSON.parse(text) : null };
 }
+
+/** Kills every child still running (a failed assertion skips a test's own stop) and waits for each to exit. */
+export async function stopChildren(children: ChildService[]): Promise<void> {
+  for (const child of children) {
+    if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGKILL');
+    await exited(child.process);
+  }
+}

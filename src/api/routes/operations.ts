@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { ERROR_CATALOG } from '../../errors.js';
+import { ERROR_CATALOG, isStoreLocked } from '../../errors.js';
 import { VERSION } from '../../version.js';
 import { renderApiReference } from '../api-reference-page.js';
 import type { ApiContext } from '../context.js';
@@ -18,7 +18,7 @@ export async function answerReadiness(context: ApiContext, reply: FastifyReply):
     await context.store.ping();
     return { status: 'ready', store: context.store.kind };
   } catch (err) {
-    const locked = (err as { code?: unknown }).code === 'SQLITE_BUSY';
+    const locked = isStoreLocked(err);
     if (locked) context.logger.warn('not ready: the SQLite database is locked by another process');
     else context.logger.error({ err }, 'readiness check failed');
     const reason = locked ? 'another process holds the database write lock' : 'the store did not respond; the cause is in the server log';

@@ -51,6 +51,7 @@ export class SqliteQueue {
       lease: db.prepare(`
         UPDATE deliveries SET lease_owner = @owner, lease_token = @prefix || seq, lease_expires_at = @until
         WHERE seq IN (SELECT value FROM json_each(@seqs))`),
+      // This statement and `finish` take positional parameters: binding by name costs a property lookup per parameter on every row.
       insertAttempt: db.prepare(`
         INSERT INTO attempts (delivery_seq, attempt, trigger, started_at, duration_ms, request_headers, status_code,
           response_headers, response_body, response_body_truncated, error_code, error_message, outcome)
@@ -63,7 +64,6 @@ export class SqliteQueue {
         VALUES (@seq, (SELECT COALESCE(MAX(attempt), 0) + 1 FROM attempts WHERE delivery_seq = @seq), @trigger, @started_at,
           @duration_ms, @request_headers, @status_code, @response_headers, @response_body, @truncated, @error_code,
           @error_message, @outcome)`),
-      // Positional parameters: binding by name costs a property lookup per parameter on every row.
       finish: db.prepare(`
         UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?, resume_at = ?,
           manual = 0, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,

@@ -5,6 +5,7 @@ import { SQLITE_MIGRATIONS } from './migrations.js';
 import { assertKnownSchema } from '../schema-version.js';
 import { SqliteQueue } from './queue.js';
 import { Checkpointer } from './checkpointer.js';
+import { isStoreLocked } from '../../errors.js';
 import {
   decodeCursor,
   encodeCursor,
@@ -109,7 +110,7 @@ export class SqliteStore implements Store {
       this.applyMigrations();
     } catch (err) {
       db?.close();
-      if ((err as { code?: string }).code !== 'SQLITE_BUSY') throw err;
+      if (!isStoreLocked(err)) throw err;
       throw new Error(`${file} is locked by another process (SQLITE_BUSY); stop the process that keeps a transaction open on it, or start again later`);
     }
     if (file === ':memory:') {
@@ -579,19 +580,24 @@ export class SqliteStore implements Store {
     return this.queue.complete(results, now, claimNext);
   }
 
-  async releaseOrphanedLeases(isGone: (owner: string) => boolean, now: number): Promise<number> {
+  async releaseOrphanedLeases(isEnded: (owner: string) => boolean, now: number): Promise<number> {
     // Read first, without the write lock: most checks find every owner alive and write nothing.
     const leased = this.prepare('SELECT seq, lease_owner FROM deliveries WHERE lease_expires_at IS NOT NULL AND lease_expires_at > ?').all(now) as Row[];
-    const gone = new Map<string, boolean>();
+    const endedOwners = new Map<string, boolean>();
     const orphaned = leased.filter((row) => {
       const owner = String(row.lease_owner);
-      if (!gone.has(owner)) gone.set(owner, isGone(owner));
-      return gone.get(owner);
+      if (!endedOwners.has(owner)) endedOwners.set(owner, isEnded(owner));
+      return endedOwners.get(owner);
     });
     if (orphaned.length === 0) return 0;
+
     // The owner is checked again, so a lease that expired and was claimed by a live worker meanwhile stays.
     const release = this.prepare('UPDATE deliveries SET lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL WHERE seq = ? AND lease_owner = ?');
-    const run = this.db.transaction((): number => orphaned.reduce((released, row) => released + release.run(row.seq, row.lease_owner).changes, 0));
+    const run = this.db.transaction((): number => {
+      let released = 0;
+      for (const row of orphaned) released += release.run(row.seq, row.lease_owner).changes;
+      return released;
+    });
     return run.immediate();
   }
 
