@@ -13,6 +13,7 @@ import { buildOperationsServer, buildServer } from './api/server.js';
 import { registerDashboardRoutes } from './dashboard/routes.js';
 import { issueToken } from './api/routes/tokens.js';
 import { SecretBox } from './signing/secret-box.js';
+import { warnAboutUnavailableSecrets } from './signing/secret-check.js';
 import { Metrics } from './metrics.js';
 import type { ApiContext } from './api/context.js';
 
@@ -83,7 +84,7 @@ export async function openStore(config: Readonly<Config>, logger?: Logger): Prom
   try {
     return new SqliteStore(join(config.dataDir, 'dits-webhooks.db'), {
       synchronous: config.sqliteSynchronous,
-      onError: (message) => logger?.error({ error: message }, 'SQLite checkpoint failed'),
+      onError: (message) => logger?.error({ error: message }, 'SQLite store problem'),
     });
   } catch (err) {
     if (!DATA_DIR_FAILURES.has((err as { code?: string }).code ?? '')) throw err;
@@ -136,6 +137,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   }
 
   if (config.role !== 'api') {
+    await warnAboutUnavailableSecrets(store, secretBox, logger);
     const agentOptions = { connectTimeoutMs: config.deliveryTimeoutMs, agentOptions: { pipelining: 1 } };
     const secure = createGuardedAgent(policy, resolver, agentOptions);
     const insecure = createGuardedAgent(policy, resolver, { ...agentOptions, insecure: true });

@@ -78,6 +78,8 @@ export interface Config {
   shutdownGraceMs: number;
   /** Interval of the comment lines that keep an idle event stream open through proxies, in milliseconds. */
   eventStreamHeartbeatMs: number;
+  /** Maximum number of event streams one token may keep open on one API process. */
+  eventStreamsPerToken: number;
 }
 
 export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
@@ -110,6 +112,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   rateLimitPerMinute: 6000,
   shutdownGraceMs: 15_000,
   eventStreamHeartbeatMs: 15_000,
+  eventStreamsPerToken: 20,
 }) as Readonly<Config>;
 
 type Kind = 'string' | 'integer' | 'number' | 'boolean' | 'list' | 'numberList';
@@ -151,6 +154,7 @@ const SPEC: Record<keyof Config, KeySpec> = {
   rateLimitPerMinute: { kind: 'integer', min: 1, max: 10_000_000 },
   shutdownGraceMs: { kind: 'integer', min: 0, max: 600_000 },
   eventStreamHeartbeatMs: { kind: 'integer', min: 10, max: 300_000 },
+  eventStreamsPerToken: { kind: 'integer', min: 1, max: 10_000 },
 };
 
 /** Maps `maxInFlight` to `DITS_WEBHOOKS_MAX_IN_FLIGHT`. */

@@ -39,6 +39,7 @@ export const ERROR_CATALOG = {
   request_header_too_large: { status: 431, description: 'The request headers are larger than the server accepts.' },
   request_timeout: { status: 408, description: 'The request did not arrive completely in time.' },
   rate_limited: { status: 429, description: 'The token sent too many requests; retry after the number of seconds in Retry-After.' },
+  too_many_streams: { status: 429, description: 'The token already has the maximum number of open event streams on this server process; close one before opening another.' },
   internal_error: { status: 500, description: 'The server failed; the cause is in the server log, not in the response.' },
   service_unavailable: { status: 503, description: 'The server is starting or shutting down.' },
   store_busy: { status: 503, description: 'The database stayed locked by another process for the whole wait; retry after the number of seconds in Retry-After.' },

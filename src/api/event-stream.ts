@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Gauge } from 'prom-client';
 import type { ApiContext } from './context.js';
 import { eventView } from './views.js';
-import { invalidRequest } from '../errors.js';
+import { ApiError, invalidRequest } from '../errors.js';
 
 /** How often an open stream looks for new events, in ms. Polling also finds events that other processes stored. */
 const STREAM_POLL_MS = 250;
@@ -18,6 +18,8 @@ const PAGE_SIZE = 100;
 
 /** Functions that end each open stream, per API context, so that shutdown can end them all. */
 const openStreams = new WeakMap<ApiContext, Set<() => void>>();
+/** Open streams per token id, per API context. */
+const tokenStreams = new WeakMap<ApiContext, Map<number, number>>();
 
 function streamsOf(context: ApiContext): Set<() => void> {
   let streams = openStreams.get(context);
@@ -26,6 +28,15 @@ function streamsOf(context: ApiContext): Set<() => void> {
     openStreams.set(context, streams);
   }
   return streams;
+}
+
+function tokenStreamsOf(context: ApiContext): Map<number, number> {
+  let counts = tokenStreams.get(context);
+  if (!counts) {
+    counts = new Map();
+    tokenStreams.set(context, counts);
+  }
+  return counts;
 }
 
 /**
@@ -93,6 +104,15 @@ export async function streamEvents(context: ApiContext, request: FastifyRequest,
     }
   }
   let cursor = resumeAfter ?? (await newestSeq(context, repoId));
+  const tokenId = request.token?.id ?? null;
+  const streamsPerToken = tokenStreamsOf(context);
+  const limit = context.config.eventStreamsPerToken;
+  if (tokenId !== null && (streamsPerToken.get(tokenId) ?? 0) >= limit) {
+    throw new ApiError(
+      'too_many_streams',
+      `Token ${request.token!.name} already has ${limit} open event streams on this server process, the maximum; close one first, or raise eventStreamsPerToken (DITS_WEBHOOKS_EVENT_STREAMS_PER_TOKEN).`,
+    );
+  }
 
   reply.hijack();
   const res = reply.raw;
@@ -154,6 +174,11 @@ export async function streamEvents(context: ApiContext, request: FastifyRequest,
     clearInterval(pollTimer);
     clearInterval(heartbeat);
     streams.delete(end);
+    if (tokenId !== null) {
+      const open = (streamsPerToken.get(tokenId) ?? 1) - 1;
+      if (open > 0) streamsPerToken.set(tokenId, open);
+      else streamsPerToken.delete(tokenId);
+    }
   };
   // Used at shutdown: finish the response, then close the connection so that the server need not wait for the client.
   const end = () => {
@@ -162,6 +187,7 @@ export async function streamEvents(context: ApiContext, request: FastifyRequest,
     res.socket?.end();
   };
   streams.add(end);
+  if (tokenId !== null) streamsPerToken.set(tokenId, (streamsPerToken.get(tokenId) ?? 0) + 1);
   res.on('close', stop);
   await poll();
 }

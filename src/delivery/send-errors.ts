@@ -10,6 +10,8 @@ export function classifySendError(err: unknown): { kind: SendErrorKind; message:
     return { kind: 'timeout', message: 'timed out waiting for the response headers' };
   }
   if (code === 'ECONNREFUSED') return { kind: 'refused', message: 'connection refused' };
+  const misbehaviour = protocolMisbehaviour(code, message);
+  if (misbehaviour) return { kind: 'network', message: misbehaviour };
   if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET' || code === 'UND_ERR_CLOSED') {
     return { kind: 'reset', message: 'connection reset before the response arrived' };
   }
@@ -24,4 +26,20 @@ export function classifySendError(err: unknown): { kind: SendErrorKind; message:
     if (inner.kind !== 'network') return inner;
   }
   return { kind: 'network', message: code ? `${code}: ${message}` : message };
+}
+
+/**
+ * Returns a message for the responses that undici rejects. It closes the
+ * connection on them and reports a generic socket error or a failed internal
+ * check, which would read as a reset or as a bug.
+ */
+function protocolMisbehaviour(code: string, message: string): string | null {
+  if ((code === 'UND_ERR_SOCKET' && message === 'bad upgrade') || (code === 'ERR_ASSERTION' && message.includes('assert(upgrade)'))) {
+    return 'the receiver answered 101 Switching Protocols, but a webhook request asks for no protocol switch';
+  }
+  if (code === 'UND_ERR_SOCKET' && message === 'bad response') {
+    return 'the receiver sent a response the request did not ask for (an unprompted 100 Continue, or a response before the request was sent)';
+  }
+  if (code === 'ERR_ASSERTION') return `the receiver sent a response the HTTP client cannot handle (${message.trim().split('\n').pop()?.trim()})`;
+  return null;
 }

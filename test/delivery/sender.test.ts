@@ -1,5 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
 import { Agent } from 'undici';
 import { sendWebhookRequest, type SendRequest } from '../../src/delivery/sender.js';
 import { DeadlineQueue } from '../../src/delivery/deadlines.js';
@@ -158,6 +159,32 @@ describe('sendWebhookRequest', () => {
     assert.equal(followUp.statusCode, 200);
     await single.close();
     assert.equal(receiver.requests.filter((r) => r.path === '/queued').length, 0, 'the timed-out request reached the receiver');
+  });
+
+  test('rejected 1xx responses named', async () => {
+    const replies = [
+      ['HTTP/1.1 101 Switching Protocols\r\n\r\n', /101 Switching Protocols/],
+      ['HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n', /101 Switching Protocols/],
+      ['HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n', /unprompted 100 Continue/],
+    ] as const;
+    for (const [reply, message] of replies) {
+      const server = createServer((socket) => {
+        socket.on('error', () => {});
+        socket.once('data', () => socket.write(reply));
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const own = new Agent();
+      try {
+        const url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+        const result = await sendWebhookRequest(request({ url, dispatcher: own }));
+        assert.equal(result.statusCode, null);
+        assert.equal(result.error?.kind, 'network', reply);
+        assert.match(result.error?.message ?? '', message);
+      } finally {
+        await own.close();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+    }
   });
 
   test('reports a refused connection', async () => {

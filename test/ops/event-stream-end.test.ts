@@ -45,3 +45,42 @@ test('stream ends after repository deletion', async () => {
   });
   assert.match(text, /event: repo\.deleted/);
 });
+
+test('streams per token capped', async () => {
+  const limited = await startTestService({ overrides: { eventStreamsPerToken: 2 } });
+  const open: { destroy: () => void }[] = [];
+  try {
+    const repo = await limited.api('POST', '/v1/repos', { owner: 'user', name: 'stream-cap' });
+    const other = await limited.api('POST', '/v1/tokens', { name: 'other-reader', scopes: ['read'] });
+    const path = `${limited.url}/v1/repos/${repo.json.id}/events`;
+    const connect = (token: string) => request(path, { headers: { accept: 'text/event-stream', authorization: `Bearer ${token}` } });
+    for (let i = 0; i < 2; i++) {
+      const res = await connect(limited.adminToken);
+      assert.equal(res.statusCode, 200);
+      open.push(res.body);
+    }
+    const refused = await connect(limited.adminToken);
+    assert.equal(refused.statusCode, 429);
+    const body = (await refused.body.json()) as { error: { code: string; message: string } };
+    assert.equal(body.error.code, 'too_many_streams');
+    assert.match(body.error.message, /already has 2 open event streams.*DITS_WEBHOOKS_EVENT_STREAMS_PER_TOKEN/);
+
+    const otherToken = await connect(other.json.token);
+    assert.equal(otherToken.statusCode, 200, 'another token has streams of its own');
+    open.push(otherToken.body);
+
+    // A closed stream frees its place.
+    open.shift()!.destroy();
+    let again = await connect(limited.adminToken);
+    for (let tries = 0; again.statusCode === 429 && tries < 50; tries++) {
+      await again.body.dump();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      again = await connect(limited.adminToken);
+    }
+    assert.equal(again.statusCode, 200);
+    open.push(again.body);
+  } finally {
+    for (const body of open) body.destroy();
+    await limited.stop();
+  }
+});

@@ -163,14 +163,23 @@ describe('encryption at rest', () => {
       assert.match(attempt.error.message, /encrypted but DITS_WEBHOOKS_ENCRYPTION_KEY is not set/);
       assert.equal(receiver.requests.length, before, 'nothing was sent unsigned');
       assert.ok(logs.lines().some((line) => line.msg === 'webhook secret unavailable; the delivery was not sent' && line.webhook_id === hookId));
+      const warning = logs.lines().find((line) => /encrypted webhook secrets cannot be opened/.test(String(line.msg)));
+      assert.ok(warning, 'the start warns before the first delivery fails');
+      assert.equal(warning.unavailable, warning.sealed);
+      assert.ok(Number(warning.sealed) >= 2);
+      assert.match(String(warning.reason), /DITS_WEBHOOKS_ENCRYPTION_KEY is not set/);
     } finally {
       await svc.stop();
     }
   });
 
   test('wrong key fails attempts clearly', async () => {
-    const svc = await start(KEY_3);
+    const logs = captureLogs('info');
+    const svc = await start(KEY_3, logs);
     try {
+      const warning = logs.lines().find((line) => /encrypted webhook secrets cannot be opened/.test(String(line.msg)));
+      assert.ok(warning, 'the start warns about secrets the key cannot open');
+      assert.match(String(warning.reason), /cannot be decrypted with the configured DITS_WEBHOOKS_ENCRYPTION_KEY/);
       const before = receiver.requests.length;
       await ingest(svc);
       const attempt = await latestAttempt(svc, hookId);
@@ -208,8 +217,11 @@ describe('encryption at rest', () => {
   });
 
   test('new key delivers the waiting retries', async () => {
-    const svc = await start(KEY_2);
+    const logs = captureLogs('info');
+    const svc = await start(KEY_2, logs);
     try {
+      assert.ok(logs.lines().some((line) => line.msg === 'delivery worker started'), 'the logs were captured');
+      assert.equal(logs.lines().filter((line) => /webhook secrets cannot be opened/.test(String(line.msg))).length, 0, 'the right key opens every secret');
       const before = receiver.requests.length;
       now += 61_000;
       svc.worker?.notify();

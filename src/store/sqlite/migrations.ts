@@ -1,5 +1,15 @@
+/**
+ * One schema step. `rewrites` marks a step that copies a whole table: the
+ * old pages stay free inside the file until the database is compacted.
+ */
+export interface SqliteMigration {
+  version: number;
+  sql: string;
+  rewrites?: boolean;
+}
+
 /** Numbered, append-only SQLite migrations; `user_version` records the last one applied. */
-export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
+export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   {
     version: 1,
     sql: `
@@ -151,6 +161,7 @@ ALTER TABLE deliveries DROP COLUMN body;
   },
   {
     version: 5,
+    rewrites: true,
     // Attempts move from a WITHOUT ROWID table to a rowid table with a unique index. SQLite keeps the content of a
     // WITHOUT ROWID table in interior pages as well as leaves, which suits small rows. An attempt is about 800 bytes,
     // and recording one costs about 1 µs less in the rowid table (measured with the queue's batches).

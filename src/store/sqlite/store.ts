@@ -101,7 +101,10 @@ export class SqliteStore implements Store {
   private readonly queueDb: Database.Database;
   private readonly checkpointer: Checkpointer | null;
 
+  private readonly onError: (message: string) => void;
+
   constructor(file: string, options: { synchronous?: 'full' | 'normal'; onError?: (message: string) => void } = {}) {
+    this.onError = options.onError ?? ((message) => process.stderr.write(`SQLite store problem: ${message}\n`));
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
     let db: Database.Database | null = null;
     try {
@@ -118,7 +121,7 @@ export class SqliteStore implements Store {
       this.checkpointer = null;
     } else {
       this.queueDb = openConnection(file, 'NORMAL', QUEUE_BUSY_TIMEOUT_MS);
-      this.checkpointer = new Checkpointer(file, options.onError ?? ((message) => process.stderr.write(`SQLite checkpoint failed: ${message}\n`)));
+      this.checkpointer = new Checkpointer(file, (message) => this.onError(`checkpoint failed: ${message}`));
     }
     this.queue = new SqliteQueue(this.queueDb);
   }
@@ -138,12 +141,29 @@ export class SqliteStore implements Store {
   private applyMigrations(): void {
     const current = Number(this.db.pragma('user_version', { simple: true }));
     assertKnownSchema(current, SQLITE_MIGRATIONS, `SQLite database ${this.db.name}`);
+    let rewritten = false;
     for (const migration of SQLITE_MIGRATIONS) {
       if (migration.version <= current) continue;
       this.db.transaction(() => {
         this.db.exec(migration.sql);
         this.db.pragma(`user_version = ${migration.version}`);
       }).immediate();
+      // A new database has nothing to give back; an upgraded one may hold the old copy of a large table.
+      if (migration.rewrites && current > 0) rewritten = true;
+    }
+    if (rewritten) this.compact();
+  }
+
+  /**
+   * Gives the pages freed by a table rewrite back to the file system. VACUUM
+   * needs free disk space about the size of the database; when it fails the
+   * database still works, only larger than it needs to be.
+   */
+  private compact(): void {
+    try {
+      this.db.exec('VACUUM');
+    } catch (err) {
+      this.onError(`compacting ${this.db.name} after the upgrade failed (${(err as Error).message}); the database works as is, and running \`sqlite3 FILE VACUUM\` with the service stopped frees the space later`);
     }
   }
 
