@@ -81,6 +81,8 @@ export interface Throughput {
   redisCpuMicros?: number;
   /** Receiver CPU time over the phase, microseconds. */
   receiverCpuMicros?: number;
+  /** CPU time of the bench's own process, which runs the load generator, over the phase (end-to-end runs only), microseconds. */
+  loadCpuMicros?: number;
   /** Redis persistence settings in force (BullMQ only), as CONFIG GET reports them. */
   redisPersistence?: string;
   /** Events accepted per second by the ingestion endpoint (end-to-end runs only). */

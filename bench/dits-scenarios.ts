@@ -17,6 +17,7 @@ import {
   type Throughput,
 } from './context.js';
 import { postAtRate, postClosedLoop, type LoadResult } from './load.js';
+import { cpuMicros } from './rpc.js';
 import { createRepoWithWebhooks, pushEventBody } from './setup.js';
 
 export interface StartedService {
@@ -128,6 +129,8 @@ export async function endToEndDits(context: BenchContext, dataDir: string): Prom
     const { repoId } = await setUpTarget(context, service, settings.fanOut);
     await context.receiver.call('reset', {});
     const cpuBefore = (await service.child.call('cpu')).cpuMicros;
+    const receiverBefore = await receiverCpu(context);
+    const loadBefore = cpuMicros();
     await service.child.call('storeStats');
     const events = eventCount(settings);
     const load = await postClosedLoop(
@@ -137,7 +140,9 @@ export async function endToEndDits(context: BenchContext, dataDir: string): Prom
     assertAllAccepted(load, events, 'end-to-end run');
     const expected = events * settings.fanOut;
     const arrived = await context.receiver.call('waitFor', { count: expected, timeoutMs: settings.phaseTimeoutMs }, settings.phaseTimeoutMs + 5000);
+    const loadCpuMicros = cpuMicros() - loadBefore;
     const cpu = await service.child.call('cpu');
+    const receiverCpuMicros = (await receiverCpu(context)) - receiverBefore;
     const store: StoreStats = await service.child.call('storeStats');
     const ms = arrived.lastAt - load.firstAt;
     return {
@@ -146,6 +151,8 @@ export async function endToEndDits(context: BenchContext, dataDir: string): Prom
       perSecond: (arrived.count * 1000) / ms,
       ingestPerSecond: (events * 1000) / (load.lastAt - load.firstAt),
       cpuMicros: cpu.cpuMicros - cpuBefore,
+      receiverCpuMicros,
+      loadCpuMicros,
       store,
     };
   } finally {

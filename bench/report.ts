@@ -3,6 +3,7 @@
  * comes from this renderer; a measurement that did not run or failed shows as
  * "not measured", never as a number.
  */
+import os from 'node:os';
 import type { Latency, StoreStats, Throughput } from './context.js';
 import { format, machineTable, methodText, NOT_MEASURED, type ReportInput } from './report-method.js';
 
@@ -116,9 +117,9 @@ function latencyRows(label: string, pick: Cell1<Latency>): Row[] {
 }
 
 function cpuRows(): Row[] {
-  const cpu = (label: string, pick: Cell1<Throughput>, which: 'cpuMicros' | 'redisCpuMicros' | 'receiverCpuMicros'): Row => [
+  const cpu = (label: string, pick: Cell1<Throughput>, field: CpuField): Row => [
     label,
-    (r) => format(perDelivery(pick(r), pick(r)?.[which])),
+    (r) => format(perDelivery(pick(r), pick(r)?.[field])),
     'µs/delivery',
   ];
   return [
@@ -126,12 +127,50 @@ function cpuRows(): Row[] {
     cpu('Dits worker process, drain, NORMAL', (r) => r.normalDrain, 'cpuMicros'),
     cpu('Dits API + worker process, end to end, FULL', (r) => r.e2e, 'cpuMicros'),
     cpu('Dits API + worker process, end to end, NORMAL', (r) => r.normalE2e, 'cpuMicros'),
+    cpu('Receiver process, Dits end to end, FULL', (r) => r.e2e, 'receiverCpuMicros'),
+    cpu('Load generator (the bench process), Dits end to end, FULL', (r) => r.e2e, 'loadCpuMicros'),
     cpu('Raw limit client process', (r) => r.raw, 'cpuMicros'),
     cpu('Receiver process, during the raw limit', (r) => r.raw, 'receiverCpuMicros'),
     cpu('BullMQ worker process, drain', (r) => r.bullmqDrain, 'cpuMicros'),
     cpu('Redis server, BullMQ drain', (r) => r.bullmqDrain, 'redisCpuMicros'),
     cpu('BullMQ endpoint + worker process, end to end', (r) => r.bullmqE2e, 'cpuMicros'),
     cpu('Redis server, BullMQ end to end', (r) => r.bullmqE2e, 'redisCpuMicros'),
+  ];
+}
+
+type CpuField = 'cpuMicros' | 'redisCpuMicros' | 'receiverCpuMicros' | 'loadCpuMicros';
+
+/** Sums the CPU per delivery of the processes named, or undefined when one was not measured. */
+function cpuPerDelivery(throughput: Throughput | undefined, fields: CpuField[]): number | undefined {
+  if (!throughput) return undefined;
+  let total = 0;
+  for (const field of fields) {
+    const value = perDelivery(throughput, throughput[field]);
+    if (value === undefined) return undefined;
+    total += value;
+  }
+  return total;
+}
+
+/**
+ * Returns the maximum deliveries per second that the machine's cores allow at
+ * the measured CPU per delivery, if every process could use any idle core:
+ * cores times one second divided by the CPU one delivery costs all processes.
+ */
+function ceiling(cores: number, micros: number | undefined): number | undefined {
+  return micros === undefined || micros <= 0 ? undefined : (cores * 1e6) / micros;
+}
+
+function ceilingRows(cores: number): Row[] {
+  const drainCeiling = (r: RunResult) => ceiling(cores, cpuPerDelivery(r.drain, ['cpuMicros', 'receiverCpuMicros']));
+  const e2eCeiling = (r: RunResult) => ceiling(cores, cpuPerDelivery(r.e2e, ['cpuMicros', 'receiverCpuMicros', 'loadCpuMicros']));
+  return [
+    ['Drain, FULL: Dits worker + receiver CPU', (r) => format(cpuPerDelivery(r.drain, ['cpuMicros', 'receiverCpuMicros'])), 'µs/delivery'],
+    [`Drain, FULL: ceiling on ${cores} cores`, (r) => format(drainCeiling(r)), 'deliveries/s'],
+    ['Drain, FULL: ceiling as a share of the raw limit', (r) => format(r.raw && drainCeiling(r) ? (drainCeiling(r)! / r.raw.perSecond) * 100 : undefined), '%'],
+    ['End to end, FULL: Dits + receiver + load generator CPU', (r) => format(cpuPerDelivery(r.e2e, ['cpuMicros', 'receiverCpuMicros', 'loadCpuMicros'])), 'µs/delivery'],
+    [`End to end, FULL: ceiling on ${cores} cores`, (r) => format(e2eCeiling(r)), 'deliveries/s'],
+    ['End to end, FULL: ceiling over BullMQ', (r) => format(r.bullmqE2e && e2eCeiling(r) ? e2eCeiling(r)! / r.bullmqE2e.perSecond : undefined, 2), 'times BullMQ'],
   ];
 }
 
@@ -247,6 +286,12 @@ export function renderReport(input: ReportInput): string {
     '## 4. CPU per delivery',
     '',
     table(runs, 'process', cpuRows()),
+    '',
+    '### What the cores allow',
+    '',
+    `The Dits worker is one event loop, so it uses at most one core for its main work, while the receiver and the load generator run in processes of their own on the same ${os.cpus().length} cores. The ceiling below is the rate that the measured CPU per delivery would allow if every process could use any idle core at every moment; a measured rate close to it means that CPU, not waiting, limits the run.`,
+    '',
+    table(runs, 'measurement', ceilingRows(os.cpus().length)),
     '',
     '## 5. Store transactions of the Dits service',
     '',
