@@ -228,6 +228,8 @@ export class ConfigError extends Error {
 export interface ConfigSources {
   /** Values from command-line flags or from code; highest precedence. */
   overrides?: Partial<Record<keyof Config, unknown>>;
+  /** Flag that set each override, such as `--port`, named in errors instead of the key. */
+  overrideFlags?: Partial<Record<keyof Config, string>>;
   /** Environment to read `DITS_WEBHOOKS_*` variables from. */
   env?: NodeJS.ProcessEnv;
   /** Path of a JSON config file whose keys are the Config field names. */
@@ -266,7 +268,7 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
   for (const key of Object.keys(SPEC) as (keyof Config)[]) {
     const spec = SPEC[key];
     const layers: [string, unknown][] = [
-      [key, sources.overrides?.[key]],
+      [sources.overrideFlags?.[key] ?? key, sources.overrides?.[key]],
       [envName(key), env[envName(key)]],
       [`${configPath}: ${key}`, file[key]],
     ];

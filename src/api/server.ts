@@ -5,6 +5,7 @@ import { ApiError, ERROR_CATALOG, isStoreLocked, type ErrorCode } from '../error
 import type { ApiContext, RouteEntry } from './context.js';
 import { parseJsonBody } from './json-body.js';
 import { RateLimiter } from './rate-limit.js';
+import { TokenUseRecorder } from './token-use.js';
 import { hasScope, hashToken } from './tokens.js';
 import { registerRepositoryRoutes } from './routes/repositories.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
@@ -119,6 +120,7 @@ export async function buildServer(context: ApiContext, extraRoutes: ((app: Fasti
   });
 
   const limiter = new RateLimiter(config.rateLimitPerMinute, context.clock);
+  const tokenUses = new TokenUseRecorder(store, context.clock);
   app.addHook('onRequest', async (request) => {
     const scope = request.routeOptions.config?.scope;
     if (!scope) return;
@@ -136,6 +138,7 @@ export async function buildServer(context: ApiContext, extraRoutes: ((app: Fasti
       throw new ApiError('insufficient_scope', `This route requires the ${scope} scope; token ${token.name} has ${token.scopes.join(', ')}.`);
     }
     request.token = token;
+    tokenUses.record(token, request);
   });
 
   // Every route with the scope it requires, so that tests can check that no route is left unguarded.
@@ -176,3 +179,4 @@ export async function buildOperationsServer(context: ApiContext): Promise<Fastif
   });
   return app;
 }
+

@@ -151,6 +151,12 @@ function isDetail(value: unknown): value is ApiErrorDetail {
   return typeof value === 'object' && value !== null && typeof (value as ApiErrorDetail).field === 'string' && typeof (value as ApiErrorDetail).message === 'string';
 }
 
+/** Returns "1 second", "7 seconds" or "a few seconds" for a Retry-After value. */
+function waitText(retryAfter: string | null): string {
+  if (retryAfter === null) return 'a few seconds';
+  return retryAfter === '1' ? '1 second' : `${retryAfter} seconds`;
+}
+
 /** Returns the CLI command that helps with an API error code, or null when the server's message is enough. */
 export function hintForError(code: string, status: number, retryAfter: string | null): string | null {
   switch (code) {
@@ -169,7 +175,11 @@ export function hintForError(code: string, status: number, retryAfter: string | 
     case 'webhook_inactive':
       return 'Activate the webhook with `dits-webhook update <hook> --active`.';
     case 'rate_limited':
-      return `Wait ${retryAfter ?? 'a few'} seconds and run the command again.`;
+      return `Wait ${waitText(retryAfter)} and run the command again.`;
+    case 'store_busy':
+      return `Another process is holding the database lock. Wait ${waitText(retryAfter)} and run the command again; if it keeps failing, stop the process that keeps a transaction open.`;
+    case 'too_many_streams':
+      return 'Close another event stream opened with this token, or use another token.';
     case 'route_not_found':
       return 'The server does not have this API route; check that --url or DITS_WEBHOOKS_URL points to a Dits Webhooks server of the same version as this CLI.';
     default:

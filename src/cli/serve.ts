@@ -13,6 +13,18 @@ interface ServeFlags {
   logLevel?: string;
 }
 
+/** The flag behind each configuration key that `serve` and `migrate` set, for error messages. */
+const OVERRIDE_FLAGS = {
+  host: '--host',
+  port: '--port',
+  role: '--role',
+  dataDir: '--data-dir',
+  databaseUrl: '--database',
+  allowPrivateTargets: '--allow-private-targets',
+  allowCidrs: '--allow-cidr',
+  logLevel: '--log-level',
+} as const;
+
 function overridesFrom(flags: ServeFlags): Record<string, unknown> {
   const overrides: Record<string, unknown> = {};
   if (flags.host !== undefined) overrides.host = flags.host;
@@ -47,7 +59,7 @@ export function registerServeCommands(program: Command): void {
       const { startService } = await import('../app.js');
       let service;
       try {
-        service = await startService({ overrides: overridesFrom(flags), env: process.env, configFile: flags.config });
+        service = await startService({ overrides: overridesFrom(flags), overrideFlags: OVERRIDE_FLAGS, env: process.env, configFile: flags.config });
       } catch (err) {
         if (err instanceof ConfigError) {
           process.stderr.write(`${err.message}\nFix the flag, environment variable or config file named above.\n`);
@@ -79,7 +91,7 @@ export function registerServeCommands(program: Command): void {
     .action(async (flags: ServeFlags) => {
       const { loadConfig } = await import('../config.js');
       const { openStore } = await import('../app.js');
-      const config = loadConfig({ overrides: overridesFrom(flags), env: process.env });
+      const config = loadConfig({ overrides: overridesFrom(flags), overrideFlags: OVERRIDE_FLAGS, env: process.env });
       const store = await openStore(config);
       await store.migrate();
       await store.close();

@@ -249,3 +249,30 @@ test('last admin token cannot be revoked', async () => {
   const stillWorks = await svc.api('GET', '/v1/tokens', undefined, { token: second.json.token });
   assert.equal(stillWorks.status, 200);
 });
+
+test('token last use recorded each minute', async () => {
+  let now = Date.UTC(2026, 5, 1, 12, 0, 0);
+  const timed = await startTestService({ clock: () => now });
+  try {
+    const created = await timed.api('POST', '/v1/tokens', { name: 'last-use', scopes: ['read'] });
+    const lastUsed = async () => {
+      const listed = await timed.api('GET', '/v1/tokens');
+      return listed.json.data.find((t: { id: number }) => t.id === created.json.id).last_used_at as string | null;
+    };
+    assert.equal(await lastUsed(), null, 'an unused token has no last use');
+
+    assert.equal((await timed.api('GET', '/v1/repos', undefined, { token: created.json.token })).status, 200);
+    await waitUntil(async () => (await lastUsed()) !== null, 2000, 'the first use to be recorded');
+    assert.equal(await lastUsed(), '2026-06-01T12:00:00.000Z');
+
+    now += 30_000;
+    await timed.api('GET', '/v1/repos', undefined, { token: created.json.token });
+    assert.equal(await lastUsed(), '2026-06-01T12:00:00.000Z', 'a use within the minute writes nothing');
+
+    now += 31_000;
+    await timed.api('GET', '/v1/repos', undefined, { token: created.json.token });
+    await waitUntil(async () => (await lastUsed()) === '2026-06-01T12:01:01.000Z', 2000, 'the later use to be recorded');
+  } finally {
+    await timed.stop();
+  }
+});

@@ -386,13 +386,14 @@ describe('verify', () => {
     const standardArgs = (signature: string) => ['--webhook-id', 'msg_1', '--webhook-timestamp', String(Math.floor(timestamp.getTime() / 1000)), '--webhook-signature', signature];
     const base = ['verify', '--secret', secret, '--body-file', bodyFile];
 
-    const [hubValid, hubInvalid, standardValid, standardInvalid, fromStdin, neither] = await Promise.all([
+    const [hubValid, hubInvalid, standardValid, standardInvalid, fromStdin, neither, emptySecret] = await Promise.all([
       cli([...base, '--signature', hub]),
       cli([...base, '--signature', 'sha256=' + '0'.repeat(64)]),
       cli([...base, ...standardArgs(standard)]),
       cli([...base, ...standardArgs('v1,' + Buffer.alloc(32).toString('base64'))]),
       cli(['verify', '--secret', secret, '--body-file', '-', '--signature', hub], env, body),
       cli(base),
+      cli(['verify', '--secret', '', '--body-file', bodyFile, '--signature', hub]),
     ]);
     assert.deepEqual([hubValid.code, hubValid.stdout], [0, 'valid\n']);
     assert.equal(hubInvalid.code, 1);
@@ -403,6 +404,8 @@ describe('verify', () => {
     assert.deepEqual([fromStdin.code, fromStdin.stdout], [0, 'valid\n']);
     assert.equal(neither.code, 2);
     assert.match(neither.stderr, /pass --signature 'sha256=\.\.\.'/);
+    assert.equal(emptySecret.code, 2);
+    assert.match(emptySecret.stderr, /--secret is empty/);
   });
 });
 

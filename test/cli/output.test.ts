@@ -61,6 +61,8 @@ describe('hintForError', () => {
     ['repo_not_found', 404, null, /dits-webhook repo list/],
     ['rate_limited', 429, '7', /Wait 7 seconds/],
     ['internal_error', 500, null, /its log has the cause/],
+    ['store_busy', 503, '1', /database lock\. Wait 1 second and/],
+    ['too_many_streams', 429, null, /Close another event stream/],
     ['invalid_request', 400, null, null],
   ];
   for (const [code, status, retryAfter, expected] of cases) {

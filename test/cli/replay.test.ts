@@ -33,6 +33,7 @@ test('since accepts times and durations', () => {
   assert.equal(parseSince('2d', now), '2025-12-31T12:00:00.000Z');
   assert.equal(parseSince('2026-01-01T00:00:00Z', now), '2026-01-01T00:00:00Z');
   assert.throws(() => parseSince('yesterday', now), /--since must be/);
+  assert.throws(() => parseSince('garbage', now, '--until'), /--until must be/);
 });
 
 test('replay command resends failed deliveries', async () => {

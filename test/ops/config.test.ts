@@ -93,3 +93,15 @@ test('malformed encryption key named', () => {
   );
   assert.deepEqual(errorsOf({ encryptionKey: 'ab'.repeat(32) }), []);
 });
+
+test('flag errors name the flag', () => {
+  assert.throws(
+    () => loadConfig({ overrides: { port: 'abc' }, overrideFlags: { port: '--port' }, env: {} }),
+    (err: unknown) => err instanceof ConfigError && err.errors[0].field === '--port' && /got "abc"/.test(err.errors[0].message),
+  );
+  assert.throws(
+    () => loadConfig({ overrides: { port: 'abc' }, env: {} }),
+    (err: unknown) => err instanceof ConfigError && err.errors[0].field === 'port',
+    'an override from code keeps the key name',
+  );
+});

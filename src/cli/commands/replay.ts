@@ -36,21 +36,21 @@ export function progressBar(completed: number, total: number, width = BAR_WIDTH)
   return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${completed}/${total} ${Math.floor(share * 100)} %`;
 }
 
-/** Accepts an RFC 3339 time, or a duration back from now such as 30m, 6h or 2d. */
-export function parseSince(value: string, now = Date.now()): string {
+/** Accepts an RFC 3339 time, or a duration back from now such as 30m, 6h or 2d; `flag` names the option in errors. */
+export function parseSince(value: string, now = Date.now(), flag = '--since'): string {
   const relative = /^(\d{1,6})([mhd])$/.exec(value.trim());
   if (relative) {
     const unitMs = { m: 60_000, h: 3_600_000, d: 86_400_000 }[relative[2] as 'm' | 'h' | 'd'];
     return new Date(now - Number(relative[1]) * unitMs).toISOString();
   }
   if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(value) && !Number.isNaN(Date.parse(value))) return value;
-  throw new UsageError(`--since must be an RFC 3339 time such as 2026-01-02T03:04:05Z or a duration such as 30m, 6h or 2d, got ${JSON.stringify(value)}`);
+  throw new UsageError(`${flag} must be an RFC 3339 time such as 2026-01-02T03:04:05Z or a duration such as 30m, 6h or 2d, got ${JSON.stringify(value)}`);
 }
 
 async function replay(hookId: string, flags: ReplayFlags, command: Command): Promise<void> {
   if (flags.since === undefined) throw new UsageError('--since is required: give an RFC 3339 time or a duration such as 6h');
   const since = parseSince(flags.since);
-  const until = flags.until === undefined ? undefined : parseSince(flags.until);
+  const until = flags.until === undefined ? undefined : parseSince(flags.until, Date.now(), '--until');
   const timeoutSeconds = flags.timeout === undefined ? 3600 : Number(flags.timeout);
   if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1) throw new UsageError(`--timeout must be a whole number of seconds, got ${JSON.stringify(flags.timeout)}`);
 
@@ -77,7 +77,7 @@ async function replay(hookId: string, flags: ReplayFlags, command: Command): Pro
     process.exitCode = 1;
     return;
   }
-  print(`Replay ${job.id} finished: ${job.completed} deliveries attempted again. See the results with dits-webhook deliveries ${hookId}.`);
+  print(`Replay ${job.id} finished: ${job.completed} ${job.completed === 1 ? 'delivery' : 'deliveries'} attempted again. See the results with dits-webhook deliveries ${hookId}.`);
 }
 
 export function registerReplayCommands(program: Command): void {
