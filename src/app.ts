@@ -13,7 +13,8 @@ import { buildOperationsServer, buildServer } from './api/server.js';
 import { registerDashboardRoutes } from './dashboard/routes.js';
 import { issueToken } from './api/routes/tokens.js';
 import { SecretBox } from './signing/secret-box.js';
-import { warnAboutUnavailableSecrets } from './signing/secret-check.js';
+import { SecretReadiness, warnAboutUnavailableSecrets } from './signing/secret-check.js';
+import { ServicePresence } from './service-presence.js';
 import { Metrics } from './metrics.js';
 import type { ApiContext } from './api/context.js';
 
@@ -112,7 +113,8 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   let url: string | null = null;
   let metricsUrl: string | null = null;
   let adminToken: string | null = null;
-  const context: ApiContext = { store, config, logger, ingestor, wakeWorker, clock, resolver, secretBox, metrics };
+  const secretReadiness = new SecretReadiness(store, secretBox);
+  const context: ApiContext = { store, config, logger, ingestor, wakeWorker, clock, resolver, secretBox, secretReadiness, metrics };
 
   // The port is bound first: a start that cannot listen ends before it prints a token or sends a delivery.
   try {
@@ -129,6 +131,9 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     await store.close();
     throw err;
   }
+
+  const presence = new ServicePresence(store, config.role, logger);
+  await presence.start();
 
   if (config.role !== 'worker' && (await store.countTokens()) === 0) {
     adminToken = (await issueToken(context, 'admin', ['admin'])).token;
@@ -161,6 +166,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     closing ??= (async () => {
       if (server) await server.close();
       if (worker) await worker.stop(config.shutdownGraceMs);
+      await presence.stop();
       await store.close();
       logger.info('Dits Webhooks stopped');
       logger.flush?.();

@@ -4,6 +4,7 @@ import type { EventIngestor } from '../events/ingest.js';
 import type { Store, TokenRecord } from '../store/types.js';
 import type { Resolver } from '../delivery/target-host.js';
 import type { SecretBox } from '../signing/secret-box.js';
+import type { SecretReadiness } from '../signing/secret-check.js';
 import type { Metrics } from '../metrics.js';
 
 /** Everything the routes need, built once at start. */
@@ -17,6 +18,8 @@ export interface ApiContext {
   clock: () => number;
   resolver: Resolver;
   secretBox: SecretBox;
+  /** Reports a configured key that opens none of the stored secrets, for the readiness probe. */
+  secretReadiness: SecretReadiness;
   metrics: Metrics;
 }
 

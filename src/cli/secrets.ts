@@ -10,6 +10,7 @@ import type { Command } from 'commander';
 import { openStore } from '../app.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { isSealed, parseEncryptionKey, SecretBox } from '../signing/secret-box.js';
+import { PRESENCE_STALE_MS, runningServiceProcesses } from '../service-presence.js';
 import { SqliteStore } from '../store/sqlite/store.js';
 import type { Store, WebhookSecretRecord } from '../store/types.js';
 import { CliError, UsageError } from './errors.js';
@@ -85,6 +86,23 @@ function count(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
+/**
+ * Raises a CliError while a service process uses the store: its worker
+ * would fail every delivery once the secrets are sealed with a key it does
+ * not have, and its API would seal new secrets with the old key.
+ */
+async function rejectWhileServiceRuns(store: Store): Promise<void> {
+  const now = Date.now();
+  const running = await runningServiceProcesses(store, now);
+  if (running.length === 0) return;
+  const listed = running.slice(0, 3).map((entry) => `${entry.id} (role ${entry.role}, seen ${Math.round((now - entry.seenAt) / 1000)} s ago)`);
+  const more = running.length > 3 ? ` and ${running.length - 3} more` : '';
+  throw new CliError(
+    `a Dits Webhooks service is using this database: ${listed.join(', ')}${more}. Stop every service process first, then run the command again and ` +
+      `start the service with the new key. A process killed without a clean stop counts as running for up to ${PRESENCE_STALE_MS / 1000} s. Nothing was changed.`,
+  );
+}
+
 /** Parses a key flag, naming the flag in the error. */
 function checkedKey(value: string, flag: string): string {
   try {
@@ -119,6 +137,7 @@ async function runReencrypt(flags: ReencryptFlags): Promise<void> {
 
   const store = await openStore(config);
   try {
+    await rejectWhileServiceRuns(store);
     const summary = await reencryptSecrets(store, keys);
     if (store instanceof SqliteStore) await store.vacuum();
     process.stdout.write(

@@ -1,7 +1,8 @@
 /**
- * Names a delivery worker by host, PID namespace and process id, and reports
- * from such a name whether that worker's process has ended. SQLite workers
- * use it to free the leases a crashed worker left behind.
+ * Names a delivery worker or a service process by host, PID namespace and
+ * process id, and reports from such a name whether that process has ended.
+ * SQLite workers use it to free the leases a crashed worker left behind, and
+ * maintenance commands to skip the records of crashed services.
  */
 import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -48,15 +49,16 @@ function processEnded(pid: number): boolean {
 }
 
 /**
- * Reports whether a lease owner is a worker whose process has ended, judged
- * only for owners in this host and PID namespace
- * (`worker-<host>-<namespace>-<pid>-<random>`). Any other owner, or one
- * whose process still runs, counts as alive, and its leases expire as usual.
+ * Reports whether a worker or service name belongs to a process that has
+ * ended, judged only for names in this host and PID namespace
+ * (`worker-<host>-<namespace>-<pid>-<random>`, or `service-` in front). Any
+ * other name, or one whose process still runs, counts as alive: leases then
+ * expire as usual, and service records once they are no longer refreshed.
  */
-export function isEndedWorker(owner: string): boolean {
+export function isEndedProcess(name: string): boolean {
   const namespace = pidNamespace();
   if (namespace === null) return false;
-  const match = /^worker-(.+)-(\d+)-(\d+)-[0-9a-f]{8}$/.exec(owner);
+  const match = /^(?:worker|service)-(.+)-(\d+)-(\d+)-[0-9a-f]{8}$/.exec(name);
   if (!match || match[1] !== hostname() || match[2] !== namespace) return false;
   const pid = Number(match[3]);
   if (pid === process.pid) return false;

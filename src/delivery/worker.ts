@@ -10,7 +10,7 @@ import { sendWebhookRequest, type SendResult } from './sender.js';
 import { SecretUnavailableError } from '../signing/secret-box.js';
 import { prepareSigningKey, type SigningKey } from '../signing/sign.js';
 import { assertTransition } from './states.js';
-import { isEndedWorker, processIdentity } from './worker-identity.js';
+import { isEndedProcess, processIdentity } from './worker-identity.js';
 import { isStoreLocked } from '../errors.js';
 
 /** Observes attempts for metrics; every method is optional. */
@@ -114,7 +114,7 @@ export class DeliveryWorker {
     const { store, logger } = this.options;
     if (!store.releaseOrphanedLeases || !this.running) return;
     try {
-      const released = await store.releaseOrphanedLeases(isEndedWorker, this.clock());
+      const released = await store.releaseOrphanedLeases(isEndedProcess, this.clock());
       if (released === 0) return;
       logger.warn({ count: released }, 'released leases of a delivery worker that ended without giving them back');
       this.notify();

@@ -5,15 +5,15 @@ import { isSealed, SecretUnavailableError, type SecretBox } from './secret-box.j
 export interface SecretCheck {
   sealed: number;
   unavailable: number;
-  /** Why the first secret that failed cannot be opened, or null. */
+  /** Reason the first failed secret cannot be opened, or null. */
   reason: string | null;
 }
 
-/** Tries to open every sealed webhook secret with the configured key and counts the ones that fail. */
+/** Tries to open the sealed secret of every webhook not deleted with the configured key, and counts the ones that fail. */
 export async function checkStoredSecrets(store: Store, secretBox: SecretBox): Promise<SecretCheck> {
   const check: SecretCheck = { sealed: 0, unavailable: 0, reason: null };
   for (const row of await store.listWebhookSecrets()) {
-    if (!isSealed(row.secret)) continue;
+    if (row.deleted || !isSealed(row.secret)) continue;
     check.sealed++;
     try {
       secretBox.open(row.secret);
@@ -41,5 +41,34 @@ export async function warnAboutUnavailableSecrets(store: Store, secretBox: Secre
     );
   } catch (err) {
     logger.error({ err }, 'checking the stored webhook secrets failed');
+  }
+}
+
+/** Time a readiness result about the stored secrets is reused, in ms, because probes may come every second. */
+const READINESS_RECHECK_MS = 30_000;
+
+/**
+ * Tells the readiness probe when no stored secret of a live webhook opens
+ * with the configured key, a sign of a wrong or missing key: every delivery
+ * would fail. Some unreadable secrets among readable ones only log an error.
+ */
+export class SecretReadiness {
+  private checked: { at: number; reason: string | null } | null = null;
+
+  constructor(
+    private readonly store: Store,
+    private readonly secretBox: SecretBox,
+  ) {}
+
+  /** Returns the reason the service is not ready, or null. */
+  async notReadyReason(now: number): Promise<string | null> {
+    if (this.checked && now - this.checked.at < READINESS_RECHECK_MS) return this.checked.reason;
+    const check = await checkStoredSecrets(this.store, this.secretBox);
+    const reason =
+      check.sealed > 0 && check.unavailable === check.sealed
+        ? `none of the ${check.sealed} encrypted webhook secrets opens with the configured encryption key, so every delivery would fail: ${check.reason}`
+        : null;
+    this.checked = { at: now, reason };
+    return reason;
   }
 }

@@ -11,9 +11,11 @@ import type {
   EventRecord,
   ReplayRecord,
   RepositoryRecord,
+  ServiceProcessRecord,
   TokenRecord,
   TokenScope,
   WebhookRecord,
+  WebhookSecretRecord,
 } from './types.js';
 
 export type Row = Record<string, unknown>;
@@ -63,6 +65,14 @@ export function toWebhook(row: Row): WebhookRecord {
       : null,
     failingSince: numOrNull(row.failing_since),
   };
+}
+
+export function toWebhookSecret(row: Row): WebhookSecretRecord {
+  return { id: num(row.id), secret: String(row.secret), previousSecret: strOrNull(row.previous_secret), deleted: row.deleted_at !== null && row.deleted_at !== undefined };
+}
+
+export function toServiceProcess(row: Row): ServiceProcessRecord {
+  return { id: String(row.id), role: String(row.role) as ServiceProcessRecord['role'], startedAt: num(row.started_at), seenAt: num(row.seen_at) };
 }
 
 export function toToken(row: Row): TokenRecord {

@@ -86,11 +86,23 @@ export interface WebhookPatch {
   insecureSsl?: boolean;
 }
 
+/** A running `serve` process, as it records itself in the store it uses. */
+export interface ServiceProcessRecord {
+  /** `service-<host>-<pid namespace>-<pid>-<random>`. */
+  id: string;
+  role: 'all' | 'api' | 'worker';
+  startedAt: number;
+  /** Last time the process refreshed its record. */
+  seenAt: number;
+}
+
 /** The stored secrets of one webhook, plain or sealed (`enc:v1:` prefix), as re-encryption reads and writes them. */
 export interface WebhookSecretRecord {
   id: number;
   secret: string;
   previousSecret: string | null;
+  /** True for a deleted webhook, whose secrets are kept but never used. */
+  deleted: boolean;
 }
 
 /** An API token; only the SHA-256 hash of the token string is stored. */
@@ -291,6 +303,13 @@ export interface Store {
    * secret, and the rotation window and `updatedAt` stay as they are.
    */
   updateWebhookSecrets(id: number, secret: string, previousSecret: string | null): Promise<void>;
+
+  /** Records a running service process, or refreshes its `seenAt`. */
+  recordServiceProcess(entry: ServiceProcessRecord): Promise<void>;
+  /** Removes the record of a service process that stops. */
+  removeServiceProcess(id: string): Promise<void>;
+  /** Lists the service processes seen at or after `seenSince`, oldest start first. */
+  listServiceProcesses(seenSince: number): Promise<ServiceProcessRecord[]>;
 
   createToken(input: { name: string; scopes: TokenScope[]; hash: string; prefix: string }, now: number): Promise<TokenRecord>;
   findTokenByHash(hash: string): Promise<TokenRecord | null>;

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isEndedWorker } from '../../src/delivery/worker-identity.js';
+import { isEndedProcess } from '../../src/delivery/worker-identity.js';
 import { Receiver } from '../support/receiver.js';
 import { callChild as call, exited, spawnService, stopChildren, type ChildService } from '../support/child-service.js';
 import { waitUntil } from '../support/service.js';
@@ -26,19 +26,20 @@ function ownerFor(pid: number, namespace = /^pid:\[(\d+)\]$/.exec(readlinkSync('
 }
 
 test('ended worker detection', async () => {
-  assert.equal(isEndedWorker(ownerFor(process.pid)), false, 'this process');
+  assert.equal(isEndedProcess(ownerFor(process.pid)), false, 'this process');
   const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
   try {
-    assert.equal(isEndedWorker(ownerFor(child.pid!)), false, 'a running process');
-    assert.equal(isEndedWorker(ownerFor(child.pid!, '1')), false, 'another PID namespace, where this pid means nothing');
+    assert.equal(isEndedProcess(ownerFor(child.pid!)), false, 'a running process');
+    assert.equal(isEndedProcess(ownerFor(child.pid!, '1')), false, 'another PID namespace, where this pid means nothing');
   } finally {
     child.kill('SIGKILL');
     await exited(child);
   }
-  assert.equal(isEndedWorker(ownerFor(child.pid!)), true, 'a process that ended');
-  assert.equal(isEndedWorker(ownerFor(child.pid!, '1')), false, 'another PID namespace');
-  assert.equal(isEndedWorker(ownerFor(child.pid!).replace(`worker-${hostname()}-`, 'worker-another-host-')), false, 'another host');
-  assert.equal(isEndedWorker('worker-0123abcd'), false, 'an id without a process id');
+  assert.equal(isEndedProcess(ownerFor(child.pid!)), true, 'a process that ended');
+  assert.equal(isEndedProcess(ownerFor(child.pid!, '1')), false, 'another PID namespace');
+  assert.equal(isEndedProcess(ownerFor(child.pid!).replace(`worker-${hostname()}-`, 'worker-another-host-')), false, 'another host');
+  assert.equal(isEndedProcess('worker-0123abcd'), false, 'an id without a process id');
+  assert.equal(isEndedProcess(ownerFor(child.pid!).replace(/^worker-/, 'service-')), true, 'a service record of a process that ended');
 });
 
 test('zombie counts as ended', async () => {
@@ -47,7 +48,7 @@ test('zombie counts as ended', async () => {
   try {
     const zombie = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString().trim()))));
     await waitUntil(() => readFileSync(`/proc/${zombie}/stat`, 'latin1').includes(') Z '), 5000, 'the child to become a zombie');
-    assert.equal(isEndedWorker(ownerFor(zombie)), true);
+    assert.equal(isEndedProcess(ownerFor(zombie)), true);
   } finally {
     parent.kill('SIGKILL');
     await exited(parent);

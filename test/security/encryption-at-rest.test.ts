@@ -168,6 +168,9 @@ describe('encryption at rest', () => {
       assert.equal(warning.unavailable, warning.sealed);
       assert.ok(Number(warning.sealed) >= 2);
       assert.match(String(warning.reason), /DITS_WEBHOOKS_ENCRYPTION_KEY is not set/);
+      const ready = await svc.api('GET', '/readyz', undefined, { token: '' });
+      assert.equal(ready.status, 503);
+      assert.match(ready.json.reason, /none of the 2 encrypted webhook secrets opens with the configured encryption key.*not set/);
     } finally {
       await svc.stop();
     }
@@ -180,6 +183,9 @@ describe('encryption at rest', () => {
       const warning = logs.lines().find((line) => /encrypted webhook secrets cannot be opened/.test(String(line.msg)));
       assert.ok(warning, 'the start warns about secrets the key cannot open');
       assert.match(String(warning.reason), /cannot be decrypted with the configured DITS_WEBHOOKS_ENCRYPTION_KEY/);
+      const ready = await svc.api('GET', '/readyz', undefined, { token: '' });
+      assert.equal(ready.status, 503);
+      assert.match(ready.json.reason, /none of the 2 encrypted webhook secrets opens/);
       const before = receiver.requests.length;
       await ingest(svc);
       const attempt = await latestAttempt(svc, hookId);
@@ -189,6 +195,21 @@ describe('encryption at rest', () => {
     } finally {
       await svc.stop();
     }
+  });
+
+  test('reencrypt refuses while the service runs', async () => {
+    const svc = await start(KEY_1);
+    let result: CliResult;
+    const stored = await readStoredSecrets(dataDir);
+    try {
+      result = await reencrypt(['--data-dir', dataDir, '--old-key', KEY_1, '--new-key', KEY_2]);
+    } finally {
+      await svc.stop();
+    }
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /a Dits Webhooks service is using this database: service-\S+-\d+-\d+-[0-9a-f]{8} \(role all, seen \d+ s ago\)\. Stop every service process first/);
+    assert.match(result.stderr, /Nothing was changed/);
+    assert.deepEqual(await readStoredSecrets(dataDir), stored);
   });
 
   test('reencrypt with wrong old key changes nothing', async () => {
@@ -222,6 +243,7 @@ describe('encryption at rest', () => {
     try {
       assert.ok(logs.lines().some((line) => line.msg === 'delivery worker started'), 'the logs were captured');
       assert.equal(logs.lines().filter((line) => /webhook secrets cannot be opened/.test(String(line.msg))).length, 0, 'the right key opens every secret');
+      assert.equal((await svc.api('GET', '/readyz', undefined, { token: '' })).status, 200);
       const before = receiver.requests.length;
       now += 61_000;
       svc.worker?.notify();

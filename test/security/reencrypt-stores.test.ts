@@ -52,9 +52,9 @@ for (const makeBackend of [sqliteBackend, postgresBackend]) {
         await store.deleteWebhook(scope, deleted, 3_000);
 
         assert.deepEqual(await store.listWebhookSecrets(), [
-          { id: unrotated, secret: 'enc:v1:current-a', previousSecret: null },
-          { id: rotated, secret: 'enc:v1:second-b', previousSecret: 'enc:v1:first-b' },
-          { id: deleted, secret: 'plain-secret-of-deleted-c', previousSecret: null },
+          { id: unrotated, secret: 'enc:v1:current-a', previousSecret: null, deleted: false },
+          { id: rotated, secret: 'enc:v1:second-b', previousSecret: 'enc:v1:first-b', deleted: false },
+          { id: deleted, secret: 'plain-secret-of-deleted-c', previousSecret: null, deleted: true },
         ]);
 
         await store.updateWebhookSecrets(rotated, 'enc:v1:second-b-resealed', 'enc:v1:first-b-resealed');

@@ -225,6 +225,21 @@ function conformance(backend: Backend): void {
         assert.equal((await store.findTokenByHash('h1'))?.revokedAt, 6_000);
       }));
 
+    test('service processes record, refresh, list, remove', () =>
+      withStore(async (store) => {
+        await store.recordServiceProcess({ id: 'service-a', role: 'api', startedAt: 1_000, seenAt: 1_000 });
+        await store.recordServiceProcess({ id: 'service-b', role: 'worker', startedAt: 2_000, seenAt: 2_000 });
+        await store.recordServiceProcess({ id: 'service-a', role: 'api', startedAt: 9_999, seenAt: 5_000 });
+        assert.deepEqual(await store.listServiceProcesses(0), [
+          { id: 'service-a', role: 'api', startedAt: 1_000, seenAt: 5_000 },
+          { id: 'service-b', role: 'worker', startedAt: 2_000, seenAt: 2_000 },
+        ], 'a refresh moves only seenAt');
+        assert.deepEqual((await store.listServiceProcesses(3_000)).map((p) => p.id), ['service-a'], 'older records are left out');
+        await store.removeServiceProcess('service-a');
+        await store.removeServiceProcess('service-missing');
+        assert.deepEqual((await store.listServiceProcesses(0)).map((p) => p.id), ['service-b']);
+      }));
+
     test('repository deletion cancels its waiting deliveries', () =>
       withStore(async (store) => {
         const repo = await makeRepo(store, 'user');

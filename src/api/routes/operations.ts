@@ -16,6 +16,8 @@ const DOCS_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'
 export async function answerReadiness(context: ApiContext, reply: FastifyReply): Promise<unknown> {
   try {
     await context.store.ping();
+    const secrets = await context.secretReadiness.notReadyReason(Date.now());
+    if (secrets !== null) return reply.status(503).send({ status: 'unavailable', store: context.store.kind, reason: secrets });
     return { status: 'ready', store: context.store.kind };
   } catch (err) {
     const locked = isStoreLocked(err);

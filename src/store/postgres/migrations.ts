@@ -316,6 +316,19 @@ ALTER TABLE deliveries ADD COLUMN replay_id BIGINT;
 CREATE INDEX deliveries_replay ON deliveries (replay_id, manual) WHERE replay_id IS NOT NULL;
 `,
   },
+  {
+    version: 3,
+    // Each \`serve\` process records itself and refreshes the row while it runs, so that maintenance commands can
+    // tell whether a service uses the database.
+    sql: `
+CREATE TABLE service_processes (
+  id TEXT PRIMARY KEY,
+  role TEXT NOT NULL,
+  started_at BIGINT NOT NULL,
+  seen_at BIGINT NOT NULL
+);
+`,
+  },
 ];
 
 /** Key of the advisory lock that serialises migrations of one schema. */

@@ -9,6 +9,8 @@ import {
   toToken,
   toWebhook,
   type Row,
+  toServiceProcess,
+  toWebhookSecret,
 } from '../rows.js';
 import type {
   AttemptResult,
@@ -26,6 +28,7 @@ import type {
   RepositoryPatch,
   RepositoryRecord,
   ReplayRecord,
+  ServiceProcessRecord,
   Store,
   TokenRecord,
   TokenScope,
@@ -265,12 +268,31 @@ export class PostgresStore implements Store {
   }
 
   async listWebhookSecrets(): Promise<WebhookSecretRecord[]> {
-    const { rows } = await this.pool.query('SELECT id, secret, previous_secret FROM webhooks ORDER BY id');
-    return rows.map((row: Row) => ({ id: Number(row.id), secret: String(row.secret), previousSecret: row.previous_secret === null ? null : String(row.previous_secret) }));
+    const { rows } = await this.pool.query('SELECT id, secret, previous_secret, deleted_at FROM webhooks ORDER BY id');
+    return rows.map(toWebhookSecret);
   }
 
   async updateWebhookSecrets(id: number, secret: string, previousSecret: string | null): Promise<void> {
     await this.pool.query('UPDATE webhooks SET secret = $2, previous_secret = $3 WHERE id = $1', [id, secret, previousSecret]);
+  }
+
+  // Service processes
+
+  async recordServiceProcess(entry: ServiceProcessRecord): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO service_processes (id, role, started_at, seen_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at`,
+      [entry.id, entry.role, entry.startedAt, entry.seenAt],
+    );
+  }
+
+  async removeServiceProcess(id: string): Promise<void> {
+    await this.pool.query('DELETE FROM service_processes WHERE id = $1', [id]);
+  }
+
+  async listServiceProcesses(seenSince: number): Promise<ServiceProcessRecord[]> {
+    const { rows } = await this.pool.query('SELECT * FROM service_processes WHERE seen_at >= $1 ORDER BY started_at, id', [seenSince]);
+    return rows.map(toServiceProcess);
   }
 
   async listFailingWebhooks(failingBefore: number): Promise<number[]> {

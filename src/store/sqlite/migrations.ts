@@ -189,4 +189,17 @@ ALTER TABLE attempts_by_rowid RENAME TO attempts;
 CREATE UNIQUE INDEX attempts_key ON attempts (delivery_seq, attempt);
 `,
   },
+  {
+    version: 6,
+    // Each `serve` process records itself and refreshes the row while it runs, so that maintenance commands can
+    // tell whether a service uses the database.
+    sql: `
+CREATE TABLE service_processes (
+  id TEXT PRIMARY KEY,
+  role TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  seen_at INTEGER NOT NULL
+);
+`,
+  },
 ];

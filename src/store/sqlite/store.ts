@@ -17,6 +17,8 @@ import {
   toToken,
   toWebhook,
   type Row,
+  toServiceProcess,
+  toWebhookSecret,
 } from '../rows.js';
 import type {
   AttemptResult,
@@ -31,6 +33,7 @@ import type {
   Page,
   PlannedDelivery,
   ReplayRecord,
+  ServiceProcessRecord,
   RepositoryInput,
   RepositoryPatch,
   RepositoryRecord,
@@ -374,12 +377,30 @@ export class SqliteStore implements Store {
   }
 
   async listWebhookSecrets(): Promise<WebhookSecretRecord[]> {
-    const rows = this.prepare('SELECT id, secret, previous_secret FROM webhooks ORDER BY id').all() as Row[];
-    return rows.map((row) => ({ id: Number(row.id), secret: String(row.secret), previousSecret: row.previous_secret === null ? null : String(row.previous_secret) }));
+    const rows = this.prepare('SELECT id, secret, previous_secret, deleted_at FROM webhooks ORDER BY id').all() as Row[];
+    return rows.map(toWebhookSecret);
   }
 
   async updateWebhookSecrets(id: number, secret: string, previousSecret: string | null): Promise<void> {
     this.prepare('UPDATE webhooks SET secret = ?, previous_secret = ? WHERE id = ?').run(secret, previousSecret, id);
+  }
+
+  // Service processes
+
+  async recordServiceProcess(entry: ServiceProcessRecord): Promise<void> {
+    this.prepare(
+      `INSERT INTO service_processes (id, role, started_at, seen_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at`,
+    ).run(entry.id, entry.role, entry.startedAt, entry.seenAt);
+  }
+
+  async removeServiceProcess(id: string): Promise<void> {
+    this.prepare('DELETE FROM service_processes WHERE id = ?').run(id);
+  }
+
+  async listServiceProcesses(seenSince: number): Promise<ServiceProcessRecord[]> {
+    const rows = this.prepare('SELECT * FROM service_processes WHERE seen_at >= ? ORDER BY started_at, id').all(seenSince) as Row[];
+    return rows.map(toServiceProcess);
   }
 
   /**

@@ -1,0 +1,66 @@
+/**
+ * Records each running `serve` process in the store it uses, so that
+ * maintenance commands such as `secrets reencrypt` can tell that a service
+ * still uses the database.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { isEndedProcess, processIdentity } from './delivery/worker-identity.js';
+import type { ServiceProcessRecord, Store } from './store/types.js';
+
+/** How often a running process refreshes its record, in ms. */
+export const PRESENCE_INTERVAL_MS = 10_000;
+/** Age after which a record counts as left behind by a process that stopped without removing it, in ms. */
+export const PRESENCE_STALE_MS = 3 * PRESENCE_INTERVAL_MS;
+
+/**
+ * The record of this process. It uses the wall clock, never an injected one,
+ * since other processes compare its times with theirs.
+ */
+export class ServicePresence {
+  readonly id = `service-${processIdentity()}-${randomUUID().slice(0, 8)}`;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly startedAt = Date.now();
+
+  constructor(
+    private readonly store: Store,
+    private readonly role: ServiceProcessRecord['role'],
+    private readonly logger: Logger,
+  ) {}
+
+  /** Writes the record now and refreshes it every PRESENCE_INTERVAL_MS until `stop`. */
+  async start(): Promise<void> {
+    await this.refresh();
+    this.timer = setInterval(() => void this.refresh(), PRESENCE_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  private async refresh(): Promise<void> {
+    try {
+      await this.store.recordServiceProcess({ id: this.id, role: this.role, startedAt: this.startedAt, seenAt: Date.now() });
+    } catch (err) {
+      this.logger.warn({ err, process_id: this.id }, 'recording this service process in the store failed; trying again in 10 s');
+    }
+  }
+
+  /** Stops refreshing and removes the record. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    try {
+      await this.store.removeServiceProcess(this.id);
+    } catch (err) {
+      this.logger.warn({ err, process_id: this.id }, 'removing the record of this service process failed; it counts as stopped after 30 s');
+    }
+  }
+}
+
+/**
+ * Lists the service processes that use the store now: records refreshed
+ * within PRESENCE_STALE_MS, without those of processes on this host that
+ * have ended (a kill -9 leaves its record behind).
+ */
+export async function runningServiceProcesses(store: Store, now: number): Promise<ServiceProcessRecord[]> {
+  const recent = await store.listServiceProcesses(now - PRESENCE_STALE_MS);
+  return recent.filter((entry) => !isEndedProcess(entry.id));
+}
