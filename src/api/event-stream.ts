@@ -137,16 +137,20 @@ export async function streamEvents(context: ApiContext, request: FastifyRequest,
     if (closed || polling || res.writableNeedDrain) return;
     polling = true;
     try {
-      if (request.token && Date.now() - lastTokenCheck >= TOKEN_RECHECK_MS) {
-        lastTokenCheck = Date.now();
-        const token = await context.store.findTokenByHash(request.token.hash);
-        if (!token || token.revokedAt !== null) {
-          end();
-          return;
-        }
-      }
+      let tokenChecked = false;
       for (;;) {
         const page = await context.store.listEvents({ repoId, afterSeq: cursor, limit: PAGE_SIZE });
+        // The token is checked again before events are written, so events found after a revocation are not sent,
+        // and every TOKEN_RECHECK_MS on a quiet stream, so that its connection ends soon after the revocation.
+        if (request.token && !tokenChecked && (page.items.length > 0 || Date.now() - lastTokenCheck >= TOKEN_RECHECK_MS)) {
+          tokenChecked = true;
+          lastTokenCheck = Date.now();
+          const token = await context.store.findTokenByHash(request.token.hash);
+          if (!token || token.revokedAt !== null) {
+            end();
+            return;
+          }
+        }
         for (const event of page.items) {
           write(formatEventMessage(event.seq, event.event, eventView(event)));
           cursor = event.seq;

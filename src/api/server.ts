@@ -72,7 +72,8 @@ function apiLogLevel(logger: ApiContext['logger']): string {
 function bearerToken(request: FastifyRequest): string | null {
   const header = request.headers.authorization;
   if (typeof header !== 'string') return null;
-  const match = /^Bearer ([A-Za-z0-9._~+/=-]{1,512})$/i.exec(header.trim());
+  // RFC 7235 allows one or more spaces between the scheme and the credentials.
+  const match = /^Bearer +([A-Za-z0-9._~+/=-]{1,512})$/i.exec(header.trim());
   return match ? match[1] : null;
 }
 

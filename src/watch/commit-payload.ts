@@ -25,6 +25,8 @@ export interface PayloadCommit extends ChangedFiles {
    * and `removed` are empty rather than the real changes.
    */
   files_unavailable?: true;
+  /** Present and true when the file lists were cut to keep the push within the server's body limit. */
+  files_truncated?: true;
 }
 
 /** Compares two manifests; a modified file is one whose content hash changed. Paths are sorted. */

@@ -10,7 +10,9 @@ import { ApiRequestError } from './api-client.js';
 import type { ApiClient } from './api-client.js';
 import { retryDelayMs } from './backoff.js';
 import type { BackoffPolicy } from './backoff.js';
-import type { Outbox, OutboxEntry } from './outbox.js';
+import type { EventBody } from './event-request.js';
+import type { Outbox, OutboxEntry, SendOutcome } from './outbox.js';
+import { capFileLists, DEFAULT_FILE_LIST_BUDGET, listedPathBytes, type FileLists } from './push-size.js';
 import type { RepoResolver } from './repo-mapping.js';
 
 export interface EventSenderOptions {
@@ -23,7 +25,11 @@ export interface EventSenderOptions {
   random?: () => number;
 }
 
-type AttemptResult = { kind: 'completed' } | { kind: 'stopped' } | { kind: 'retry'; error: unknown; retryAfterMs: number | null };
+type AttemptResult =
+  | { kind: 'completed' }
+  | { kind: 'stopped' }
+  | { kind: 'resend' }
+  | { kind: 'retry'; error: unknown; retryAfterMs: number | null };
 
 export class EventSender {
   private readonly abort = new AbortController();
@@ -76,7 +82,7 @@ export class EventSender {
       }
       const result = await this.attempt(entry);
       if (result.kind === 'stopped') break;
-      if (result.kind === 'completed') {
+      if (result.kind === 'completed' || result.kind === 'resend') {
         failures = 0;
         continue;
       }
@@ -93,6 +99,7 @@ export class EventSender {
   private async attempt(entry: OutboxEntry): Promise<AttemptResult> {
     const { outbox, client, resolver, logger } = this.options;
     const signal = this.abort.signal;
+    let outcome: SendOutcome;
     try {
       const repoId = await resolver.resolve(signal);
       const result = await client.ingestEvent(repoId, entry.body, entry.key, signal);
@@ -100,21 +107,35 @@ export class EventSender {
         { event: entry.body.event, idempotency_key: entry.key, repo_id: repoId, event_id: result.id, deliveries: result.deliveries },
         'event sent',
       );
-      await outbox.complete(entry.key, 'sent');
-      return { kind: 'completed' };
+      outcome = 'sent';
     } catch (error) {
       if (signal.aborted) return { kind: 'stopped' };
-      if (error instanceof ApiRequestError && !error.retryable) {
-        logger.error(
-          { event: entry.body.event, idempotency_key: entry.key, status: error.status, code: error.code, error: describeError(error) },
-          'the server rejected the event; it is dropped',
-        );
-        await outbox.complete(entry.key, 'dropped');
-        return { kind: 'completed' };
+      if (!(error instanceof ApiRequestError) || error.retryable) {
+        return { kind: 'retry', error, retryAfterMs: error instanceof ApiRequestError ? error.retryAfterMs : null };
       }
-      const retryAfterMs = error instanceof ApiRequestError ? error.retryAfterMs : null;
-      return { kind: 'retry', error, retryAfterMs };
+      const smaller = error.status === 413 ? halveFileLists(entry.body) : null;
+      if (smaller) {
+        logger.warn(
+          { event: entry.body.event, idempotency_key: entry.key, paths_kept: smaller.pathsKept, paths_omitted: smaller.omitted },
+          'the server rejected the push as too large; sending it again with shorter file lists',
+        );
+        outbox.replaceBody(entry.key, smaller.body);
+        return { kind: 'resend' };
+      }
+      logger.error(
+        { event: entry.body.event, idempotency_key: entry.key, status: error.status, code: error.code, error: describeError(error) },
+        'the server rejected the event; it is dropped',
+      );
+      outcome = 'dropped';
     }
+    try {
+      await outbox.complete(entry.key, outcome);
+    } catch (error) {
+      // The outbox file cannot be written, for example because its folder was removed. The event stays at the head
+      // of the queue and goes out again after the backoff; its Idempotency-Key keeps the server from storing it twice.
+      return { kind: 'retry', error: new Error(`recording the outcome in ${outbox.path} failed: ${describeError(error).message}`), retryAfterMs: null };
+    }
+    return { kind: 'completed' };
   }
 
   private releaseIdleWaiters(): void {
@@ -147,6 +168,29 @@ export class EventSender {
       signal.addEventListener('abort', done);
     });
   }
+}
+
+/**
+ * Returns a push body whose file lists carry half the path bytes of the
+ * given one, or null when the body lists no paths (or is no push), so
+ * nothing can be left out.
+ */
+export function halveFileLists(body: EventBody): { body: EventBody; pathsKept: number; omitted: number } | null {
+  const commits = Array.isArray(body.commits) ? (body.commits as FileLists[]) : [];
+  const head = body.head_commit && typeof body.head_commit === 'object' ? (body.head_commit as FileLists) : null;
+  // The head commit is usually the last listed commit again, so each part gets half of its own bytes.
+  const commitBytes = listedPathBytes(commits);
+  const headBytes = head ? listedPathBytes([head]) : 0;
+  if (commitBytes + headBytes === 0) return null;
+  const half = (bytes: number) => ({ maxPathsPerCommit: DEFAULT_FILE_LIST_BUDGET.maxPathsPerCommit, maxPathBytes: Math.floor(bytes / 2) });
+  const cappedCommits = capFileLists(commits, half(commitBytes));
+  const cappedHead = head ? capFileLists([head], half(headBytes)) : { commits: [null], omitted: 0 };
+  const omitted = cappedCommits.omitted + cappedHead.omitted;
+  const pathsKept = [...cappedCommits.commits, ...(cappedHead.commits[0] ? [cappedHead.commits[0]] : [])].reduce(
+    (sum, commit) => sum + (commit.added?.length ?? 0) + (commit.modified?.length ?? 0) + (commit.removed?.length ?? 0),
+    0,
+  );
+  return { body: { ...body, commits: cappedCommits.commits, head_commit: cappedHead.commits[0] }, pathsKept, omitted };
 }
 
 function describeError(error: unknown): { message: string; code?: string; status?: number | null } {

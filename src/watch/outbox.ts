@@ -79,6 +79,15 @@ export class Outbox {
     return this.entries.values().next().value;
   }
 
+  /**
+   * Replaces the body of a waiting event in memory only: the file keeps the
+   * body as queued, so a restart sends that again and shrinks it again.
+   */
+  replaceBody(key: string, body: EventBody): void {
+    const entry = this.entries.get(key);
+    if (entry) this.entries.set(key, { ...entry, body });
+  }
+
   /** Appends events in order and syncs the file; events whose key is already waiting are skipped. */
   async append(entries: OutboxEntry[]): Promise<void> {
     const fresh = entries.filter((entry, index) => !this.entries.has(entry.key) && entries.findIndex((e) => e.key === entry.key) === index);

@@ -24,6 +24,7 @@ import type { Logger } from 'pino';
 import { ancestryOf, findNewCommits } from './commit-graph.js';
 import type { NewCommits, WalkLimits } from './commit-graph.js';
 import { buildPayloadCommit } from './commit-payload.js';
+import { capFileLists, DEFAULT_FILE_LIST_BUDGET } from './push-size.js';
 import type { PayloadCommit } from './commit-payload.js';
 import { ZERO_ID } from './dits-format.js';
 import type { RefHeads } from './dits-format.js';
@@ -120,17 +121,24 @@ interface PushFacts {
   login: string;
 }
 
-// NOTE: a push whose listed commits each change thousands of files can exceed the server's ingestion
-// body limit (10 MiB by default). The server then responds with 413, and the event is dropped with an error log.
 async function pushEvent(context: RefEventContext, facts: PushFacts): Promise<EventRequest> {
   const missing = new Set(facts.walk.missing);
-  const commits: PayloadCommit[] = [];
+  const built: PayloadCommit[] = [];
   for (const id of facts.walk.listed) {
-    const built = await payloadCommitOf(context.reader, id, missing);
-    if (built) commits.push(built);
+    const commit = await payloadCommitOf(context.reader, id, missing);
+    if (commit) built.push(commit);
   }
+  const { commits, omitted } = capFileLists(built, DEFAULT_FILE_LIST_BUDGET);
   const last = commits.at(-1);
-  const headCommit = last?.id === facts.after ? last : await payloadCommitOf(context.reader, facts.after, missing);
+  let headCommit = last?.id === facts.after ? last : await payloadCommitOf(context.reader, facts.after, missing);
+  if (headCommit && headCommit !== last) headCommit = capFileLists([headCommit], DEFAULT_FILE_LIST_BUDGET).commits[0];
+
+  if (omitted > 0) {
+    context.logger.warn(
+      { ref: facts.ref, after: facts.after, paths_omitted: omitted },
+      'the push changes more files than one event carries; older commits lost file paths first and are flagged files_truncated',
+    );
+  }
 
   if (facts.walk.boundReached) {
     context.logger.warn(

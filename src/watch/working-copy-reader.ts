@@ -29,12 +29,25 @@ export interface ObservedState {
   unready: string[];
   /** Keys of `locks.json` whose values were malformed; their previous entries were kept. */
   malformedLocks: string[];
+  /** True when `locks.json` does not exist. */
+  locksFileMissing: boolean;
 }
 
-/** Raised when `<working copy>/.dits` is missing, so a scan must not report every ref as deleted. */
+/**
+ * Raised when `<working copy>/.dits`, or its `HEAD` or `refs` inside, is
+ * missing, so that a scan does not report every ref as deleted. Dits always
+ * keeps both; a folder without them is being created, copied or removed.
+ */
 export class MissingDitsFolderError extends Error {
-  constructor(readonly ditsDir: string) {
-    super(`The Dits folder ${ditsDir} does not exist. Pass the folder that contains .dits, or restore it.`);
+  constructor(
+    readonly ditsDir: string,
+    readonly part: string | null = null,
+  ) {
+    super(
+      part === null
+        ? `The Dits folder ${ditsDir} does not exist. Pass the folder that contains .dits, or restore it.`
+        : `The Dits folder ${ditsDir} has no ${part}, so it is incomplete (being copied, created or removed). Scanning resumes once it is complete.`,
+    );
     this.name = 'MissingDitsFolderError';
   }
 }
@@ -74,40 +87,61 @@ async function readLocksSettled(
   ditsDir: string,
   previous: Snapshot['locks'],
   retry: ReadRetry,
-): Promise<{ locks: Map<string, LockEntry>; unready: boolean; malformed: string[] }> {
+  acceptMissing: boolean,
+): Promise<{ locks: Map<string, LockEntry>; unready: boolean; malformed: string[]; missing: boolean }> {
   const path = join(ditsDir, 'locks.json');
   for (let attempt = 0; attempt < retry.attempts; attempt++) {
     if (attempt > 0) await sleep(retry.initialDelayMs * 2 ** (attempt - 1));
     const text = await readTextIfExists(path);
-    // A missing file means no locks are held, because Dits rewrites the file in place rather than deleting it.
-    if (text === null) return { locks: new Map(), unready: false, malformed: [] };
+    if (text === null) {
+      // Dits rewrites the file in place and never deletes it, so a file gone while locks were held is more likely a
+      // folder being copied or restored than every lock released. The caller accepts it once it stays missing.
+      if (acceptMissing || previous.size === 0) return { locks: new Map(), unready: false, malformed: [], missing: true };
+      return { locks: keptLocks(previous), unready: true, malformed: [], missing: true };
+    }
     const parsed = parseLocks(text);
     if (!parsed) continue;
     for (const key of parsed.malformed) {
       const kept = previous.get(key);
       if (kept) parsed.locks.set(key, entryOf(kept));
     }
-    return { locks: parsed.locks, unready: false, malformed: parsed.malformed };
+    return { locks: parsed.locks, unready: false, malformed: parsed.malformed, missing: false };
   }
-  const kept = new Map<string, LockEntry>();
-  for (const [key, lock] of previous) kept.set(key, entryOf(lock));
-  return { locks: kept, unready: true, malformed: [] };
+  return { locks: keptLocks(previous), unready: true, malformed: [], missing: false };
 }
 
-/** Reads refs and locks of the working copy whose Dits folder is `ditsDir`, falling back to `previous` for unfinished writes. */
-export async function readWorkingCopy(ditsDir: string, previous: Snapshot, retry: ReadRetry = DEFAULT_READ_RETRY): Promise<ObservedState> {
-  try {
-    await stat(ditsDir);
-  } catch (error) {
-    if (isNotFound(error)) throw new MissingDitsFolderError(ditsDir);
-    throw error;
+function keptLocks(previous: Snapshot['locks']): Map<string, LockEntry> {
+  const kept = new Map<string, LockEntry>();
+  for (const [key, lock] of previous) kept.set(key, entryOf(lock));
+  return kept;
+}
+
+/**
+ * Reads refs and locks of the working copy whose Dits folder is `ditsDir`,
+ * falling back to `previous` for unfinished writes. A missing `locks.json`
+ * keeps the previous locks unless `acceptMissingLocks` is set.
+ */
+export async function readWorkingCopy(
+  ditsDir: string,
+  previous: Snapshot,
+  retry: ReadRetry = DEFAULT_READ_RETRY,
+  acceptMissingLocks = false,
+): Promise<ObservedState> {
+  for (const part of [null, 'HEAD', 'refs'] as const) {
+    try {
+      await stat(part === null ? ditsDir : join(ditsDir, part));
+    } catch (error) {
+      if (isNotFound(error)) throw new MissingDitsFolderError(ditsDir, part);
+      throw error;
+    }
   }
   const refs = await readRefsSettled(ditsDir, previous.refs, retry);
-  const locks = await readLocksSettled(ditsDir, previous.locks, retry);
+  const locks = await readLocksSettled(ditsDir, previous.locks, retry, acceptMissingLocks);
   return {
     refs: refs.refs,
     locks: locks.locks,
     unready: locks.unready ? [...refs.unready, 'locks.json'] : refs.unready,
     malformedLocks: locks.malformed,
+    locksFileMissing: locks.missing,
   };
 }

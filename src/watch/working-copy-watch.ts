@@ -48,6 +48,8 @@ export interface WorkingCopyOptions {
 
 /** setTimeout's largest delay; a lock expiring later is caught by a later timer or by polling. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Time `locks.json` must stay missing, while locks were held, before its locks count as released, in ms. */
+export const LOCKS_MISSING_GRACE_MS = 10_000;
 
 export class WorkingCopyWatch {
   private readonly ditsDir: string;
@@ -62,7 +64,14 @@ export class WorkingCopyWatch {
   private pollTimer: NodeJS.Timeout | null = null;
   private debounceTimer: NodeJS.Timeout | null = null;
   private expiryTimer: NodeJS.Timeout | null = null;
-  private missingFolderLogged = false;
+  /** The missing-folder message logged last, so that a paused scan logs each new reason once. */
+  private missingFolderMessage: string | null = null;
+  /** The scan error logged last, or null after a scan that succeeded. */
+  private scanErrorMessage: string | null = null;
+  /** Malformed `locks.json` keys logged last, joined, so that the same ones are not logged on every scan. */
+  private malformedLocksLogged = '';
+  /** When the current scan series first found `locks.json` missing, or null while it exists. */
+  private locksMissingSince: number | null = null;
   private stopped = false;
 
   private constructor(
@@ -154,22 +163,31 @@ export class WorkingCopyWatch {
     if (this.stopped) return;
     try {
       await this.scanAndQueue();
-      this.missingFolderLogged = false;
+      this.missingFolderMessage = null;
+      this.scanErrorMessage = null;
     } catch (error) {
       if (error instanceof MissingDitsFolderError) {
-        if (!this.missingFolderLogged) this.logger.warn({ err: error.message }, 'Dits folder missing; scanning paused until it returns');
-        this.missingFolderLogged = true;
+        if (this.missingFolderMessage !== error.message) this.logger.warn({ err: error.message }, 'Dits folder missing or incomplete; scanning paused until it is complete');
+        this.missingFolderMessage = error.message;
         return;
       }
-      this.logger.error({ err: error }, 'scanning the working copy failed; the next scan retries');
+      // Polling repeats a lasting failure twice a second, so each distinct message is logged once until a scan succeeds.
+      const message = error instanceof Error ? error.message : String(error);
+      if (message !== this.scanErrorMessage) this.logger.error({ err: error }, 'scanning the working copy failed; the next scan retries');
+      this.scanErrorMessage = message;
     }
   }
 
   private async scanAndQueue(): Promise<void> {
     const previous = this.snapshot;
-    const observed = await readWorkingCopy(this.ditsDir, previous, this.options.readRetry);
+    const now = this.options.now();
+    const acceptMissingLocks = this.locksMissingSince !== null && now - this.locksMissingSince >= LOCKS_MISSING_GRACE_MS;
+    const observed = await readWorkingCopy(this.ditsDir, previous, this.options.readRetry, acceptMissingLocks);
+    this.locksMissingSince = observed.locksFileMissing ? (this.locksMissingSince ?? now) : null;
     if (observed.unready.length > 0) this.logger.debug({ files: observed.unready }, 'files still being written; kept their previous values');
-    if (observed.malformedLocks.length > 0) this.logger.warn({ locks: observed.malformedLocks }, 'malformed locks.json entries; kept their previous values');
+    const malformed = observed.malformedLocks.join('\n');
+    if (malformed !== '' && malformed !== this.malformedLocksLogged) this.logger.warn({ locks: observed.malformedLocks }, 'malformed locks.json entries; kept their previous values');
+    this.malformedLocksLogged = malformed;
 
     const refEvents = await diffRefs(previous.refs, observed.refs, this.refEventContext());
     const lockDiff = diffLocks(previous.locks, observed.locks, this.options.now());

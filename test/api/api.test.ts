@@ -276,3 +276,17 @@ test('token last use recorded each minute', async () => {
     await timed.stop();
   }
 });
+
+test('bearer scheme spacing and case', async () => {
+  // The file's service has its first admin token revoked by an earlier test, so this one runs its own.
+  const own = await startTestService();
+  try {
+    const headers = (authorization: string) => ({ token: '', headers: { authorization } });
+    const twoSpaces = await own.api('GET', '/v1/repos', undefined, headers(`Bearer  ${own.adminToken}`));
+    assert.equal(twoSpaces.status, 200, twoSpaces.text);
+    assert.equal((await own.api('GET', '/v1/repos', undefined, headers(`bearer ${own.adminToken}`))).status, 200, 'lower-case scheme');
+    assert.equal((await own.api('GET', '/v1/repos', undefined, headers(`Bearer${own.adminToken}`))).status, 401, 'no space');
+  } finally {
+    await own.stop();
+  }
+});

@@ -2,6 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
 import { startTestService, type TestService } from '../support/service.js';
+import { pushEvent } from '../support/fixtures.js';
 
 let svc: TestService;
 
@@ -33,8 +34,11 @@ test('stream ends when its token is revoked', async () => {
   const text = await readUntilEnd(`/v1/repos/${repo.json.id}/events`, reader.json.token, 8000, async () => {
     const revoked = await svc.api('DELETE', `/v1/tokens/${reader.json.id}`);
     assert.equal(revoked.status, 204);
+    const ingested = await svc.api('POST', `/v1/repos/${repo.json.id}/events`, pushEvent());
+    assert.equal(ingested.status, 202);
   });
   assert.match(text, /: connected/);
+  assert.doesNotMatch(text, /event: push/, 'an event stored after the revocation is not sent');
 });
 
 test('stream ends after repository deletion', async () => {

@@ -196,17 +196,36 @@ describe('readWorkingCopy', () => {
     assert.deepEqual(state.malformedLocks, ['a.psd']);
   }));
 
-  test('missing locks.json means no locks', withFixture(async (fixture) => {
+  test('missing locks.json keeps held locks until accepted', withFixture(async (fixture) => {
     const previous = new Map([['a.psd', { path: 'a.psd', owner: 'alice', acquiredAt: 10, expiresAt: 20, reason: null, expiredNotified: false }]]);
-    const state = await readWorkingCopy(fixture.ditsDir, snapshotWith({}, previous), FAST_RETRY);
+    const held = await readWorkingCopy(fixture.ditsDir, snapshotWith({}, previous), FAST_RETRY);
+    assert.deepEqual([...held.locks.keys()], ['a.psd']);
+    assert.deepEqual(held.unready, ['locks.json']);
+    assert.equal(held.locksFileMissing, true);
+
+    const accepted = await readWorkingCopy(fixture.ditsDir, snapshotWith({}, previous), FAST_RETRY, true);
+    assert.equal(accepted.locks.size, 0);
+    assert.deepEqual(accepted.unready, []);
+    assert.equal(accepted.locksFileMissing, true);
+  }));
+
+  test('missing locks.json without locks is empty', withFixture(async (fixture) => {
+    const state = await readWorkingCopy(fixture.ditsDir, snapshotWith({}), FAST_RETRY);
     assert.equal(state.locks.size, 0);
     assert.deepEqual(state.unready, []);
   }));
 
-  test('missing refs folder means no refs', withFixture(async (fixture) => {
+  test('missing refs or HEAD pauses the scan', withFixture(async (fixture) => {
     rmSync(join(fixture.ditsDir, 'refs'), { recursive: true });
-    const state = await readWorkingCopy(fixture.ditsDir, snapshotWith({ main: ID_A }), FAST_RETRY);
-    assert.equal(state.refs.heads.size, 0);
+    await assert.rejects(readWorkingCopy(fixture.ditsDir, snapshotWith({ main: ID_A }), FAST_RETRY), (error: unknown) => {
+      assert.ok(error instanceof MissingDitsFolderError);
+      assert.equal(error.part, 'refs');
+      assert.match(error.message, /has no refs, so it is incomplete/);
+      return true;
+    });
+    mkdirSync(join(fixture.ditsDir, 'refs', 'heads'), { recursive: true });
+    rmSync(join(fixture.ditsDir, 'HEAD'));
+    await assert.rejects(readWorkingCopy(fixture.ditsDir, snapshotWith({ main: ID_A }), FAST_RETRY), /has no HEAD/);
   }));
 
   test('missing .dits folder raises instead of reporting deletions', withFixture(async (fixture) => {

@@ -5,7 +5,7 @@
  * unchanged against the real service.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
@@ -13,6 +13,7 @@ import { ZERO_ID } from '../../src/watch/dits-format.js';
 import { lockId, secondsToIso } from '../../src/watch/lock-events.js';
 import { osLogin } from '../../src/watch/watch-options.js';
 import { startWatcher } from '../../src/watch/watcher.js';
+import { LOCKS_MISSING_GRACE_MS } from '../../src/watch/working-copy-watch.js';
 import type { RunningWatcher, WatchOptions } from '../../src/watch/watcher.js';
 import { DEFAULT_AUTHOR, DitsRepoFixture } from './dits-fixture.js';
 import type { FixtureLock, FixturePerson } from './dits-fixture.js';
@@ -368,6 +369,99 @@ describe('watcher against an ingestion endpoint', () => {
     assert.deepEqual(h.received().map((b) => b.event), ['push']);
   });
 
+  test('folder restored in steps reports nothing', async (t) => {
+    const h = await harness(t);
+    const alice: FixtureLock = { owner: 'alice', acquired_at: T0 / 1000, expires_at: T0 / 1000 + 3600, reason: null };
+    h.fixture.writeLocks({ 'edit.prproj': alice });
+    h.fixture.setRef('tags/v1', h.c1);
+    const watcher = await h.start();
+    const backup = join(h.fixture.dir, '..', 'backup');
+    cpSync(h.fixture.ditsDir, backup, { recursive: true });
+    rmSync(h.fixture.ditsDir, { recursive: true });
+    await flushed(watcher);
+
+    // Copied back the way cp copies: objects and HEAD first, refs and locks.json a scan or two later.
+    mkdirSync(h.fixture.ditsDir);
+    cpSync(join(backup, 'objects'), join(h.fixture.ditsDir, 'objects'), { recursive: true });
+    cpSync(join(backup, 'HEAD'), join(h.fixture.ditsDir, 'HEAD'));
+    await flushed(watcher);
+    cpSync(join(backup, 'refs'), join(h.fixture.ditsDir, 'refs'), { recursive: true });
+    await flushed(watcher);
+    assert.deepEqual(h.received(), [], 'no deletion or release while refs or locks.json are missing');
+    assert.ok(h.logs.some((line) => /has no refs, so it is incomplete/.test(String(line.err))));
+    cpSync(join(backup, 'locks.json'), join(h.fixture.ditsDir, 'locks.json'));
+    await flushed(watcher);
+    await flushed(watcher);
+    assert.deepEqual(h.received(), []);
+  });
+
+  test('removed locks.json releases after a grace', async (t) => {
+    const h = await harness(t);
+    const alice: FixtureLock = { owner: 'alice', acquired_at: T0 / 1000, expires_at: T0 / 1000 + 3600, reason: null };
+    h.fixture.writeLocks({ 'edit.prproj': alice });
+    const watcher = await h.start();
+    rmSync(join(h.fixture.ditsDir, 'locks.json'));
+    await flushed(watcher);
+    h.clock.ms += LOCKS_MISSING_GRACE_MS - 1;
+    await flushed(watcher);
+    assert.deepEqual(h.received(), [], 'held while the file may be on its way back');
+    h.clock.ms += 1;
+    const events = await h.waitForEvents(1);
+    assert.deepEqual(events.map((b) => b.event), ['lock.released']);
+  });
+
+  test('commit of 3,001 files lists 3,000', async (t) => {
+    const h = await harness(t);
+    await h.start();
+    const files: Record<string, string> = { ...BASE_FILES };
+    for (let i = 0; i < 3001; i++) files[`plates/${i}.dpx`] = `p${i}`;
+    const c2 = h.fixture.writeCommit({ parent: h.c1, message: 'Ingest plates', files });
+    h.fixture.setRef('heads/main', c2);
+    const [push] = await h.waitForEvents(1);
+    const [commit] = push.commits as { added: string[]; files_truncated?: boolean }[];
+    assert.equal(commit.added.length, 3000);
+    assert.equal(commit.files_truncated, true);
+    assert.equal((push.head_commit as { added: string[] }).added.length, 3000);
+    const warning = h.logs.find((line) => line.msg === 'the push changes more files than one event carries; older commits lost file paths first and are flagged files_truncated');
+    assert.equal(warning?.paths_omitted, 1);
+  });
+
+  test('push too large is sent with shorter file lists', async (t) => {
+    const h = await harness(t);
+    const watcher = await h.start();
+    const files: Record<string, string> = { ...BASE_FILES };
+    for (let i = 0; i < 200; i++) files[`renders/shot-${String(i).padStart(3, '0')}/frame-final.exr`] = `v${i}`;
+    // Stands in for the service's body limit, which the watcher does not know.
+    h.server.override = (body) =>
+      JSON.stringify(body).length > 6000 ? { status: 413, body: { error: { code: 'payload_too_large', message: 'body too large', details: [] } } } : null;
+    const c2 = h.fixture.writeCommit({ parent: h.c1, message: 'Render all shots', files });
+    h.fixture.setRef('heads/main', c2);
+    const [push] = await h.waitForEvents(1);
+    await flushed(watcher);
+
+    const [commit] = push.commits as { added: string[]; files_truncated?: boolean }[];
+    assert.equal(commit.files_truncated, true);
+    assert.ok(commit.added.length > 0, 'some paths stay');
+    assert.ok(commit.added.length < 200, `${commit.added.length} of 200 paths stayed`);
+    assert.ok(JSON.stringify(push).length <= 6000);
+    assert.ok(h.logs.some((line) => line.msg === 'the server rejected the push as too large; sending it again with shorter file lists'));
+    assert.equal(outboxEventLines(h).length, 0);
+  });
+
+  test('lasting scan problems logged once', async (t) => {
+    const h = await harness(t);
+    const watcher = await h.start();
+    mkdirSync(join(h.fixture.ditsDir, 'locks.json'));
+    for (let i = 0; i < 4; i++) await flushed(watcher);
+    assert.equal(h.logs.filter((line) => line.msg === 'scanning the working copy failed; the next scan retries').length, 1);
+
+    rmSync(join(h.fixture.ditsDir, 'locks.json'), { recursive: true });
+    writeFileSync(join(h.fixture.ditsDir, 'locks.json'), JSON.stringify({ 'a.psd': { owner: null } }));
+    for (let i = 0; i < 4; i++) await flushed(watcher);
+    assert.equal(h.logs.filter((line) => line.msg === 'malformed locks.json entries; kept their previous values').length, 1);
+    assert.deepEqual(h.received(), []);
+  });
+
   test('event rejected with 422 is dropped', async (t) => {
     const h = await harness(t);
     const watcher = await h.start();
@@ -382,6 +476,23 @@ describe('watcher against an ingestion endpoint', () => {
     await flushed(watcher);
     assert.deepEqual(h.received().map((b) => b.event), ['tag.deleted']);
     assert.equal(outboxEventLines(h).length, 0);
+  });
+
+  test('folder removed during a rejected send', async (t) => {
+    const h = await harness(t);
+    await h.start();
+    // The folder disappears while the request is on its way, so the outbox cannot record the rejection.
+    h.server.override = (body) => {
+      if (body.event !== 'tag.created') return null;
+      rmSync(h.fixture.dir, { recursive: true, force: true });
+      return { status: 422, body: { error: { code: 'invalid_request', message: 'tag: refused by test', details: [] } } };
+    };
+    h.fixture.setRef('tags/doomed', h.c1);
+    await waitFor(
+      () => h.logs.some((line) => line.msg === 'sending the event failed; it stays queued and will be retried' && /recording the outcome in .* failed/.test(String((line.error as { message?: string })?.message))),
+      'the failed outbox write in the log',
+    );
+    assert.ok(h.logs.some((line) => line.msg === 'the server rejected the event; it is dropped'));
   });
 
   test('owner mapping creates missing repositories', async (t) => {

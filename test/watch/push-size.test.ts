@@ -1,0 +1,53 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { capFileLists, listedPathBytes } from '../../src/watch/push-size.js';
+import { halveFileLists } from '../../src/watch/event-sender.js';
+
+const paths = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}/${String(i).padStart(4, '0')}.exr`);
+
+test('small pushes stay as they are', () => {
+  const commits = [{ id: 'a', added: paths('a', 3), modified: [], removed: ['old.exr'] }];
+  const { commits: capped, omitted } = capFileLists(commits, { maxPathsPerCommit: 10, maxPathBytes: 10_000 });
+  assert.equal(omitted, 0);
+  assert.equal(capped[0], commits[0], 'an unchanged commit is the same object');
+});
+
+test('paths per commit capped', () => {
+  const commits = [{ id: 'a', added: paths('a', 5), modified: paths('m', 5), removed: paths('r', 5) }];
+  const { commits: capped, omitted } = capFileLists(commits, { maxPathsPerCommit: 7, maxPathBytes: 1_000_000 });
+  assert.equal(omitted, 8);
+  assert.deepEqual(capped[0].added, paths('a', 5));
+  assert.deepEqual(capped[0].modified, paths('m', 2));
+  assert.deepEqual(capped[0].removed, []);
+  assert.equal(capped[0].files_truncated, true);
+  assert.equal(commits[0].added.length, 5, 'the input is not changed');
+});
+
+test('newest commits keep their paths first', () => {
+  const commits = [
+    { id: 'old', added: paths('o', 4) },
+    { id: 'new', added: paths('n', 4) },
+  ];
+  const perPath = listedPathBytes([{ added: ['o/0000.exr'] }]);
+  assert.equal(perPath, Buffer.byteLength('o/0000.exr') + 3);
+  const { commits: capped, omitted } = capFileLists(commits, { maxPathsPerCommit: 100, maxPathBytes: perPath * 5 });
+  assert.deepEqual(capped[1].added, paths('n', 4));
+  assert.equal(capped[1].files_truncated, undefined);
+  assert.deepEqual(capped[0].added, paths('o', 1));
+  assert.equal(capped[0].files_truncated, true);
+  assert.equal(omitted, 3);
+});
+
+test('halving a rejected push', () => {
+  const head = { id: 'h', message: 'm', added: paths('h', 10) };
+  const body = { event: 'push' as const, commits: [head], head_commit: head, ref: 'refs/heads/main' };
+  const smaller = halveFileLists(body);
+  assert.ok(smaller);
+  const before = listedPathBytes([head, head]);
+  const after = listedPathBytes([...(smaller.body.commits as object[]), smaller.body.head_commit as object]);
+  assert.ok(after <= before / 2, `${after} bytes after, ${before} before`);
+  assert.ok(smaller.omitted > 0);
+  assert.equal(smaller.body.ref, 'refs/heads/main', 'other fields stay');
+  assert.equal(halveFileLists({ event: 'push', commits: [{ id: 'x', added: [] }], head_commit: null }), null, 'nothing left to cut');
+  assert.equal(halveFileLists({ event: 'branch.created', ref: 'refs/heads/x' }), null);
+});
