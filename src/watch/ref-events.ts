@@ -172,6 +172,13 @@ async function pushEvent(context: RefEventContext, facts: PushFacts): Promise<Ev
 }
 
 async function payloadCommitOf(reader: ObjectReader, id: string, missing: Set<string>): Promise<PayloadCommit | null> {
+  let cache = payloadCaches.get(reader);
+  if (!cache) {
+    cache = new PayloadCommitCache();
+    payloadCaches.set(reader, cache);
+  }
+  const cached = cache.get(id);
+  if (cached) return cached;
   const commit = await reader.readCommit(id);
   if (!commit) {
     missing.add(id);
@@ -179,7 +186,47 @@ async function payloadCommitOf(reader: ObjectReader, id: string, missing: Set<st
   }
   const built = await buildPayloadCommit(reader, commit);
   for (const objectId of built.missing) missing.add(objectId);
+  // A commit built with objects missing may be complete later, once Dits has written them.
+  if (built.missing.length === 0) cache.set(id, built.commit);
   return built.commit;
+}
+
+/**
+ * Payload commits already built, per object reader. Commits and manifests
+ * never change, so a commit that several pushes list (new branches that
+ * share a long history) is compared with its parent once. Bounded by
+ * entries and by listed paths, since one commit can list thousands.
+ */
+class PayloadCommitCache {
+  private readonly entries = new Map<string, PayloadCommit>();
+  private paths = 0;
+
+  constructor(
+    private readonly maxEntries = 20_000,
+    private readonly maxPaths = 200_000,
+  ) {}
+
+  get(id: string): PayloadCommit | undefined {
+    return this.entries.get(id);
+  }
+
+  set(id: string, commit: PayloadCommit): void {
+    const size = pathCount(commit);
+    if (size > this.maxPaths || this.entries.has(id)) return;
+    this.entries.set(id, commit);
+    this.paths += size;
+    for (const [oldest, entry] of this.entries) {
+      if (this.entries.size <= this.maxEntries && this.paths <= this.maxPaths) break;
+      this.entries.delete(oldest);
+      this.paths -= pathCount(entry);
+    }
+  }
+}
+
+const payloadCaches = new WeakMap<ObjectReader, PayloadCommitCache>();
+
+function pathCount(commit: PayloadCommit): number {
+  return commit.added.length + commit.modified.length + commit.removed.length;
 }
 
 async function loginFor(context: RefEventContext, commitId: string): Promise<string> {

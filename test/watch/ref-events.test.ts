@@ -38,6 +38,18 @@ describe('diffRefs', () => {
     return { reader, limits: { maxListed: 2048, maxRead: 100_000 }, configuredLogin: null, fallbackLogin: 'os-user', logger, lines, ...overrides };
   };
 
+  test('shared history built once', async () => {
+    const base = createObjectReader(fixture.ditsDir);
+    let manifestReads = 0;
+    const counting = { readCommit: (id: string) => base.readCommit(id), readManifest: (id: string) => (manifestReads++, base.readManifest(id)) };
+    const first = await diffRefs(refs({}), refs({ one: c3 }), context({ reader: counting }));
+    const readsForFirst = manifestReads;
+    assert.ok(readsForFirst > 0);
+    const second = await diffRefs(refs({}), refs({ two: c3 }), context({ reader: counting }));
+    assert.equal(manifestReads, readsForFirst, 'the second branch reuses the commits built for the first');
+    assert.deepEqual(second[1].body.commits, first[1].body.commits);
+  });
+
   test('new branch with new commits', async () => {
     const events = await diffRefs(refs({ main: c1 }), refs({ main: c1, feature: c2 }), context());
     assert.deepEqual(events.map((e) => e.body), [
