@@ -14,7 +14,7 @@ import { registerDashboardRoutes } from './dashboard/routes.js';
 import { issueToken } from './api/routes/tokens.js';
 import { SecretBox } from './signing/secret-box.js';
 import { SecretReadiness, warnAboutUnavailableSecrets } from './signing/secret-check.js';
-import { ServicePresence } from './service-presence.js';
+import { runningServiceProcesses, ServicePresence } from './service-presence.js';
 import { Metrics } from './metrics.js';
 import type { ApiContext } from './api/context.js';
 
@@ -134,6 +134,16 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
 
   const presence = new ServicePresence(store, config.role, logger);
   await presence.start();
+  // Recorded before the check, so that a `secrets reencrypt` starting meanwhile finds this process and stops.
+  const reencrypting = (await runningServiceProcesses(store, Date.now(), presence.id)).filter((entry) => entry.role === 'reencrypt');
+  if (reencrypting.length > 0) {
+    await presence.stop();
+    await server?.close();
+    await store.close();
+    throw new Error(
+      `secrets reencrypt is running on this database (${reencrypting[0].id}); start the service once it has finished, with the key it seals the secrets with`,
+    );
+  }
 
   if (config.role !== 'worker' && (await store.countTokens()) === 0) {
     adminToken = (await issueToken(context, 'admin', ['admin'])).token;

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { isEndedProcess, processIdentity } from './delivery/worker-identity.js';
+import { processIdentity, processState } from './delivery/worker-identity.js';
 import type { ServiceProcessRecord, Store } from './store/types.js';
 
 /** How often a running process refreshes its record, in ms. */
@@ -56,11 +56,18 @@ export class ServicePresence {
 }
 
 /**
- * Lists the service processes that use the store now: records refreshed
- * within PRESENCE_STALE_MS, without those of processes on this host that
- * have ended (a kill -9 leaves its record behind).
+ * Lists the processes that use the store now, other than `exceptId`. A
+ * process on this host counts while it runs, however old its record (one
+ * stopped with SIGSTOP refreshes nothing), and not once it has ended (a
+ * kill -9 leaves its record behind). A process on another host counts while
+ * its record is younger than PRESENCE_STALE_MS.
  */
-export async function runningServiceProcesses(store: Store, now: number): Promise<ServiceProcessRecord[]> {
-  const recent = await store.listServiceProcesses(now - PRESENCE_STALE_MS);
-  return recent.filter((entry) => !isEndedProcess(entry.id));
+export async function runningServiceProcesses(store: Store, now: number, exceptId: string | null = null): Promise<ServiceProcessRecord[]> {
+  const records = await store.listServiceProcesses(0);
+  return records.filter((entry) => {
+    if (entry.id === exceptId) return false;
+    const state = processState(entry.id);
+    if (state !== 'unknown') return state === 'running';
+    return entry.seenAt >= now - PRESENCE_STALE_MS;
+  });
 }

@@ -24,9 +24,10 @@ export class TokenUseRecorder {
     if (now - last < TOKEN_USE_INTERVAL_MS) return;
     if (this.written.size >= 10_000) this.written.clear();
     this.written.set(token.id, now);
+    // A failed write is not retried before the interval ends: while another process holds the SQLite lock, each
+    // try would stall the event loop for the whole busy timeout.
     this.store.touchToken(token.id, now).catch((err: unknown) => {
-      request.log.warn({ err, token_id: token.id }, 'recording the last use of a token failed; the next request tries again');
-      this.written.delete(token.id);
+      request.log.warn({ err, token_id: token.id }, 'recording the last use of a token failed; the next try is a minute later');
     });
   }
 }

@@ -10,7 +10,8 @@ import type { Command } from 'commander';
 import { openStore } from '../app.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { isSealed, parseEncryptionKey, SecretBox } from '../signing/secret-box.js';
-import { PRESENCE_STALE_MS, runningServiceProcesses } from '../service-presence.js';
+import pino from 'pino';
+import { PRESENCE_STALE_MS, runningServiceProcesses, ServicePresence } from '../service-presence.js';
 import { SqliteStore } from '../store/sqlite/store.js';
 import type { Store, WebhookSecretRecord } from '../store/types.js';
 import { CliError, UsageError } from './errors.js';
@@ -26,11 +27,14 @@ export interface ReencryptSummary {
   secrets: number;
   /** Values that were stored as plain text before. */
   fromPlainText: number;
+  /** Deleted webhooks left as they were because neither key opens their secrets. */
+  deletedUnreadable: number;
 }
 
 interface ReencryptFlags {
   dataDir?: string;
   database?: string;
+  schema?: string;
   oldKey?: string;
   newKey?: string;
 }
@@ -66,11 +70,18 @@ export async function reencryptSecrets(store: Store, keys: { oldKey: string | nu
   const oldBox = new SecretBox(keys.oldKey ?? '');
   const newBox = new SecretBox(keys.newKey);
   const rows = await store.listWebhookSecrets();
-  const opened = rows.map((row: WebhookSecretRecord) => ({
-    id: row.id,
-    secret: openStored(row.secret, oldBox, newBox, row.id),
-    previousSecret: row.previousSecret === null ? null : openStored(row.previousSecret, oldBox, newBox, row.id),
-  }));
+  const opened: { id: number; secret: string; previousSecret: string | null }[] = [];
+  let deletedUnreadable = 0;
+  for (const row of rows) {
+    try {
+      opened.push(openRow(row, oldBox, newBox));
+    } catch (err) {
+      // A deleted webhook never signs again, so a secret no key opens (sealed under a key since lost) stays as it is
+      // rather than blocking the rotation of every other secret.
+      if (!(err instanceof CliError) || !row.deleted) throw err;
+      deletedUnreadable++;
+    }
+  }
 
   let secrets = 0;
   for (const row of opened) {
@@ -79,7 +90,15 @@ export async function reencryptSecrets(store: Store, keys: { oldKey: string | nu
     secrets += previous === null ? 1 : 2;
   }
   const plainValues = rows.flatMap((row) => [row.secret, row.previousSecret]).filter((value) => value !== null && !isSealed(value));
-  return { webhooks: rows.length, secrets, fromPlainText: plainValues.length };
+  return { webhooks: opened.length, secrets, fromPlainText: plainValues.length, deletedUnreadable };
+}
+
+function openRow(row: WebhookSecretRecord, oldBox: SecretBox, newBox: SecretBox): { id: number; secret: string; previousSecret: string | null } {
+  return {
+    id: row.id,
+    secret: openStored(row.secret, oldBox, newBox, row.id),
+    previousSecret: row.previousSecret === null ? null : openStored(row.previousSecret, oldBox, newBox, row.id),
+  };
 }
 
 function count(n: number, noun: string): string {
@@ -91,9 +110,9 @@ function count(n: number, noun: string): string {
  * would fail every delivery once the secrets are sealed with a key it does
  * not have, and its API would seal new secrets with the old key.
  */
-async function rejectWhileServiceRuns(store: Store): Promise<void> {
+async function rejectWhileServiceRuns(store: Store, ownId: string): Promise<void> {
   const now = Date.now();
-  const running = await runningServiceProcesses(store, now);
+  const running = await runningServiceProcesses(store, now, ownId);
   if (running.length === 0) return;
   const listed = running.slice(0, 3).map((entry) => `${entry.id} (role ${entry.role}, seen ${Math.round((now - entry.seenAt) / 1000)} s ago)`);
   const more = running.length > 3 ? ` and ${running.length - 3} more` : '';
@@ -119,7 +138,8 @@ async function runReencrypt(flags: ReencryptFlags): Promise<void> {
     const overrides: Record<string, unknown> = {};
     if (flags.dataDir !== undefined) overrides.dataDir = flags.dataDir;
     if (flags.database !== undefined) overrides.databaseUrl = flags.database;
-    config = loadConfig({ overrides, env: process.env });
+    if (flags.schema !== undefined) overrides.databaseSchema = flags.schema;
+    config = loadConfig({ overrides, overrideFlags: { dataDir: '--data-dir', databaseUrl: '--database', databaseSchema: '--schema' }, env: process.env });
   } catch (err) {
     if (err instanceof ConfigError) throw new UsageError(err.message);
     throw err;
@@ -135,16 +155,33 @@ async function runReencrypt(flags: ReencryptFlags): Promise<void> {
     throw new UsageError(`no database at ${sqliteFile}; pass the --data-dir the service uses, or --database for PostgreSQL`);
   }
 
+  // Opening an empty schema would create the tables and report success on a mistyped schema.
+  if (config.databaseUrl) {
+    const { hasStoreSchema } = await import('../store/postgres/pool.js');
+    if (!(await hasStoreSchema(config.databaseUrl, config.databaseSchema))) {
+      throw new UsageError(
+        `no Dits Webhooks tables in schema ${config.databaseSchema} of that database; pass the schema the service uses with --schema or DITS_WEBHOOKS_DATABASE_SCHEMA`,
+      );
+    }
+  }
+
   const store = await openStore(config);
+  // Recorded before the check, so that a service starting meanwhile finds this run and refuses to start.
+  const presence = new ServicePresence(store, 'reencrypt', pino({ level: 'silent' }));
   try {
-    await rejectWhileServiceRuns(store);
+    await presence.start();
+    await rejectWhileServiceRuns(store, presence.id);
     const summary = await reencryptSecrets(store, keys);
     if (store instanceof SqliteStore) await store.vacuum();
     process.stdout.write(
       `Re-encrypted ${count(summary.secrets, 'secret')} of ${count(summary.webhooks, 'webhook')} (${summary.fromPlainText} stored as plain text before) in the ${store.kind} store.\n` +
+        (summary.deletedUnreadable > 0
+          ? `Left ${count(summary.deletedUnreadable, 'deleted webhook')} as ${summary.deletedUnreadable === 1 ? 'it was' : 'they were'}: neither key opens their secrets, and deleted webhooks never sign again.\n`
+          : '') +
         'Start the service with the new key in DITS_WEBHOOKS_ENCRYPTION_KEY.\n',
     );
   } finally {
+    await presence.stop();
     await store.close();
   }
 }
@@ -156,6 +193,7 @@ export function registerSecretsCommands(program: Command): void {
     .description('Seal every stored webhook secret with a new encryption key; stop the service first')
     .option('--data-dir <dir>', 'folder of the SQLite database (default ./data)')
     .option('--database <url>', 'PostgreSQL connection string; overrides DATABASE_URL')
+    .option('--schema <name>', 'PostgreSQL schema of the service (default DITS_WEBHOOKS_DATABASE_SCHEMA, else public)')
     .option('--old-key <key>', `key the secrets are sealed with now, 64 hex characters or base64 of 32 bytes (default ${OLD_KEY_ENV}); not needed for plain-text secrets`)
     .option('--new-key <key>', 'key to seal the secrets with, in the same form (default DITS_WEBHOOKS_ENCRYPTION_KEY)')
     .addHelpText(

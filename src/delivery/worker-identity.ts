@@ -56,11 +56,19 @@ function processEnded(pid: number): boolean {
  * expire as usual, and service records once they are no longer refreshed.
  */
 export function isEndedProcess(name: string): boolean {
+  return processState(name) === 'ended';
+}
+
+/**
+ * Reports whether the process behind a worker or service name has ended or
+ * still runs, or `unknown` for a name from another host or PID namespace.
+ */
+export function processState(name: string): 'ended' | 'running' | 'unknown' {
   const namespace = pidNamespace();
-  if (namespace === null) return false;
+  if (namespace === null) return 'unknown';
   const match = /^(?:worker|service)-(.+)-(\d+)-(\d+)-[0-9a-f]{8}$/.exec(name);
-  if (!match || match[1] !== hostname() || match[2] !== namespace) return false;
+  if (!match || match[1] !== hostname() || match[2] !== namespace) return 'unknown';
   const pid = Number(match[3]);
-  if (pid === process.pid) return false;
-  return processEnded(pid);
+  if (pid === process.pid) return 'running';
+  return processEnded(pid) ? 'ended' : 'running';
 }

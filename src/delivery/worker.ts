@@ -61,6 +61,7 @@ export class DeliveryWorker {
   private readonly keyCache = new Map<string, SigningKey>();
   private readonly targetCache = new Map<string, Target>();
   private readonly inFlight = new Map<string, string>();
+  private readonly warned = new Set<string>();
   private results: AttemptResult[] = [];
   private running = false;
   private pumping = false;
@@ -189,9 +190,24 @@ export class DeliveryWorker {
     };
     const keys = [key(webhook.secret)];
     if (webhook.previousSecret && webhook.previousSecretExpiresAt !== null && webhook.previousSecretExpiresAt > now) {
-      keys.push(key(webhook.previousSecret));
+      // The previous secret only adds a second signature, so one the key cannot open is left out rather than
+      // failing the attempt: replacing an unreadable secret through the API must make deliveries work at once.
+      try {
+        keys.push(key(webhook.previousSecret));
+      } catch (err) {
+        if (!(err instanceof SecretUnavailableError)) throw err;
+        this.warnOnce(`previous:${webhook.id}:${webhook.previousSecret}`, { webhook_id: webhook.id, reason: err.message }, 'the previous webhook secret cannot be decrypted; signing with the current secret only');
+      }
     }
     return keys;
+  }
+
+  /** Logs a warning the first time `key` occurs; the set is cleared once it contains 10,000 keys. */
+  private warnOnce(key: string, fields: Record<string, unknown>, message: string): void {
+    if (this.warned.has(key)) return;
+    if (this.warned.size >= 10_000) this.warned.clear();
+    this.warned.add(key);
+    this.options.logger.warn(fields, message);
   }
 
   /**

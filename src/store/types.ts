@@ -90,7 +90,8 @@ export interface WebhookPatch {
 export interface ServiceProcessRecord {
   /** `service-<host>-<pid namespace>-<pid>-<random>`. */
   id: string;
-  role: 'all' | 'api' | 'worker';
+  /** The serve role, or `reencrypt` for a running `secrets reencrypt`. */
+  role: 'all' | 'api' | 'worker' | 'reencrypt';
   startedAt: number;
   /** Last time the process refreshed its record. */
   seenAt: number;

@@ -185,8 +185,11 @@ export function halveFileLists(body: EventBody): { body: EventBody; pathsKept: n
   const half = (bytes: number) => ({ maxPathsPerCommit: DEFAULT_FILE_LIST_BUDGET.maxPathsPerCommit, maxPathBytes: Math.floor(bytes / 2) });
   const cappedCommits = capFileLists(commits, half(commitBytes));
   const cappedHead = head ? capFileLists([head], half(headBytes)) : { commits: [null], omitted: 0 };
-  const omitted = cappedCommits.omitted + cappedHead.omitted;
-  const pathsKept = [...cappedCommits.commits, ...(cappedHead.commits[0] ? [cappedHead.commits[0]] : [])].reduce(
+  const omitted = cappedCommits.commits.length > 0 ? cappedCommits.omitted : cappedHead.omitted;
+  // The head commit usually repeats the last listed one, so it is counted only in a push that lists no commits.
+  let counted: FileLists[] = cappedCommits.commits;
+  if (counted.length === 0 && cappedHead.commits[0]) counted = [cappedHead.commits[0]];
+  const pathsKept = counted.reduce(
     (sum, commit) => sum + (commit.added?.length ?? 0) + (commit.modified?.length ?? 0) + (commit.removed?.length ?? 0),
     0,
   );

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type { ApiClient } from './api-client.js';
 import type { BackoffPolicy } from './backoff.js';
 import type { WalkLimits } from './commit-graph.js';
+import type { RefHeads } from './dits-format.js';
 import { idempotencyKey } from './event-request.js';
 import type { EventRequest } from './event-request.js';
 import { EventSender } from './event-sender.js';
@@ -50,6 +51,12 @@ export interface WorkingCopyOptions {
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Time `locks.json` must stay missing, while locks were held, before its locks count as released, in ms. */
 export const LOCKS_MISSING_GRACE_MS = 10_000;
+/**
+ * Real time a ref must stay missing before its deletion is reported, in ms.
+ * `rm -rf` of a working copy removes ref files one by one over a few
+ * milliseconds, and the confirming scan then finds the folder gone.
+ */
+export const DELETION_CONFIRM_MS = 300;
 
 export class WorkingCopyWatch {
   private readonly ditsDir: string;
@@ -70,6 +77,9 @@ export class WorkingCopyWatch {
   private scanErrorMessage: string | null = null;
   /** Malformed `locks.json` keys logged last, joined, so that the same ones are not logged on every scan. */
   private malformedLocksLogged = '';
+  /** Refs (`heads/<name>`, `tags/<name>`) missing since the given performance.now() time, not reported yet. */
+  private readonly missingRefsSince = new Map<string, number>();
+  private confirmTimer: NodeJS.Timeout | null = null;
   /** When the current scan series first found `locks.json` missing, or null while it exists. */
   private locksMissingSince: number | null = null;
   private stopped = false;
@@ -134,7 +144,7 @@ export class WorkingCopyWatch {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const timer of [this.pollTimer, this.debounceTimer, this.expiryTimer]) if (timer) clearTimeout(timer);
+    for (const timer of [this.pollTimer, this.debounceTimer, this.expiryTimer, this.confirmTimer]) if (timer) clearTimeout(timer);
     for (const watcher of this.fsWatchers.values()) watcher.close();
     this.fsWatchers.clear();
     await this.scanChain;
@@ -189,6 +199,7 @@ export class WorkingCopyWatch {
     if (malformed !== '' && malformed !== this.malformedLocksLogged) this.logger.warn({ locks: observed.malformedLocks }, 'malformed locks.json entries; kept their previous values');
     this.malformedLocksLogged = malformed;
 
+    this.holdUnconfirmedDeletions(previous.refs, observed.refs);
     const refEvents = await diffRefs(previous.refs, observed.refs, this.refEventContext());
     const lockDiff = diffLocks(previous.locks, observed.locks, this.options.now());
     const requests = [...refEvents, ...lockDiff.events];
@@ -200,6 +211,37 @@ export class WorkingCopyWatch {
     this.snapshot = next;
     if (requests.length > 0) this.sender.notify();
     this.scheduleExpiryTimer();
+  }
+
+  /**
+   * Puts refs that went missing less than DELETION_CONFIRM_MS ago back into
+   * `observed`, so that they are reported as deleted only when a later scan
+   * still misses them, and schedules that scan.
+   */
+  private holdUnconfirmedDeletions(previous: RefHeads, observed: RefHeads): void {
+    const now = performance.now();
+    const missing = new Set<string>();
+    let postponed = false;
+    for (const kind of ['heads', 'tags'] as const) {
+      for (const [name, id] of previous[kind]) {
+        if (observed[kind].has(name)) continue;
+        const key = `${kind}/${name}`;
+        missing.add(key);
+        const since = this.missingRefsSince.get(key) ?? now;
+        this.missingRefsSince.set(key, since);
+        if (now - since < DELETION_CONFIRM_MS) {
+          observed[kind].set(name, id);
+          postponed = true;
+        }
+      }
+    }
+    for (const key of [...this.missingRefsSince.keys()]) if (!missing.has(key)) this.missingRefsSince.delete(key);
+    if (postponed && !this.confirmTimer && !this.stopped) {
+      this.confirmTimer = setTimeout(() => {
+        this.confirmTimer = null;
+        this.requestScan();
+      }, DELETION_CONFIRM_MS);
+    }
   }
 
   private async queue(requests: EventRequest[], firstSequence: number): Promise<void> {

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import pino from 'pino';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
 import { createHook, pushEvent } from '../support/fixtures.js';
 import { Receiver } from '../support/receiver.js';
@@ -83,5 +84,26 @@ test('attempt finished while locked is kept', async () => {
     other.close();
     await svc.stop();
     await receiver.close();
+  }
+});
+
+test('token use under a lock written once a minute', async () => {
+  const lines: { msg?: string }[] = [];
+  const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  const svc = await startTestService({ logger });
+  const other = new Database(join(svc.dataDir, 'dits-webhooks.db'));
+  try {
+    const reader = await svc.api('POST', '/v1/tokens', { name: 'locked-reader', scopes: ['read'] });
+    other.exec('BEGIN IMMEDIATE');
+    for (let i = 0; i < 3; i++) {
+      const res = await svc.api('GET', '/v1/repos', undefined, { token: reader.json.token });
+      assert.equal(res.status, 200, 'reads still work while another process holds the lock');
+    }
+    other.exec('ROLLBACK');
+    const failures = lines.filter((line) => line.msg === 'recording the last use of a token failed; the next try is a minute later');
+    assert.equal(failures.length, 1, 'one failed write, not one per request');
+  } finally {
+    other.close();
+    await svc.stop();
   }
 });

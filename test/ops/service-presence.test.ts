@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { PRESENCE_STALE_MS, runningServiceProcesses, ServicePresence } from '../../src/service-presence.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
+import { processIdentity } from '../../src/delivery/worker-identity.js';
+import { startTestService } from '../support/service.js';
 import { exited } from '../support/child-service.js';
 
 /** Builds a service record id in this host and PID namespace for `pid`, as a service builds its own. */
@@ -23,11 +25,13 @@ test('running processes skip ended and stale', async () => {
     const now = Date.now();
     const presence = new ServicePresence(store, 'worker', pino({ level: 'silent' }));
     await presence.start();
-    await store.recordServiceProcess({ id: serviceIdFor(child.pid!), role: 'api', startedAt: now, seenAt: now });
+    // Not refreshed for an hour, as for a process stopped with SIGSTOP, but still running on this host.
+    await store.recordServiceProcess({ id: serviceIdFor(child.pid!), role: 'api', startedAt: now, seenAt: now - 3_600_000 });
     await store.recordServiceProcess({ id: 'service-other-host-1-2-0123abcd', role: 'all', startedAt: now, seenAt: now - PRESENCE_STALE_MS - 1000 });
 
     const running = await runningServiceProcesses(store, Date.now());
-    assert.deepEqual(running.map((entry) => entry.id).sort(), [presence.id, serviceIdFor(child.pid!)].sort(), 'a record not refreshed for 30 s is left out');
+    assert.deepEqual(running.map((entry) => entry.id).sort(), [presence.id, serviceIdFor(child.pid!)].sort(), 'a record of another host not refreshed for 30 s is left out');
+    assert.deepEqual((await runningServiceProcesses(store, Date.now(), presence.id)).map((entry) => entry.id), [serviceIdFor(child.pid!)], 'exceptId leaves out the caller');
     assert.match(presence.id, /^service-/);
 
     child.kill('SIGKILL');
@@ -40,5 +44,25 @@ test('running processes skip ended and stale', async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await store.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('start refused while reencrypt runs', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'dits-webhooks-presence-'));
+  try {
+    const store = new SqliteStore(join(dataDir, 'dits-webhooks.db'));
+    // A record of this very process plays the part of a reencrypt run on this host.
+    await store.recordServiceProcess({ id: `service-${processIdentity()}-0badcafe`, role: 'reencrypt', startedAt: Date.now(), seenAt: Date.now() });
+    await store.close();
+    await assert.rejects(startTestService({ overrides: { dataDir } }), /secrets reencrypt is running on this database \(service-.*-0badcafe\); start the service once it has finished/);
+
+    const check = new SqliteStore(join(dataDir, 'dits-webhooks.db'));
+    try {
+      assert.deepEqual((await check.listServiceProcesses(0)).map((entry) => entry.role), ['reencrypt'], 'the refused start removed its own record');
+    } finally {
+      await check.close();
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
   }
 });

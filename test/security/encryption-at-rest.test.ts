@@ -312,3 +312,46 @@ describe('encrypting an existing plain store', () => {
     assertNoSecretInFile(dataDir, plainSecrets);
   });
 });
+
+describe('unreadable previous secret', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'dits-webhooks-previous-'));
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  test('signs with the current secret only', async () => {
+    const receiver = await Receiver.start();
+    const current = 'replacement-secret-Zx7Cv5Bn3';
+    let adminToken = '';
+    let hookId = 0;
+    let repoId = 0;
+    const first = await startTestService({ overrides: { dataDir, encryptionKey: KEY_1 } });
+    try {
+      adminToken = first.adminToken;
+      repoId = (await first.api('POST', '/v1/repos', { owner: 'vault', name: 'rotated' })).json.id;
+      hookId = (await first.api('POST', `/v1/repos/${repoId}/webhooks`, { url: receiver.url, events: ['push'], secret: 'original-secret-Aa1Bb2Cc3' })).json.id;
+      assert.equal((await first.api('PATCH', `/v1/repos/${repoId}/webhooks/${hookId}`, { secret: current })).status, 200);
+    } finally {
+      await first.stop();
+    }
+    // The previous secret now contains a value that the configured key cannot open, as after a key mix-up.
+    const store = new SqliteStore(join(dataDir, DB_FILE));
+    try {
+      const row = (await store.listWebhookSecrets()).find((r) => r.id === hookId)!;
+      await store.updateWebhookSecrets(hookId, row.secret, new SecretBox(KEY_3).seal('original-secret-Aa1Bb2Cc3'));
+    } finally {
+      await store.close();
+    }
+
+    const logs = captureLogs('info');
+    const svc = await startTestService({ overrides: { dataDir, encryptionKey: KEY_1 }, adminToken, logger: logs.logger });
+    try {
+      assert.equal((await svc.api('POST', `/v1/repos/${repoId}/events`, pushEvent())).status, 202);
+      const delivered = await waitUntil(() => receiver.requests.find((request) => request.headers['x-dits-event'] === 'push'), 10_000, 'the push');
+      assert.ok(verifyHubSignature(current, delivered.body, delivered.headers['x-hub-signature-256'] as string));
+      assert.equal((delivered.headers['webhook-signature'] as string).split(' ').length, 1, 'one signature, from the current secret');
+      assert.ok(logs.lines().some((line) => line.msg === 'the previous webhook secret cannot be decrypted; signing with the current secret only' && line.webhook_id === hookId));
+    } finally {
+      await svc.stop();
+      await receiver.close();
+    }
+  });
+});

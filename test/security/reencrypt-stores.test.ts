@@ -68,6 +68,29 @@ for (const makeBackend of [sqliteBackend, postgresBackend]) {
       }
     });
 
+    test('reencrypt leaves unreadable deleted webhooks', async () => {
+      const store = await backend.open();
+      try {
+        const repo = await makeRepo(store);
+        const lostBox = new SecretBox('66'.repeat(32));
+        const live = await createHookRecord(store, repo.id, new SecretBox(OLD_KEY).seal('live-secret-0000001'));
+        const deletedHook = await createHookRecord(store, repo.id, lostBox.seal('gone-secret-0000002'));
+        assert.equal(await store.deleteWebhook({ kind: 'repo', repoId: repo.id }, deletedHook, 3_000), true);
+        const deletedBefore = (await store.listWebhookSecrets()).find((row) => row.id === deletedHook)!.secret;
+
+        const summary = await reencryptSecrets(store, { oldKey: OLD_KEY, newKey: NEW_KEY });
+        assert.deepEqual(summary, { webhooks: 1, secrets: 1, fromPlainText: 0, deletedUnreadable: 1 });
+        const stored = await store.listWebhookSecrets();
+        assert.equal(new SecretBox(NEW_KEY).open(stored.find((row) => row.id === live)!.secret), 'live-secret-0000001');
+        assert.equal(stored.find((row) => row.id === deletedHook)!.secret, deletedBefore, 'the deleted row is left as it was');
+
+        await store.updateWebhookSecrets(live, lostBox.seal('live-secret-0000001'), null);
+        await assert.rejects(reencryptSecrets(store, { oldKey: OLD_KEY, newKey: NEW_KEY }), /secret of webhook \d+ cannot be decrypted/, 'a live webhook still stops the run');
+      } finally {
+        await store.close();
+      }
+    });
+
     test('reencrypt resumes after an interrupted run', async () => {
       const store = await backend.open();
       try {
@@ -82,7 +105,7 @@ for (const makeBackend of [sqliteBackend, postgresBackend]) {
         await createHookRecord(store, repo.id, secrets[2]);
 
         const summary = await reencryptSecrets(store, { oldKey: OLD_KEY, newKey: NEW_KEY });
-        assert.deepEqual(summary, { webhooks: 3, secrets: 3, fromPlainText: 1 });
+        assert.deepEqual(summary, { webhooks: 3, secrets: 3, fromPlainText: 1, deletedUnreadable: 0 });
         const stored = await store.listWebhookSecrets();
         assert.deepEqual(stored.map((row) => newBox.open(row.secret)), secrets);
         for (const row of stored) assert.throws(() => oldBox.open(row.secret), /cannot be decrypted/);
@@ -125,11 +148,16 @@ describe('reencrypt command on PostgreSQL', () => {
     }
 
     const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('DITS_WEBHOOKS_') && name !== 'DATABASE_URL'));
-    const output = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, ['--import', 'tsx', CLI, 'secrets', 'reencrypt', '--database', databaseUrl, '--old-key', OLD_KEY, '--new-key', NEW_KEY], { env: clean, timeout: 30_000 }, (error, stdout, stderr) =>
-        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-      );
-    });
+    const run = (extra: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile(process.execPath, ['--import', 'tsx', CLI, 'secrets', 'reencrypt', '--database', databaseUrl, '--old-key', OLD_KEY, '--new-key', NEW_KEY, ...extra], { env: clean, timeout: 30_000 }, (error, stdout, stderr) =>
+          resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        );
+      });
+    const wrongSchema = await run(['--schema', 'tenant_b']);
+    assert.equal(wrongSchema.code, 2, wrongSchema.stderr);
+    assert.match(wrongSchema.stderr, /no Dits Webhooks tables in schema tenant_b of that database; pass the schema the service uses with --schema/);
+    const output = await run([]);
     assert.equal(output.code, 0, output.stderr);
     assert.match(output.stdout, /Re-encrypted 1 secret of 1 webhook \(0 stored as plain text before\) in the postgres store/);
     assert.ok(!output.stdout.includes(secret));

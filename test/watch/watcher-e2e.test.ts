@@ -13,7 +13,7 @@ import { ZERO_ID } from '../../src/watch/dits-format.js';
 import { lockId, secondsToIso } from '../../src/watch/lock-events.js';
 import { osLogin } from '../../src/watch/watch-options.js';
 import { startWatcher } from '../../src/watch/watcher.js';
-import { LOCKS_MISSING_GRACE_MS } from '../../src/watch/working-copy-watch.js';
+import { DELETION_CONFIRM_MS, LOCKS_MISSING_GRACE_MS } from '../../src/watch/working-copy-watch.js';
 import type { RunningWatcher, WatchOptions } from '../../src/watch/watcher.js';
 import { DEFAULT_AUTHOR, DitsRepoFixture } from './dits-fixture.js';
 import type { FixtureLock, FixturePerson } from './dits-fixture.js';
@@ -284,6 +284,8 @@ describe('watcher against an ingestion endpoint', () => {
     h.fixture.deleteRef('tags/v1');
 
     watcher = await h.start();
+    // A deletion is reported once a second scan, DELETION_CONFIRM_MS later, still misses the ref.
+    await h.waitForEvents(3);
     await flushed(watcher);
     assert.deepEqual(h.received(), [
       { event: 'tag.created', ref: 'refs/tags/v1', tag: 'v1', sha: h.c1, sender: ADA },
@@ -395,6 +397,28 @@ describe('watcher against an ingestion endpoint', () => {
     assert.deepEqual(h.received(), []);
   });
 
+  test('refs vanishing with their folder are not deletions', async (t) => {
+    const h = await harness(t);
+    for (let i = 0; i < 20; i++) h.fixture.setRef(`heads/topic-${i}`, h.c1);
+    const watcher = await h.start();
+    const backup = join(h.fixture.dir, '..', 'backup');
+    cpSync(h.fixture.ditsDir, backup, { recursive: true });
+
+    // A scan in the middle of `rm -rf`: some ref files are gone, the folder is still there.
+    for (let i = 0; i < 10; i++) h.fixture.deleteRef(`heads/topic-${i}`);
+    await flushed(watcher);
+    rmSync(h.fixture.ditsDir, { recursive: true });
+    await new Promise((resolve) => setTimeout(resolve, DELETION_CONFIRM_MS * 2));
+    await flushed(watcher);
+    assert.deepEqual(h.received(), [], 'nothing while the folder went away');
+
+    cpSync(backup, h.fixture.ditsDir, { recursive: true });
+    await flushed(watcher);
+    await new Promise((resolve) => setTimeout(resolve, DELETION_CONFIRM_MS * 2));
+    await flushed(watcher);
+    assert.deepEqual(h.received(), [], 'nothing once it is back');
+  });
+
   test('removed locks.json releases after a grace', async (t) => {
     const h = await harness(t);
     const alice: FixtureLock = { owner: 'alice', acquired_at: T0 / 1000, expires_at: T0 / 1000 + 3600, reason: null };
@@ -473,6 +497,7 @@ describe('watcher against an ingestion endpoint', () => {
     assert.match((drop.error as { message: string }).message, /tag: refused by test/);
 
     h.fixture.deleteRef('tags/bad');
+    await h.waitForEvents(1);
     await flushed(watcher);
     assert.deepEqual(h.received().map((b) => b.event), ['tag.deleted']);
     assert.equal(outboxEventLines(h).length, 0);

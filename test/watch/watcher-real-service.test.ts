@@ -381,6 +381,8 @@ describe('watcher against the real service', () => {
     h.fixture.deleteRef('tags/v1');
 
     watcher = await h.start();
+    // A deletion is reported once a second scan, DELETION_CONFIRM_MS later, still misses the ref.
+    await h.waitForDeliveries(3);
     await flushed(watcher);
     assert.equal(await h.settle(), 3);
     assert.deepEqual(sorted(h.deliveries()), [

@@ -34,7 +34,7 @@ export function parseTolerance(value: string): number {
 
 /** Runs the checks that the flags ask for; throws UsageError when they name no complete scheme. */
 export function runChecks(flags: VerifyFlags, body: Buffer): { scheme: string; check: SignatureCheck }[] {
-  if (flags.secret === '') throw new UsageError('--secret is empty; pass the webhook secret, as shown when the webhook was created');
+  if (flags.secret.trim() === '') throw new UsageError('--secret is empty; pass the webhook secret, as shown when the webhook was created');
   const standardFlags = { 'webhook-id': flags.webhookId, 'webhook-timestamp': flags.webhookTimestamp, 'webhook-signature': flags.webhookSignature };
   const standardGiven = Object.entries(standardFlags).filter(([, value]) => value !== undefined);
   if (standardGiven.length > 0 && standardGiven.length < 3) {

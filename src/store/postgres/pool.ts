@@ -97,3 +97,16 @@ async function runTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) =>
 export function prepared(name: string, text: string): (values?: unknown[]) => pg.QueryConfig {
   return (values = []) => ({ name, text, values });
 }
+
+/** Reports whether `schema` contains the tables of a Dits Webhooks store, without creating anything. */
+export async function hasStoreSchema(connectionString: string, schema: string): Promise<boolean> {
+  checkSchemaName(schema);
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    const { rows } = await client.query('SELECT to_regclass($1) IS NOT NULL AS present', [`${schema}.schema_migrations`]);
+    return rows[0].present === true;
+  } finally {
+    await client.end();
+  }
+}
