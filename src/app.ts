@@ -133,7 +133,13 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   }
 
   const presence = new ServicePresence(store, config.role, logger);
-  await presence.start();
+  try {
+    await presence.start();
+  } catch (err) {
+    await server?.close();
+    await store.close();
+    throw err;
+  }
   // Recorded before the check, so that a `secrets reencrypt` starting meanwhile finds this process and stops.
   const reencrypting = (await runningServiceProcesses(store, Date.now(), presence.id)).filter((entry) => entry.role === 'reencrypt');
   if (reencrypting.length > 0) {

@@ -28,9 +28,26 @@ export class ServicePresence {
     private readonly logger: Logger,
   ) {}
 
-  /** Writes the record now and refreshes it every PRESENCE_INTERVAL_MS until `stop`. */
-  async start(): Promise<void> {
-    await this.refresh();
+  /**
+   * Writes the record, trying again for up to `waitMs` while the store
+   * fails (a SQLite file locked by another process), and raises when it
+   * never succeeds: unrecorded, the process would be invisible to
+   * `secrets reencrypt`. Then refreshes it every PRESENCE_INTERVAL_MS until `stop`.
+   */
+  async start(waitMs = PRESENCE_STALE_MS): Promise<void> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      try {
+        await this.store.recordServiceProcess({ id: this.id, role: this.role, startedAt: this.startedAt, seenAt: Date.now() });
+        break;
+      } catch (err) {
+        if (Date.now() >= deadline) {
+          throw new Error(`recording this process in the store failed for ${Math.round(waitMs / 1000)} s (${(err as Error).message}); start again once the database is available`);
+        }
+        this.logger.warn({ err, process_id: this.id }, 'recording this process in the store failed; trying again in 1 s');
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
     this.timer = setInterval(() => void this.refresh(), PRESENCE_INTERVAL_MS);
     this.timer.unref();
   }

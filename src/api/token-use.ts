@@ -12,6 +12,8 @@ const TOKEN_USE_INTERVAL_MS = 60_000;
  */
 export class TokenUseRecorder {
   private readonly written = new Map<number, number>();
+  /** No write is tried before this time after a failed one. */
+  private pausedUntil = 0;
 
   constructor(
     private readonly store: Store,
@@ -20,13 +22,15 @@ export class TokenUseRecorder {
 
   record(token: TokenRecord, request: FastifyRequest): void {
     const now = this.clock();
+    if (now < this.pausedUntil) return;
     const last = Math.max(this.written.get(token.id) ?? 0, token.lastUsedAt ?? 0);
     if (now - last < TOKEN_USE_INTERVAL_MS) return;
     if (this.written.size >= 10_000) this.written.clear();
     this.written.set(token.id, now);
-    // A failed write is not retried before the interval ends: while another process holds the SQLite lock, each
-    // try would stall the event loop for the whole busy timeout.
+    // After a failed write no token is written before the interval ends: while another process holds the SQLite
+    // lock, each try would stall the event loop for the whole busy timeout.
     this.store.touchToken(token.id, now).catch((err: unknown) => {
+      this.pausedUntil = now + TOKEN_USE_INTERVAL_MS;
       request.log.warn({ err, token_id: token.id }, 'recording the last use of a token failed; the next try is a minute later');
     });
   }

@@ -29,6 +29,8 @@ export interface ReencryptSummary {
   fromPlainText: number;
   /** Deleted webhooks left as they were because neither key opens their secrets. */
   deletedUnreadable: number;
+  /** Previous secrets of live webhooks that neither key opens, removed rather than re-sealed. */
+  previousDropped: number;
 }
 
 interface ReencryptFlags {
@@ -70,7 +72,7 @@ export async function reencryptSecrets(store: Store, keys: { oldKey: string | nu
   const oldBox = new SecretBox(keys.oldKey ?? '');
   const newBox = new SecretBox(keys.newKey);
   const rows = await store.listWebhookSecrets();
-  const opened: { id: number; secret: string; previousSecret: string | null }[] = [];
+  const opened: OpenedRow[] = [];
   let deletedUnreadable = 0;
   for (const row of rows) {
     try {
@@ -90,15 +92,32 @@ export async function reencryptSecrets(store: Store, keys: { oldKey: string | nu
     secrets += previous === null ? 1 : 2;
   }
   const plainValues = rows.flatMap((row) => [row.secret, row.previousSecret]).filter((value) => value !== null && !isSealed(value));
-  return { webhooks: opened.length, secrets, fromPlainText: plainValues.length, deletedUnreadable };
+  const previousDropped = opened.filter((row) => row.previousDropped).length;
+  return { webhooks: opened.length, secrets, fromPlainText: plainValues.length, deletedUnreadable, previousDropped };
 }
 
-function openRow(row: WebhookSecretRecord, oldBox: SecretBox, newBox: SecretBox): { id: number; secret: string; previousSecret: string | null } {
-  return {
-    id: row.id,
-    secret: openStored(row.secret, oldBox, newBox, row.id),
-    previousSecret: row.previousSecret === null ? null : openStored(row.previousSecret, oldBox, newBox, row.id),
-  };
+interface OpenedRow {
+  id: number;
+  secret: string;
+  previousSecret: string | null;
+  /** True when the previous secret opened with neither key and is removed. */
+  previousDropped: boolean;
+}
+
+/**
+ * Opens both secrets of a row, and raises when the current one opens with
+ * neither key. Such a previous secret is dropped instead, because it only
+ * adds a second signature during a rotation and the worker leaves it out.
+ */
+function openRow(row: WebhookSecretRecord, oldBox: SecretBox, newBox: SecretBox): OpenedRow {
+  const secret = openStored(row.secret, oldBox, newBox, row.id);
+  if (row.previousSecret === null) return { id: row.id, secret, previousSecret: null, previousDropped: false };
+  try {
+    return { id: row.id, secret, previousSecret: openStored(row.previousSecret, oldBox, newBox, row.id), previousDropped: false };
+  } catch (err) {
+    if (!(err instanceof CliError)) throw err;
+    return { id: row.id, secret, previousSecret: null, previousDropped: true };
+  }
 }
 
 function count(n: number, noun: string): string {
@@ -114,11 +133,15 @@ async function rejectWhileServiceRuns(store: Store, ownId: string): Promise<void
   const now = Date.now();
   const running = await runningServiceProcesses(store, now, ownId);
   if (running.length === 0) return;
+  const other = running.find((entry) => entry.role === 'reencrypt');
+  if (other) {
+    throw new CliError(`another secrets reencrypt is running on this database (${other.id}); wait for it to finish. Nothing was changed.`);
+  }
   const listed = running.slice(0, 3).map((entry) => `${entry.id} (role ${entry.role}, seen ${Math.round((now - entry.seenAt) / 1000)} s ago)`);
   const more = running.length > 3 ? ` and ${running.length - 3} more` : '';
   throw new CliError(
     `a Dits Webhooks service is using this database: ${listed.join(', ')}${more}. Stop every service process first, then run the command again and ` +
-      `start the service with the new key. A process killed without a clean stop counts as running for up to ${PRESENCE_STALE_MS / 1000} s. Nothing was changed.`,
+      `start the service with the new key. A process on another machine that stopped without a clean stop counts as running until its record is ${PRESENCE_STALE_MS / 1000} s old. Nothing was changed.`,
   );
 }
 
@@ -177,6 +200,9 @@ async function runReencrypt(flags: ReencryptFlags): Promise<void> {
       `Re-encrypted ${count(summary.secrets, 'secret')} of ${count(summary.webhooks, 'webhook')} (${summary.fromPlainText} stored as plain text before) in the ${store.kind} store.\n` +
         (summary.deletedUnreadable > 0
           ? `Left ${count(summary.deletedUnreadable, 'deleted webhook')} as ${summary.deletedUnreadable === 1 ? 'it was' : 'they were'}: neither key opens their secrets, and deleted webhooks never sign again.\n`
+          : '') +
+        (summary.previousDropped > 0
+          ? `Dropped ${count(summary.previousDropped, 'previous secret')} that neither key opens; ${summary.previousDropped === 1 ? 'it' : 'they'} only added a second signature during a rotation.\n`
           : '') +
         'Start the service with the new key in DITS_WEBHOOKS_ENCRYPTION_KEY.\n',
     );

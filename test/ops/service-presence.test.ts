@@ -1,9 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readlinkSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import pino from 'pino';
 import { PRESENCE_STALE_MS, runningServiceProcesses, ServicePresence } from '../../src/service-presence.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
@@ -62,6 +64,50 @@ test('start refused while reencrypt runs', async () => {
     } finally {
       await check.close();
     }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('record waits for a locked store', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dits-webhooks-presence-'));
+  const file = join(dir, 'dits-webhooks.db');
+  const store = new SqliteStore(file);
+  const other = new Database(file);
+  try {
+    other.exec('BEGIN IMMEDIATE');
+    const blocked = new ServicePresence(store, 'all', pino({ level: 'silent' }));
+    await assert.rejects(blocked.start(1500), /recording this process in the store failed for 2 s .*start again once the database is available/);
+
+    const waiting = new ServicePresence(store, 'all', pino({ level: 'silent' }));
+    const started = waiting.start(10_000);
+    setTimeout(() => other.exec('ROLLBACK'), 1200);
+    await started;
+    assert.deepEqual((await store.listServiceProcesses(0)).map((entry) => entry.id), [waiting.id], 'recorded once the lock is gone');
+    await waiting.stop();
+  } finally {
+    if (other.inTransaction) other.exec('ROLLBACK');
+    other.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('second reencrypt named as such', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'dits-webhooks-presence-'));
+  try {
+    const store = new SqliteStore(join(dataDir, 'dits-webhooks.db'));
+    await store.recordServiceProcess({ id: `service-${processIdentity()}-0badcafe`, role: 'reencrypt', startedAt: Date.now(), seenAt: Date.now() });
+    await store.close();
+    const cli = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+    const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('DITS_WEBHOOKS_') && name !== 'DATABASE_URL'));
+    const result = await new Promise<{ code: number; stderr: string }>((resolve) => {
+      execFile(process.execPath, ['--import', 'tsx', cli, 'secrets', 'reencrypt', '--data-dir', dataDir, '--new-key', '77'.repeat(32)], { env, timeout: 30_000 }, (error, _stdout, stderr) =>
+        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stderr }),
+      );
+    });
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /another secrets reencrypt is running on this database \(service-.*-0badcafe\); wait for it to finish\. Nothing was changed\./);
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }

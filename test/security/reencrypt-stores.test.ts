@@ -79,10 +79,19 @@ for (const makeBackend of [sqliteBackend, postgresBackend]) {
         const deletedBefore = (await store.listWebhookSecrets()).find((row) => row.id === deletedHook)!.secret;
 
         const summary = await reencryptSecrets(store, { oldKey: OLD_KEY, newKey: NEW_KEY });
-        assert.deepEqual(summary, { webhooks: 1, secrets: 1, fromPlainText: 0, deletedUnreadable: 1 });
+        assert.deepEqual(summary, { webhooks: 1, secrets: 1, fromPlainText: 0, deletedUnreadable: 1, previousDropped: 0 });
         const stored = await store.listWebhookSecrets();
         assert.equal(new SecretBox(NEW_KEY).open(stored.find((row) => row.id === live)!.secret), 'live-secret-0000001');
         assert.equal(stored.find((row) => row.id === deletedHook)!.secret, deletedBefore, 'the deleted row is left as it was');
+
+        // A previous secret that no key opens is dropped; the current one is re-sealed.
+        const newBox = new SecretBox(NEW_KEY);
+        await store.updateWebhookSecrets(live, newBox.seal('live-secret-0000001'), lostBox.seal('old-live-secret-03'));
+        const again = await reencryptSecrets(store, { oldKey: OLD_KEY, newKey: NEW_KEY });
+        assert.equal(again.previousDropped, 1);
+        const afterDrop = (await store.listWebhookSecrets()).find((row) => row.id === live)!;
+        assert.equal(afterDrop.previousSecret, null);
+        assert.equal(newBox.open(afterDrop.secret), 'live-secret-0000001');
 
         await store.updateWebhookSecrets(live, lostBox.seal('live-secret-0000001'), null);
         await assert.rejects(reencryptSecrets(store, { oldKey: OLD_KEY, newKey: NEW_KEY }), /secret of webhook \d+ cannot be decrypted/, 'a live webhook still stops the run');
@@ -105,7 +114,7 @@ for (const makeBackend of [sqliteBackend, postgresBackend]) {
         await createHookRecord(store, repo.id, secrets[2]);
 
         const summary = await reencryptSecrets(store, { oldKey: OLD_KEY, newKey: NEW_KEY });
-        assert.deepEqual(summary, { webhooks: 3, secrets: 3, fromPlainText: 1, deletedUnreadable: 0 });
+        assert.deepEqual(summary, { webhooks: 3, secrets: 3, fromPlainText: 1, deletedUnreadable: 0, previousDropped: 0 });
         const stored = await store.listWebhookSecrets();
         assert.deepEqual(stored.map((row) => newBox.open(row.secret)), secrets);
         for (const row of stored) assert.throws(() => oldBox.open(row.secret), /cannot be decrypted/);
