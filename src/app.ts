@@ -14,7 +14,7 @@ import { registerDashboardRoutes } from './dashboard/routes.js';
 import { issueToken } from './api/routes/tokens.js';
 import { SecretBox } from './signing/secret-box.js';
 import { SecretReadiness, warnAboutUnavailableSecrets } from './signing/secret-check.js';
-import { runningServiceProcesses, ServicePresence } from './service-presence.js';
+import { pruneServiceProcesses, runningServiceProcesses, ServicePresence } from './service-presence.js';
 import { Metrics } from './metrics.js';
 import type { ApiContext } from './api/context.js';
 
@@ -140,6 +140,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     await store.close();
     throw err;
   }
+  await pruneServiceProcesses(store, Date.now()).catch((err: unknown) => logger.warn({ err }, 'removing the records of ended service processes failed'));
   // Recorded before the check, so that a `secrets reencrypt` starting meanwhile finds this process and stops.
   const reencrypting = (await runningServiceProcesses(store, Date.now(), presence.id)).filter((entry) => entry.role === 'reencrypt');
   if (reencrypting.length > 0) {

@@ -88,3 +88,23 @@ export async function runningServiceProcesses(store: Store, now: number, exceptI
     return entry.seenAt >= now - PRESENCE_STALE_MS;
   });
 }
+
+/** Age after which the record of a process on another host is removed, in ms: it stopped without removing it. */
+const FORGET_AFTER_MS = 7 * 86_400_000;
+
+/**
+ * Removes the records that processes killed without a clean stop left
+ * behind: those of ended processes on this host, and those of other hosts
+ * not refreshed for a week. Returns how many were removed.
+ */
+export async function pruneServiceProcesses(store: Store, now: number): Promise<number> {
+  let removed = 0;
+  for (const entry of await store.listServiceProcesses(0)) {
+    const state = processState(entry.id);
+    if (state === 'ended' || (state === 'unknown' && entry.seenAt < now - FORGET_AFTER_MS)) {
+      await store.removeServiceProcess(entry.id);
+      removed++;
+    }
+  }
+  return removed;
+}

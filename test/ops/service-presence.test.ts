@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import pino from 'pino';
-import { PRESENCE_STALE_MS, runningServiceProcesses, ServicePresence } from '../../src/service-presence.js';
+import { PRESENCE_STALE_MS, pruneServiceProcesses, runningServiceProcesses, ServicePresence } from '../../src/service-presence.js';
 import { SqliteStore } from '../../src/store/sqlite/store.js';
 import { processIdentity } from '../../src/delivery/worker-identity.js';
 import { startTestService } from '../support/service.js';
@@ -42,6 +42,11 @@ test('running processes skip ended and stale', async () => {
 
     await presence.stop();
     assert.deepEqual(await runningServiceProcesses(store, Date.now()), [], 'a clean stop removes the record');
+
+    assert.equal(await pruneServiceProcesses(store, Date.now()), 1, 'the killed process record goes');
+    assert.deepEqual((await store.listServiceProcesses(0)).map((entry) => entry.id), ['service-other-host-1-2-0123abcd'], 'another host is kept for a week');
+    assert.equal(await pruneServiceProcesses(store, Date.now() + 8 * 86_400_000), 1);
+    assert.deepEqual(await store.listServiceProcesses(0), []);
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await store.close();
