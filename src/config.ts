@@ -172,7 +172,7 @@ function coerce(key: string, spec: KeySpec, raw: unknown): { value?: unknown; er
       if (typeof raw === 'boolean') return { value: raw };
       if (fromText && /^(true|1|yes)$/i.test(raw as string)) return { value: true };
       if (fromText && /^(false|0|no)$/i.test(raw as string)) return { value: false };
-      return { error: `expected true or false, got ${JSON.stringify(raw)}` };
+      return { error: `expected true, false, 1, 0, yes or no, got ${JSON.stringify(raw)}` };
     case 'integer':
     case 'number': {
       // Text must be plain decimal: Number() alone would also take hex, binary and, for integers, exponents.
@@ -317,12 +317,16 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
         `raise leaseMs (DITS_WEBHOOKS_LEASE_MS) above ${longestAttemptMs} or lower deliveryTimeoutMs`,
     });
   }
+  // An empty host would make the server listen on every interface, the opposite of the loopback default.
+  if (!failed.has('host') && config.host.trim() === '') {
+    errors.push({ field: originOf('host'), message: 'must not be empty; leave it unset for 127.0.0.1, or set 0.0.0.0 to listen on every interface' });
+  }
   if (config.databaseUrl && !/^postgres(ql)?:\/\//.test(config.databaseUrl)) {
-    errors.push({ field: 'databaseUrl', message: 'must start with postgres:// or postgresql://' });
+    errors.push({ field: originOf('databaseUrl') === 'the default' ? 'DATABASE_URL' : originOf('databaseUrl'), message: 'must start with postgres:// or postgresql://' });
   }
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(config.databaseSchema)) {
     errors.push({
-      field: 'databaseSchema',
+      field: origins.get('databaseSchema') ?? 'databaseSchema',
       message: `must be 1 to 63 lower-case letters, digits or '_', starting with a letter or '_', got ${JSON.stringify(config.databaseSchema)}`,
     });
   }

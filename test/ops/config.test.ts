@@ -105,3 +105,23 @@ test('flag errors name the flag', () => {
     'an override from code keeps the key name',
   );
 });
+
+test('empty host rejected', () => {
+  for (const sources of [{ overrides: { host: '' }, overrideFlags: { host: '--host' } }, { env: { DITS_WEBHOOKS_HOST: ' ' } }]) {
+    assert.throws(
+      () => loadConfig({ env: {}, ...sources }),
+      (err: unknown) => err instanceof ConfigError && /^(--host|DITS_WEBHOOKS_HOST)$/.test(err.errors[0].field) && /must not be empty; leave it unset for 127\.0\.0\.1/.test(err.errors[0].message),
+    );
+  }
+});
+
+test('database errors name the variable', () => {
+  assert.throws(
+    () => loadConfig({ env: { DITS_WEBHOOKS_DATABASE_SCHEMA: 'Bad-Name' } }),
+    (err: unknown) => err instanceof ConfigError && err.errors[0].field === 'DITS_WEBHOOKS_DATABASE_SCHEMA',
+  );
+  assert.throws(
+    () => loadConfig({ env: { DATABASE_URL: 'mysql://x' } }),
+    (err: unknown) => err instanceof ConfigError && err.errors[0].field === 'DATABASE_URL',
+  );
+});
