@@ -85,7 +85,7 @@ export async function openStore(config: Readonly<Config>, logger?: Logger): Prom
   try {
     return new SqliteStore(join(config.dataDir, 'dits-webhooks.db'), {
       synchronous: config.sqliteSynchronous,
-      onError: (message) => logger?.error({ error: message }, 'SQLite store problem'),
+      onError: (message) => logger?.error({ error: message }, 'SQLite maintenance failed'),
     });
   } catch (err) {
     if (!DATA_DIR_FAILURES.has((err as { code?: string }).code ?? '')) throw err;
@@ -148,7 +148,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     await server?.close();
     await store.close();
     throw new Error(
-      `secrets reencrypt is running on this database (${reencrypting[0].id}); start the service once it has finished, with the key it seals the secrets with`,
+      `secrets reencrypt is running on this database (${reencrypting[0].id}); start the service with the new key once it has finished`,
     );
   }
 

@@ -322,7 +322,7 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
     errors.push({ field: originOf('host'), message: 'must not be empty; leave it unset for 127.0.0.1, or set 0.0.0.0 to listen on every interface' });
   }
   if (config.databaseUrl && !/^postgres(ql)?:\/\//.test(config.databaseUrl)) {
-    errors.push({ field: originOf('databaseUrl') === 'the default' ? 'DATABASE_URL' : originOf('databaseUrl'), message: 'must start with postgres:// or postgresql://' });
+    errors.push({ field: origins.get('databaseUrl') ?? 'DATABASE_URL', message: 'must start with postgres:// or postgresql://' });
   }
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(config.databaseSchema)) {
     errors.push({

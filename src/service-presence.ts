@@ -67,7 +67,7 @@ export class ServicePresence {
     try {
       await this.store.removeServiceProcess(this.id);
     } catch (err) {
-      this.logger.warn({ err, process_id: this.id }, 'removing the record of this service process failed; it counts as stopped after 30 s');
+      this.logger.warn({ err, process_id: this.id }, 'removing the record of this service process failed; it counts as stopped once this process ends, or after 30 s for other hosts');
     }
   }
 }

@@ -8,7 +8,7 @@ const TOKEN_USE_INTERVAL_MS = 60_000;
  * Records when each token was last used, at most once per interval per
  * token, so that authenticating a request costs no database write. The
  * stored value seeds the interval, so API processes sharing a database
- * rarely write it twice in one interval.
+ * usually write it once per interval (two may race at the interval's end).
  */
 export class TokenUseRecorder {
   private readonly written = new Map<number, number>();

@@ -141,7 +141,7 @@ async function rejectWhileServiceRuns(store: Store, ownId: string): Promise<void
   const more = running.length > 3 ? ` and ${running.length - 3} more` : '';
   throw new CliError(
     `a Dits Webhooks service is using this database: ${listed.join(', ')}${more}. Stop every service process first, then run the command again and ` +
-      `start the service with the new key. A process on another machine that stopped without a clean stop counts as running until its record is ${PRESENCE_STALE_MS / 1000} s old. Nothing was changed.`,
+      `start the service with the new key. A process on another machine that ended without a clean stop counts as running until its record is ${PRESENCE_STALE_MS / 1000} s old. Nothing was changed.`,
   );
 }
 
@@ -189,7 +189,7 @@ async function runReencrypt(flags: ReencryptFlags): Promise<void> {
   }
 
   const store = await openStore(config);
-  // Recorded before the check, so that a service starting meanwhile finds this run and refuses to start.
+  // Recorded before the check, so that a service starting meanwhile finds this run and does not start.
   const presence = new ServicePresence(store, 'reencrypt', pino({ level: 'silent' }));
   try {
     await presence.start();

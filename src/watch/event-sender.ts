@@ -172,8 +172,8 @@ export class EventSender {
 
 /**
  * Returns a push body whose file lists carry half the path bytes of the
- * given one, or null when the body lists no paths (or is no push), so
- * nothing can be left out.
+ * given one, or null when the body lists no paths, since then nothing can
+ * be cut. A body without commits (no push) lists no paths.
  */
 export function halveFileLists(body: EventBody): { body: EventBody; pathsKept: number; omitted: number } | null {
   const commits = Array.isArray(body.commits) ? (body.commits as FileLists[]) : [];

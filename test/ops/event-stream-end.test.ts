@@ -63,9 +63,9 @@ test('streams per token capped', async () => {
       assert.equal(res.statusCode, 200);
       open.push(res.body);
     }
-    const refused = await connect(limited.adminToken);
-    assert.equal(refused.statusCode, 429);
-    const body = (await refused.body.json()) as { error: { code: string; message: string } };
+    const overLimit = await connect(limited.adminToken);
+    assert.equal(overLimit.statusCode, 429);
+    const body = (await overLimit.body.json()) as { error: { code: string; message: string } };
     assert.equal(body.error.code, 'too_many_streams');
     assert.match(body.error.message, /already has 2 open event streams.*DITS_WEBHOOKS_EVENT_STREAMS_PER_TOKEN/);
 

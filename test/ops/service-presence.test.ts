@@ -54,18 +54,26 @@ test('running processes skip ended and stale', async () => {
   }
 });
 
-test('start refused while reencrypt runs', async () => {
+/**
+ * Creates a data folder whose store records a reencrypt run on this host. The
+ * record names this very process, which runs, so it counts as a live run.
+ */
+async function dataDirWithReencryptRun(): Promise<string> {
   const dataDir = mkdtempSync(join(tmpdir(), 'dits-webhooks-presence-'));
+  const store = new SqliteStore(join(dataDir, 'dits-webhooks.db'));
+  await store.recordServiceProcess({ id: `service-${processIdentity()}-0badcafe`, role: 'reencrypt', startedAt: Date.now(), seenAt: Date.now() });
+  await store.close();
+  return dataDir;
+}
+
+test('start rejected while reencrypt runs', async () => {
+  const dataDir = await dataDirWithReencryptRun();
   try {
-    const store = new SqliteStore(join(dataDir, 'dits-webhooks.db'));
-    // A record of this very process plays the part of a reencrypt run on this host.
-    await store.recordServiceProcess({ id: `service-${processIdentity()}-0badcafe`, role: 'reencrypt', startedAt: Date.now(), seenAt: Date.now() });
-    await store.close();
-    await assert.rejects(startTestService({ overrides: { dataDir } }), /secrets reencrypt is running on this database \(service-.*-0badcafe\); start the service once it has finished/);
+    await assert.rejects(startTestService({ overrides: { dataDir } }), /secrets reencrypt is running on this database \(service-.*-0badcafe\); start the service with the new key once it has finished/);
 
     const check = new SqliteStore(join(dataDir, 'dits-webhooks.db'));
     try {
-      assert.deepEqual((await check.listServiceProcesses(0)).map((entry) => entry.role), ['reencrypt'], 'the refused start removed its own record');
+      assert.deepEqual((await check.listServiceProcesses(0)).map((entry) => entry.role), ['reencrypt'], 'the rejected start removed its own record');
     } finally {
       await check.close();
     }
@@ -99,11 +107,8 @@ test('record waits for a locked store', async () => {
 });
 
 test('second reencrypt named as such', async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'dits-webhooks-presence-'));
+  const dataDir = await dataDirWithReencryptRun();
   try {
-    const store = new SqliteStore(join(dataDir, 'dits-webhooks.db'));
-    await store.recordServiceProcess({ id: `service-${processIdentity()}-0badcafe`, role: 'reencrypt', startedAt: Date.now(), seenAt: Date.now() });
-    await store.close();
     const cli = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
     const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('DITS_WEBHOOKS_') && name !== 'DATABASE_URL'));
     const result = await new Promise<{ code: number; stderr: string }>((resolve) => {

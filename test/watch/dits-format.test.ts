@@ -198,10 +198,10 @@ describe('readWorkingCopy', () => {
 
   test('missing locks.json keeps held locks until accepted', withFixture(async (fixture) => {
     const previous = new Map([['a.psd', { path: 'a.psd', owner: 'alice', acquiredAt: 10, expiresAt: 20, reason: null, expiredNotified: false }]]);
-    const held = await readWorkingCopy(fixture.ditsDir, snapshotWith({}, previous), FAST_RETRY);
-    assert.deepEqual([...held.locks.keys()], ['a.psd']);
-    assert.deepEqual(held.unready, ['locks.json']);
-    assert.equal(held.locksFileMissing, true);
+    const whileMissing = await readWorkingCopy(fixture.ditsDir, snapshotWith({}, previous), FAST_RETRY);
+    assert.deepEqual([...whileMissing.locks.keys()], ['a.psd']);
+    assert.deepEqual(whileMissing.unready, ['locks.json']);
+    assert.equal(whileMissing.locksFileMissing, true);
 
     const accepted = await readWorkingCopy(fixture.ditsDir, snapshotWith({}, previous), FAST_RETRY, true);
     assert.equal(accepted.locks.size, 0);

@@ -107,7 +107,7 @@ export class SqliteStore implements Store {
   private readonly onError: (message: string) => void;
 
   constructor(file: string, options: { synchronous?: 'full' | 'normal'; onError?: (message: string) => void } = {}) {
-    this.onError = options.onError ?? ((message) => process.stderr.write(`SQLite store problem: ${message}\n`));
+    this.onError = options.onError ?? ((message) => process.stderr.write(`SQLite maintenance failed: ${message}\n`));
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
     let db: Database.Database | null = null;
     try {
