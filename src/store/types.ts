@@ -320,9 +320,10 @@ export interface Store {
   touchToken(id: number, now: number): Promise<void>;
 
   /**
-   * Stores events and their deliveries. Each item commits or fails on its
-   * own, but the whole batch shares one transaction commit (group commit).
-   * Resolves once the commit is durable at the configured level.
+   * Stores events and their deliveries in one transaction (group commit).
+   * Each item gets its own result; an error rejects the whole batch and
+   * stores none of it. Resolves once the commit is durable at the
+   * configured level.
    */
   ingest(items: IngestItem[]): Promise<IngestResult[]>;
   /** Creates a single delivery outside an event, for pings. */

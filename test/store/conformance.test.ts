@@ -316,6 +316,23 @@ function conformance(backend: Backend): void {
         assert.deepEqual(await store.ingest([]), []);
       }));
 
+    test('ingest error stores nothing of the batch', () =>
+      withStore(async (store) => {
+        const repo = await makeRepo(store);
+        await makeHook(store, { kind: 'repo', repoId: repo.id });
+        const failing = {
+          ...ingestItem(repo.id),
+          plan: () => {
+            throw new Error('planning failed');
+          },
+        };
+        await assert.rejects(store.ingest([ingestItem(repo.id, { key: 'before' }), failing, ingestItem(repo.id)]), /planning failed/);
+        assert.equal((await store.listEvents({ repoId: repo.id, limit: 10 })).items.length, 0);
+        assert.equal(await store.queueSize(), 0);
+        const [retried] = await store.ingest([ingestItem(repo.id, { key: 'before' })]);
+        assert.equal(retried.ok && retried.replayed, false, 'the key of the failed batch was not kept');
+      }));
+
     test('ingest idempotency across batches', () =>
       withStore(async (store) => {
         const repo = await makeRepo(store);

@@ -471,7 +471,9 @@ export class SqliteStore implements Store {
 
     const results: IngestResult[] = [];
     const context = new Map<number, { repo: RepositoryRecord; hooks: WebhookRecord[] } | null>();
-    const one = this.db.transaction((item: IngestItem): IngestResult => {
+    // Items run straight in the batch transaction, without a savepoint each: an error fails the whole batch anyway,
+    // and savepoints took about a third of the ingest time (batches of 26 events with ten deliveries each).
+    const storeItem = (item: IngestItem): IngestResult => {
       if (item.idempotencyKey !== null) {
         const prior = findKey.get(item.repoId, item.idempotencyKey) as Row | undefined;
         if (prior) {
@@ -495,10 +497,9 @@ export class SqliteStore implements Store {
         insertBody.run(lastInsertRowid, delivery.body);
       }
       return { ok: true, eventId: item.eventId, event: item.event, deliveries: planned.length, replayed: false, createdAt: item.createdAt };
-    });
+    };
     const batch = this.db.transaction(() => {
-      // Each item runs in its own savepoint, so one failure leaves the rest of the batch intact.
-      for (const item of items) results.push(one(item));
+      for (const item of items) results.push(storeItem(item));
     });
     batch.immediate();
     return results;
