@@ -6,29 +6,53 @@ export const MAX_JSON_DEPTH = 64;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
+/** A key that occurs twice in one object, and the offset of its second occurrence. */
+interface RepeatedKey {
+  key: string;
+  offset: number;
+}
+
 /**
- * Walks the raw JSON text outside strings, checking nesting depth and every
- * number literal. Integers beyond 2^53 - 1 and numbers outside the double
- * range are rejected, because JSON.parse would silently change them.
+ * Walks the raw JSON text, checking nesting depth and every number literal,
+ * and finds the first key repeated within one object. Integers beyond
+ * 2^53 - 1 and numbers outside the double range are rejected, because
+ * JSON.parse would silently change them. A repeated key is returned rather
+ * than thrown, so that a body that is not JSON at all gets the parser's message.
  */
-function scanJsonText(text: string): void {
-  let depth = 0;
+function scanJsonText(text: string): RepeatedKey | null {
+  // One entry per open object (the keys seen so far) or array (null).
+  const open: (Set<string> | null)[] = [];
+  let repeated: RepeatedKey | null = null;
   let inString = false;
+  let stringIsKey = false;
+  let keyExpected = false;
+  let stringStart = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
       if (c === 92 /* \ */) i++;
-      else if (c === 34 /* " */) inString = false;
+      else if (c === 34 /* " */) {
+        inString = false;
+        if (stringIsKey && repeated === null) repeated = recordKey(text, stringStart, i, open[open.length - 1]);
+      }
       continue;
     }
     if (c === 34) {
       inString = true;
+      stringStart = i;
+      stringIsKey = keyExpected;
+      keyExpected = false;
     } else if (c === 123 /* { */ || c === 91 /* [ */) {
-      if (++depth > MAX_JSON_DEPTH) {
+      if (open.length >= MAX_JSON_DEPTH) {
         throw new ApiError('invalid_json', `Request body nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels; flatten the payload.`);
       }
+      open.push(c === 123 ? new Set() : null);
+      keyExpected = c === 123;
     } else if (c === 125 || c === 93) {
-      depth--;
+      open.pop();
+      keyExpected = false;
+    } else if (c === 44 /* , */) {
+      keyExpected = open.length > 0 && open[open.length - 1] !== null;
     } else if (c === 45 /* - */ || (c >= 48 && c <= 57)) {
       let end = i + 1;
       while (end < text.length && /[0-9eE+\-.]/.test(text[end])) end++;
@@ -36,6 +60,24 @@ function scanJsonText(text: string): void {
       i = end - 1;
     }
   }
+  return repeated;
+}
+
+/** Adds the key whose quotes stand at `start` and `end` to its object's keys; returns it when it was there already. */
+function recordKey(text: string, start: number, end: number, keys: Set<string> | null | undefined): RepeatedKey | null {
+  if (!keys) return null;
+  let key = text.slice(start + 1, end);
+  if (key.includes('\\')) {
+    try {
+      key = JSON.parse(text.slice(start, end + 1)) as string;
+    } catch {
+      // A malformed escape: JSON.parse reports it for the whole body.
+      return null;
+    }
+  }
+  if (keys.has(key)) return { key, offset: start };
+  keys.add(key);
+  return null;
 }
 
 function checkNumberLiteral(literal: string, offset: number): void {
@@ -65,7 +107,7 @@ function hasProtoKey(value: unknown): boolean {
   return false;
 }
 
-/** Decodes and parses a JSON request body strictly: valid UTF-8, bounded depth, exact numbers, no `__proto__` keys. */
+/** Decodes and parses a JSON request body strictly: valid UTF-8, bounded depth, exact numbers, each key once per object, no `__proto__` keys. */
 export function parseJsonBody(raw: Buffer): unknown {
   let text: string;
   try {
@@ -74,12 +116,18 @@ export function parseJsonBody(raw: Buffer): unknown {
     throw new ApiError('invalid_json', 'Request body is not valid UTF-8; encode the JSON as UTF-8.');
   }
   if (text.trim() === '') throw new ApiError('invalid_json', 'Request body is empty; send a JSON object.');
-  scanJsonText(text);
+  const repeated = scanJsonText(text);
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
     throw new ApiError('invalid_json', `Request body is not valid JSON: ${(err as Error).message}.`);
+  }
+  if (repeated !== null) {
+    throw new ApiError(
+      'invalid_json',
+      `Request body repeats the key ${JSON.stringify(repeated.key.slice(0, 100))} in one object (second at offset ${repeated.offset}); send each key once.`,
+    );
   }
   if (text.includes('__proto__') && hasProtoKey(value)) {
     throw new ApiError('invalid_json', 'Request body uses the key "__proto__", which is not allowed; rename the key.');

@@ -3,6 +3,7 @@
  * Handlers validate with them, and the OpenAPI document is built from them.
  */
 import { DELIVERY_STATUSES } from '../delivery/states.js';
+import { EVENT_NAMES } from '../events/catalog.js';
 import { TOKEN_SCOPES } from './tokens.js';
 
 const slug = (what: string) => ({
@@ -99,7 +100,7 @@ export const deliveryQuerySchema = {
   additionalProperties: false,
   properties: {
     status: { enum: DELIVERY_STATUSES, description: `one of ${DELIVERY_STATUSES.join(', ')}` },
-    event: { type: 'string', minLength: 1, maxLength: 100, description: 'an event name' },
+    event: { enum: EVENT_NAMES, description: 'an event name from GET /v1/event-types, or ping (patterns such as lock.* do not apply here)' },
     cursor,
     limit,
   },

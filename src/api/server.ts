@@ -15,6 +15,8 @@ import { registerEventRoutes } from './routes/events.js';
 import { registerTokenRoutes } from './routes/tokens.js';
 import { answerReadiness, registerOperationsRoutes } from './routes/operations.js';
 import { trackEventStreams } from './event-stream.js';
+import { hasEmptyPathParameter, routeNotFoundError, trackRouteMethods } from './route-not-found.js';
+import { countHeaderLines } from './raw-headers.js';
 
 /** Time a client has to send the headers and body of one request, in ms. A 10 MiB event body needs about 90 KB/s to fit. */
 export const REQUEST_TIMEOUT_MS = 120_000;
@@ -39,6 +41,25 @@ function fromFastifyError(error: FastifyError, limitBytes: number): ApiError | n
       if (error.statusCode === 400) return new ApiError('invalid_request', 'The request is malformed; check the method, path, headers and body.');
       return null;
   }
+}
+
+/**
+ * Rejects a Content-Type charset other than UTF-8: the body is always decoded
+ * as UTF-8, so text in another charset would be stored changed.
+ */
+function checkCharset(contentType: string | undefined): void {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(contentType ?? '')?.[1];
+  if (charset === undefined || /^utf-?8$/i.test(charset)) return;
+  throw new ApiError('unsupported_media_type', `Content-Type names the charset ${JSON.stringify(charset.slice(0, 40))}; send the JSON body as UTF-8, with charset=utf-8 or no charset.`);
+}
+
+/** Sends the router's own errors (a malformed percent-escape in the path, an overlong path parameter) in the catalog's shape. */
+function answerFrameworkError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const message =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? 'A path segment is longer than 100 characters, which no id or name of this API is; check the path.'
+      : 'The request path is malformed (a percent sign must start a valid UTF-8 escape such as %20); check the path.';
+  void sendError(reply, new ApiError('invalid_request', message));
 }
 
 /**
@@ -72,6 +93,12 @@ function apiLogLevel(logger: ApiContext['logger']): string {
 function bearerToken(request: FastifyRequest): string | null {
   const header = request.headers.authorization;
   if (typeof header !== 'string') return null;
+  // Node keeps the first of several Authorization lines, so a second token would be ignored without a word.
+  if (countHeaderLines(request, 'authorization') > 1) {
+    throw new ApiError('invalid_request', 'Header Authorization was sent more than once; send one "Authorization: Bearer <token>".', [
+      { field: 'Authorization', message: 'expected one header line, got several' },
+    ]);
+  }
   // RFC 7235 allows one or more spaces between the scheme and the credentials.
   const match = /^Bearer +([A-Za-z0-9._~+/=-]{1,512})$/i.exec(header.trim());
   return match ? match[1] : null;
@@ -88,15 +115,28 @@ export async function buildServer(context: ApiContext, extraRoutes: ((app: Fasti
     trustProxy: false,
     // Fastify turns off Node's limit on receiving a whole request, and without one, clients that trickle bodies keep sockets open forever.
     requestTimeout: REQUEST_TIMEOUT_MS,
-    return503OnClosing: true,
+    // Fastify's own 503 while closing has another body shape, so the onRequest hook below responds instead.
+    return503OnClosing: false,
     requestIdHeader: false,
     clientErrorHandler: answerClientError,
+    frameworkErrors: answerFrameworkError,
+  });
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (!closing) return done();
+    reply.header('connection', 'close');
+    done(new ApiError('service_unavailable', 'The server is shutting down and takes no new requests; send the request again, to another instance or once it is back.'));
   });
   app.decorateRequest('token', null);
 
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(/^application\/([a-z.+-]+\+)?json(;.*)?$/i, { parseAs: 'buffer' }, (_request, body, done) => {
+  app.addContentTypeParser(/^application\/([a-z.+-]+\+)?json(;.*)?$/i, { parseAs: 'buffer' }, (request, body, done) => {
     try {
+      checkCharset(request.headers['content-type']);
       // An empty body is no body: routes such as redeliver take none, and routes that need one reject `undefined` by field.
       done(null, (body as Buffer).length === 0 ? undefined : parseJsonBody(body as Buffer));
     } catch (err) {
@@ -116,8 +156,16 @@ export async function buildServer(context: ApiContext, extraRoutes: ((app: Fasti
     return sendError(reply, new ApiError('internal_error', 'The server failed to handle the request; the cause is in the server log.'));
   });
 
+  const routeMethods = trackRouteMethods(app);
+  const missingRouteError = (request: FastifyRequest): ApiError =>
+    routeNotFoundError(app, routeMethods, request, (path) => `No route for ${request.method} ${path}; see /openapi.json for the routes.`);
   app.setNotFoundHandler((request, reply) => {
-    sendError(reply, new ApiError('route_not_found', `No route for ${request.method} ${request.url.split('?')[0].slice(0, 200)}; see /openapi.json for the routes.`));
+    sendError(reply, missingRouteError(request));
+  });
+  // A path with an empty segment where a route has a parameter, such as `/v1/repos/`, names no
+  // resource, so it gets the same 404 as a path that matches no route, before any token check.
+  app.addHook('onRequest', (request, _reply, done) => {
+    done(hasEmptyPathParameter(request.params) ? missingRouteError(request) : undefined);
   });
 
   const limiter = new RateLimiter(config.rateLimitPerMinute, context.clock);
@@ -170,13 +218,15 @@ export async function buildServer(context: ApiContext, extraRoutes: ((app: Fasti
 /** Builds the server of a worker-only process: /healthz, /readyz and /metrics, nothing that needs a token. */
 export async function buildOperationsServer(context: ApiContext): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: context.logger.child({ component: 'operations' }, { level: apiLogLevel(context.logger) }) as unknown as FastifyBaseLogger });
+  const routeMethods = trackRouteMethods(app);
   app.get('/healthz', async () => ({ status: 'ok', role: 'worker' }));
   app.get('/readyz', async (_request, reply) => answerReadiness(context, reply));
   app.get('/metrics', async (_request, reply) => {
     return reply.type(context.metrics.registry.contentType).send(await context.metrics.registry.metrics());
   });
   app.setNotFoundHandler((request, reply) => {
-    sendError(reply, new ApiError('route_not_found', `A worker-only process serves /healthz, /readyz and /metrics, not ${request.url.split('?')[0].slice(0, 200)}.`));
+    const error = routeNotFoundError(app, routeMethods, request, (path) => `A worker-only process serves /healthz, /readyz and /metrics, not ${path}.`);
+    sendError(reply, error);
   });
   return app;
 }

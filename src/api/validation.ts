@@ -2,7 +2,9 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import formatsPlugin from 'ajv-formats';
 import { ApiError, invalidRequest, type FieldError } from '../errors.js';
 import { describeValue } from '../events/describe-value.js';
-import { pointerToFieldPath } from '../events/validate.js';
+import { findUnstorableText, pointerToFieldPath, uniqueFieldErrors } from '../events/validate.js';
+
+const URL_FIELD: ReadonlySet<string> = new Set(['url']);
 
 const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
 // ajv-formats is CommonJS: under NodeNext the default import is the module, whose `default` is the plugin.
@@ -37,6 +39,9 @@ export function schemaErrorToFieldError(error: ErrorObject, root = 'body'): Fiel
   const field = path || root;
   let expected = describeExpected(error.parentSchema) ?? `a value that ${error.message}`;
   if (error.keyword === 'enum') expected = `one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+  if (error.keyword === 'uniqueItems') {
+    return { field, message: `expected ${expected}, got items ${params.j} and ${params.i} equal; remove the repeat` };
+  }
   return { field, message: `expected ${expected}, got ${describeValue(error.data)}` };
 }
 
@@ -52,37 +57,12 @@ export function validateInput<T>(schema: object, value: unknown, root = 'body'):
     validate = ajv.compile(schema);
     compiled.set(schema, validate);
   }
-  if (!validate(value)) throw invalidRequest((validate.errors ?? []).slice(0, 50).map((e) => schemaErrorToFieldError(e, root)));
+  if (!validate(value)) throw invalidRequest(uniqueFieldErrors((validate.errors ?? []).map((e) => schemaErrorToFieldError(e, root))).slice(0, 50));
   const problems: FieldError[] = [];
-  findUnstorableText(value, '', problems);
+  // A webhook url gets its own invalid_target_url error from parseTargetUrl, which rejects every control character.
+  findUnstorableText(value, '', problems, URL_FIELD);
   if (problems.length > 0) throw invalidRequest(problems);
   return value as T;
-}
-
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
-/**
- * Collects strings that cannot be stored and shown as sent: NUL characters,
- * and lone UTF-16 surrogates, which have no UTF-8 form and would come back
- * as replacement characters.
- */
-function findUnstorableText(value: unknown, path: string, problems: FieldError[]): void {
-  if (typeof value === 'string') {
-    if (value.includes('\u0000')) problems.push({ field: path || 'body', message: 'must not contain NUL characters; remove them' });
-    else if (LONE_SURROGATE.test(value)) problems.push({ field: path || 'body', message: 'contains a lone UTF-16 surrogate, which is not valid Unicode; send well-formed text' });
-    return;
-  }
-  if (Array.isArray(value)) {
-    value.forEach((item, i) => findUnstorableText(item, `${path}[${i}]`, problems));
-    return;
-  }
-  if (value !== null && typeof value === 'object') {
-    for (const [key, item] of Object.entries(value)) {
-      // A webhook url gets its own invalid_target_url error from parseTargetUrl, which rejects every control character.
-      if (path === '' && key === 'url') continue;
-      findUnstorableText(item, joinField(path, key), problems);
-    }
-  }
 }
 
 /** Parses a positive integer path parameter, naming it in the error. */

@@ -181,6 +181,7 @@ export function hintForError(code: string, status: number, retryAfter: string | 
     case 'too_many_streams':
       return 'Close another event stream opened with this token, or use another token.';
     case 'route_not_found':
+    case 'method_not_allowed':
       return 'The server does not have this API route; check that --url or DITS_WEBHOOKS_URL points to a Dits Webhooks server of the same version as this CLI.';
     default:
       return status >= 500 ? 'The server failed; its log has the cause. Run the command again, and report it if it keeps failing.' : null;

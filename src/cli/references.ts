@@ -29,11 +29,13 @@ export function parseRepoReference(value: string): RepoReference {
   return { kind: 'name', owner: match[1], name: match[2] };
 }
 
-/** Parses `owner/name` for repository creation. */
+/** Parses `owner/name` for repository creation, where an id names nothing yet. */
 export function parseFullName(value: string): { owner: string; name: string } {
-  const reference = parseRepoReference(value);
-  if (reference.kind !== 'name') throw new UsageError(`expected owner/name such as alice/film, got ${JSON.stringify(value)}`);
-  return { owner: reference.owner, name: reference.name };
+  const match = FULL_NAME_PATTERN.exec(value);
+  if (!match) {
+    throw new UsageError(`repository ${JSON.stringify(value)} is not owner/name; pass the owner login and repository name, such as alice/film (letters, digits, '.', '_', '-')`);
+  }
+  return { owner: match[1], name: match[2] };
 }
 
 /** Checks an owner login for owner-level webhooks. */

@@ -89,9 +89,29 @@ function eventList(raw: string[]): string[] {
   return events;
 }
 
+/**
+ * Rejects a filter flag with no entries on `create`, where `--branches ''`
+ * (often an unset shell variable) would otherwise create a webhook without
+ * that filter. On `update` an empty value removes the filter on purpose.
+ */
+function rejectEmptyFilterFlags(flags: WebhookFlags): void {
+  const filterFlags: [string, string[] | undefined, string][] = [
+    ['--branches', flags.branches, 'main,release/*'],
+    ['--tags', flags.tags, 'v*'],
+    ['--paths-include', flags.pathsInclude, 'assets/**'],
+    ['--paths-exclude', flags.pathsExclude, 'tmp/**'],
+  ];
+  for (const [flag, raw, example] of filterFlags) {
+    if (raw !== undefined && splitList(raw).length === 0) {
+      throw new UsageError(`${flag} is empty; pass at least one glob, such as ${example}, or leave ${flag} out for no such filter`);
+    }
+  }
+}
+
 /** Builds the body of `POST .../webhooks` from the `create` flags. */
 export function createBody(flags: WebhookFlags): Record<string, unknown> {
   if (flags.active === true && flags.inactive === true) throw new UsageError('pass --active or --inactive, not both');
+  rejectEmptyFilterFlags(flags);
   const body: Record<string, unknown> = {
     url: flags.url,
     events: flags.events === undefined ? DEFAULT_EVENTS : eventList(flags.events),

@@ -64,7 +64,7 @@ export function parseTargetUrl(input: unknown, field = 'url'): TargetUrlParseRes
     return fail(field, 'expected a valid absolute URL, but it could not be parsed; check the host name, the port (1 to 65535) and the brackets around an IPv6 address');
   }
 
-  const parsedProblem = findParsedProblem(url);
+  const parsedProblem = findParsedProblem(url) ?? findRedactedPart(url);
   if (parsedProblem !== null) return fail(field, parsedProblem);
   return { ok: true, value: { url, redacted: redactUrl(url) } };
 }
@@ -125,6 +125,23 @@ function findParsedProblem(url: URL): string | null {
     return `expected a host name of dot-separated labels (letters, digits, hyphens, underscores; 1 to 63 characters each; ${MAX_DNS_NAME_LENGTH} in all), got "${hostname}"`;
   }
   return null;
+}
+
+/**
+ * Finds the placeholder that `redactUrl` writes. A URL copied from an API
+ * response and sent back would otherwise replace the stored credentials or
+ * token with the word itself.
+ */
+function findRedactedPart(url: URL): string | null {
+  const parts = [
+    { name: 'user name', values: [url.username] },
+    { name: 'password', values: [url.password] },
+    { name: 'path', values: url.pathname.split('/') },
+    { name: 'query', values: [...url.searchParams.values()] },
+  ];
+  const found = parts.find((part) => part.values.includes(REDACTED));
+  if (found === undefined) return null;
+  return `expected the real ${found.name}, got the placeholder ${REDACTED} that API responses show in its place; send the real value, or leave url out of the update to keep the stored URL`;
 }
 
 function describeType(value: unknown): string {

@@ -97,7 +97,11 @@ export class DeliveryWorker {
       );
     }
     this.options.logger.info({ worker_id: this.workerId }, 'delivery worker started');
-    this.disableTimer = setInterval(() => void this.disableFailingWebhooks(), DISABLE_CHECK_INTERVAL_MS);
+    this.disableTimer = setInterval(() => {
+      void this.disableFailingWebhooks();
+      // Catches the leases that expired (a crashed worker elsewhere) on a deleted or deactivated webhook.
+      void this.cancelAbandoned();
+    }, DISABLE_CHECK_INTERVAL_MS);
     this.disableTimer.unref();
     void this.releaseOrphanedLeases().then(() => this.notify());
     // Checked again later too: a worker killed just before this one started may not have ended yet.
@@ -118,6 +122,7 @@ export class DeliveryWorker {
       const released = await store.releaseOrphanedLeases(isEndedProcess, this.clock());
       if (released === 0) return;
       logger.warn({ count: released }, 'released leases of a delivery worker that ended without giving them back');
+      await this.cancelAbandoned();
       this.notify();
     } catch (err) {
       logger.error({ err }, 'releasing the leases of ended workers failed; they expire after leaseMs');
@@ -422,6 +427,18 @@ export class DeliveryWorker {
     }
   }
 
+  /** Cancels what deleted or deactivated webhooks left waiting when leases came back without a result. */
+  private async cancelAbandoned(): Promise<void> {
+    const { store, logger } = this.options;
+    try {
+      const cancelled = await store.cancelAbandonedDeliveries(this.clock());
+      if (cancelled > 0) logger.info({ count: cancelled }, 'cancelled deliveries of deleted or deactivated webhooks that a worker gave back unfinished');
+    } catch (err) {
+      if (isStoreLocked(err)) logger.warn('cancelling deliveries of deleted or deactivated webhooks failed: the database is locked; trying again later');
+      else logger.error({ err }, 'cancelling deliveries of deleted or deactivated webhooks failed');
+    }
+  }
+
   /** Deactivates webhooks whose deliveries have failed, without a success, for longer than the configured period. */
   async disableFailingWebhooks(): Promise<void> {
     const days = this.options.config.disableAfterFailingDays;
@@ -461,6 +478,7 @@ export class DeliveryWorker {
     if (leftover.length > 0) {
       await this.options.store.releaseLeases(leftover);
       this.options.logger.warn({ count: leftover.length }, 'released leases of deliveries still in flight at shutdown');
+      await this.cancelAbandoned();
     }
     this.options.logger.info({ worker_id: this.workerId }, 'delivery worker stopped');
   }

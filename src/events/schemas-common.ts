@@ -70,22 +70,31 @@ export const objectIdSchema: JsonSchema = {
   description: 'a commit id of 1 to 128 characters (64 lowercase hex characters in Dits, 40 in Git), all zeros for no commit',
 };
 
+/**
+ * The name after `refs/`, `refs/heads/` or `refs/tags/`, by the rules that Git
+ * and Dits apply to ref files: no control characters, spaces or any of
+ * ~ ^ : ? * [ \, no `..` or `@{`, no part that starts with `.` or ends with
+ * `.lock`, no empty part, and no `/` or `.` at the end.
+ */
+const REF_NAME = String.raw`(?!\.)(?!.*\.\.)(?!.*@\{)(?!.*//)(?!.*/\.)(?!.*\.lock(?:/|$))(?!.*[/.]$)[^\x00-\x20\x7f~^:?*\[\\]+`;
+const REF_RULES = 'without spaces, control characters, ~ ^ : ? * [ \\, "..", "@{", parts that start with "." or end with ".lock", or a "/" or "." at the end';
+
 export const refSchema: JsonSchema = {
   type: 'string',
-  pattern: '^refs/.+',
-  description: 'a full ref name such as refs/heads/main or refs/tags/v1.0',
+  pattern: `^refs/${REF_NAME}$`,
+  description: `a full ref name such as refs/heads/main or refs/tags/v1.0, ${REF_RULES}`,
 };
 
 export const branchRefSchema: JsonSchema = {
   type: 'string',
-  pattern: '^refs/heads/.+',
-  description: 'a branch ref such as refs/heads/main',
+  pattern: `^refs/heads/${REF_NAME}$`,
+  description: `a branch ref such as refs/heads/main, ${REF_RULES}`,
 };
 
 export const tagRefSchema: JsonSchema = {
   type: 'string',
-  pattern: '^refs/tags/.+',
-  description: 'a tag ref such as refs/tags/v1.0',
+  pattern: `^refs/tags/${REF_NAME}$`,
+  description: `a tag ref such as refs/tags/v1.0, ${REF_RULES}`,
 };
 
 export const ACCOUNT_TYPES = ['user', 'bot', 'organization'] as const;
@@ -94,7 +103,7 @@ export const ACCOUNT_TYPES = ['user', 'bot', 'organization'] as const;
 export const accountSchema: JsonSchema = objectSchema(
   {
     id: positiveIntegerSchema,
-    login: { type: 'string', minLength: 1, maxLength: 100, description: 'a login of 1 to 100 characters' },
+    login: { type: 'string', minLength: 1, maxLength: 100, pattern: '^[^\\x00-\\x1f\\x7f]+$', description: 'a login of 1 to 100 characters without control characters' },
     type: { type: 'string', enum: [...ACCOUNT_TYPES], description: 'one of user, bot, organization' },
   },
   ['login'],

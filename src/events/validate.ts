@@ -42,10 +42,27 @@ export function ingestValidator(event: EventName): ValidateFunction {
 export function validateEventFields(event: EventName, fields: Record<string, unknown>): FieldError[] {
   const validate = ingestValidator(event);
   if (!validate(fields)) {
-    const errors = validate.errors ?? [];
-    return errors.slice(0, MAX_FIELD_ERRORS).map(toFieldError);
+    return uniqueFieldErrors((validate.errors ?? []).map(toFieldError)).slice(0, MAX_FIELD_ERRORS);
   }
+  const problems: FieldError[] = [];
+  findUnstorableText(fields, '', problems);
+  if (problems.length > 0) return problems.slice(0, MAX_FIELD_ERRORS);
   return checkConsistency(event, fields);
+}
+
+/**
+ * Drops repeated errors: a value that breaks several keywords of one schema
+ * (a negative fraction where a positive integer belongs) gets one message
+ * from the schema's description for each.
+ */
+export function uniqueFieldErrors(errors: FieldError[]): FieldError[] {
+  const seen = new Set<string>();
+  return errors.filter((error) => {
+    const key = `${error.field}\n${error.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 function checkConsistency(event: EventName, fields: Record<string, unknown>): FieldError[] {
@@ -96,6 +113,31 @@ function formatSegment(segment: string, first: boolean): string {
 
 function joinField(parent: string, key: string): string {
   return parent + formatSegment(key, parent === '');
+}
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Collects strings that cannot be stored and shown as sent: NUL characters,
+ * and lone UTF-16 surrogates, which have no UTF-8 form and which strict JSON
+ * parsers reject. Keys in `skipRootKeys` are left to a check of their own.
+ */
+export function findUnstorableText(value: unknown, path: string, problems: FieldError[], skipRootKeys: ReadonlySet<string> = new Set()): void {
+  if (typeof value === 'string') {
+    if (value.includes('\u0000')) problems.push({ field: path || 'body', message: 'must not contain NUL characters; remove them' });
+    else if (LONE_SURROGATE.test(value)) problems.push({ field: path || 'body', message: 'contains a lone UTF-16 surrogate, which is not valid Unicode; send well-formed text' });
+    return;
+  }
+  if (Array.isArray(value)) {
+    value.forEach((item, i) => findUnstorableText(item, `${path}[${i}]`, problems));
+    return;
+  }
+  if (value !== null && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      if (path === '' && skipRootKeys.has(key)) continue;
+      findUnstorableText(item, joinField(path, key), problems);
+    }
+  }
 }
 
 function toFieldError(error: ErrorObject): FieldError {

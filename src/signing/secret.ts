@@ -8,15 +8,21 @@ export function generateSecret(): string {
   return WHSEC_PREFIX + randomBytes(32).toString('base64');
 }
 
+/** Tells whether `encoded` is padded standard base64 of at least one byte, as Standard Webhooks libraries expect after `whsec_`. */
+function isBase64(encoded: string): boolean {
+  return /^[A-Za-z0-9+/]+={0,2}$/.test(encoded) && encoded.length % 4 === 0;
+}
+
 /**
  * Returns the HMAC key for the Standard Webhooks signature: the decoded base64
- * part of a `whsec_` secret, otherwise the secret's UTF-8 bytes. A `whsec_`
- * secret whose remainder is not valid base64 falls back to its UTF-8 bytes.
+ * part of a `whsec_` secret, otherwise the secret's UTF-8 bytes. The API
+ * rejects a new `whsec_` secret whose remainder is not base64; one stored
+ * before that check falls back to its UTF-8 bytes.
  */
 export function standardWebhooksKey(secret: string): Buffer {
   if (secret.startsWith(WHSEC_PREFIX)) {
     const encoded = secret.slice(WHSEC_PREFIX.length);
-    if (/^[A-Za-z0-9+/]+={0,2}$/.test(encoded) && encoded.length % 4 === 0) return Buffer.from(encoded, 'base64');
+    if (isBase64(encoded)) return Buffer.from(encoded, 'base64');
   }
   return Buffer.from(secret, 'utf8');
 }
@@ -28,5 +34,8 @@ export function checkSecret(secret: unknown, min = 16, max = 256): string | null
   if (length < min || length > max) return `must be ${min} to ${max} characters long, got ${length}`;
   // Control characters cannot be typed into most receivers' configuration and usually mean a copy-paste error.
   if (/[\u0000-\u001f\u007f]/.test(secret)) return 'must not contain control characters or line breaks';
+  if (secret.startsWith(WHSEC_PREFIX) && !isBase64(secret.slice(WHSEC_PREFIX.length))) {
+    return 'starts with whsec_, after which Standard Webhooks libraries expect padded base64 of the key bytes; send whsec_ followed by base64, or a secret without the whsec_ prefix';
+  }
   return null;
 }

@@ -12,11 +12,15 @@ function safeEqual(a: string, b: string): boolean {
   return left.length === right.length && timingSafeEqual(left, right);
 }
 
-/** Checks an `X-Hub-Signature-256` header value against the raw body and the secret. */
-export function verifyHubSignature(secret: string, body: Buffer | string, header: string | undefined | null): boolean {
-  if (typeof header !== 'string' || !header.startsWith('sha256=')) return false;
+/**
+ * Checks an `X-Hub-Signature-256` header value against the raw body and the
+ * secret. For an array value (node:http types allow one), the first entry is checked.
+ */
+export function verifyHubSignature(secret: string, body: Buffer | string, header: string | string[] | undefined | null): boolean {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (typeof value !== 'string' || !value.startsWith('sha256=')) return false;
   const expected = 'sha256=' + createHmac('sha256', Buffer.from(secret, 'utf8')).update(body).digest('hex');
-  return safeEqual(expected, header.trim().toLowerCase());
+  return safeEqual(expected, value.trim().toLowerCase());
 }
 
 export class WebhookVerificationError extends Error {
@@ -27,24 +31,42 @@ export class WebhookVerificationError extends Error {
 }
 
 /**
+ * Request headers: a plain object as node:http gives it, whose keys may have
+ * any letter case, or a fetch `Headers` object (anything with `get(name)`).
+ */
+export type WebhookHeaders = { get(name: string): string | null | undefined } | Record<string, string | string[] | undefined>;
+
+/** Returns the first value of the header `name` (lower case), or undefined when it is absent. */
+function headerValue(headers: WebhookHeaders, name: string): string | undefined {
+  if (typeof headers.get === 'function') return headers.get(name) ?? undefined;
+  const record = headers as Record<string, string | string[] | undefined>;
+  const key = Object.hasOwn(record, name) ? name : Object.keys(record).find((candidate) => candidate.toLowerCase() === name);
+  const value = key === undefined ? undefined : record[key];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/**
  * Checks the Standard Webhooks headers (`webhook-id`, `webhook-timestamp`,
- * `webhook-signature`) and throws WebhookVerificationError when they do not
- * match or the timestamp is more than `toleranceSeconds` away from now.
+ * `webhook-signature`) and throws WebhookVerificationError when one is
+ * missing, they do not match, or the timestamp is more than
+ * `toleranceSeconds` away from now.
  */
 export function verifyStandardWebhook(
   secret: string,
   body: Buffer | string,
-  headers: Record<string, string | string[] | undefined>,
+  headers: WebhookHeaders,
   options: { toleranceSeconds?: number; nowSeconds?: number } = {},
 ): void {
-  const get = (name: string): string | undefined => {
-    const value = headers[name] ?? headers[name.toLowerCase()];
-    return Array.isArray(value) ? value[0] : value;
-  };
-  const id = get('webhook-id');
-  const timestamp = get('webhook-timestamp');
-  const signatures = get('webhook-signature');
-  if (!id || !timestamp || !signatures) throw new WebhookVerificationError('missing webhook-id, webhook-timestamp or webhook-signature header');
+  const id = headerValue(headers, 'webhook-id');
+  const timestamp = headerValue(headers, 'webhook-timestamp');
+  const signatures = headerValue(headers, 'webhook-signature');
+  if (!id || !timestamp || !signatures) {
+    const missing = Object.entries({ 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': signatures }).filter(([, value]) => !value);
+    const names = missing.map(([name]) => name).join(', ');
+    throw new WebhookVerificationError(
+      `missing ${names} header${missing.length === 1 ? '' : 's'}; pass the request headers unchanged (req.headers in node:http, request.headers in fetch handlers)`,
+    );
+  }
   if (!/^\d{1,12}$/.test(timestamp)) throw new WebhookVerificationError(`invalid webhook-timestamp ${JSON.stringify(timestamp)}`);
   const tolerance = options.toleranceSeconds ?? 300;
   const now = options.nowSeconds ?? Math.floor(Date.now() / 1000);

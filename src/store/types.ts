@@ -363,6 +363,14 @@ export interface Store {
   releaseOrphanedLeases?(isEnded: (owner: string) => boolean, now: number): Promise<number>;
   /** Gives leases back without an attempt, for shutdown. */
   releaseLeases(leases: { deliveryId: string; leaseToken: string }[]): Promise<void>;
+  /**
+   * Cancels the waiting deliveries of deleted and deactivated webhooks that
+   * no live lease holds, and returns how many. Deleting or deactivating a
+   * webhook leaves leased deliveries to their worker. A worker may give such
+   * a lease back without a result, at shutdown or after a crash. The delivery
+   * then waits, and no claim would ever take it.
+   */
+  cancelAbandonedDeliveries(now: number): Promise<number>;
   /** Time of the next due delivery, or null when none waits. */
   nextDueAt(): Promise<number | null>;
   /** Counts deliveries waiting (pending or retrying). */

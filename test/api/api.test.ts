@@ -78,6 +78,15 @@ test('idempotent ingestion returns first result', async () => {
   await local.close();
 });
 
+test('repository filters combine', async () => {
+  const created = await svc.api('POST', '/v1/repos', { owner: 'filters', name: 'combined' });
+  assert.equal(created.status, 201, created.text);
+  const both = await svc.api('GET', '/v1/repos?owner=Filters&full_name=filters/combined');
+  assert.deepEqual(both.json.data.map((repo: { full_name: string }) => repo.full_name), ['filters/combined']);
+  const other = await svc.api('GET', '/v1/repos?owner=someone-else&full_name=filters/combined');
+  assert.deepEqual(other.json.data, []);
+});
+
 test('overlapping patterns deliver once', async () => {
   const local = await Receiver.start();
   const { repoId } = await createHook(svc, local.url, { events: ['lock.*', 'lock.acquired', '*'] });

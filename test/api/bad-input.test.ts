@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { startTestService, type TestService } from '../support/service.js';
 import { Receiver } from '../support/receiver.js';
 import { createHook, pushEvent } from '../support/fixtures.js';
+import { request } from 'undici';
 
 let svc: TestService;
 let receiver: Receiver;
@@ -65,6 +66,7 @@ const cases: Case[] = [
   { name: 'webhook unknown event', method: 'POST', path: () => `/v1/repos/${repoId}/webhooks`, body: { url: HOOK_URL, events: ['pushh'] }, status: 400, code: 'invalid_event_pattern', field: 'events[0]' },
   { name: 'webhook inner wildcard', method: 'POST', path: () => `/v1/repos/${repoId}/webhooks`, body: { url: HOOK_URL, events: ['lo*k'] }, status: 400, code: 'invalid_event_pattern', field: 'events[0]' },
   { name: 'webhook events not array', method: 'POST', path: () => `/v1/repos/${repoId}/webhooks`, body: { url: HOOK_URL, events: 'push' }, status: 400, code: 'invalid_request', field: 'events' },
+  { name: 'webhook whsec_ not base64', method: 'POST', path: () => `/v1/repos/${repoId}/webhooks`, body: { url: HOOK_URL, events: ['push'], secret: 'whsec_!!!!!!!!!!!!!!!!!!!!' }, status: 400, code: 'invalid_request', field: 'secret' },
   { name: 'webhook short secret', method: 'POST', path: () => `/v1/repos/${repoId}/webhooks`, body: { url: HOOK_URL, events: ['push'], secret: 'short' }, status: 400, code: 'invalid_request', field: 'secret' },
   { name: 'webhook active as string', method: 'POST', path: () => `/v1/repos/${repoId}/webhooks`, body: { url: HOOK_URL, events: ['push'], active: 'true' }, status: 400, code: 'invalid_request', field: 'active' },
   { name: 'webhook bad filter', method: 'POST', path: () => `/v1/repos/${repoId}/webhooks`, body: { url: HOOK_URL, events: ['push'], filters: { branches: [42] } }, status: 400, code: 'invalid_request', field: 'filters.branches[0]' },
@@ -75,6 +77,8 @@ const cases: Case[] = [
   { name: 'owner webhook bad owner', method: 'GET', path: () => '/v1/owners/bad%20owner/webhooks', status: 400, code: 'invalid_request', field: 'owner' },
   { name: 'ping missing webhook', method: 'POST', path: () => `/v1/repos/${repoId}/webhooks/999999/pings`, status: 404, code: 'webhook_not_found' },
   { name: 'deliveries bad status', method: 'GET', path: () => `${base}/deliveries?status=done`, status: 400, code: 'invalid_request', field: 'status' },
+  { name: 'deliveries unknown event', method: 'GET', path: () => `${base}/deliveries?event=bogus`, status: 400, code: 'invalid_request', field: 'event' },
+  { name: 'deliveries event pattern', method: 'GET', path: () => `${base}/deliveries?event=lock.*`, status: 400, code: 'invalid_request', field: 'event' },
   { name: 'deliveries unknown query', method: 'GET', path: () => `${base}/deliveries?sort=asc`, status: 400, code: 'invalid_request', field: 'sort' },
   { name: 'delivery missing', method: 'GET', path: () => `${base}/deliveries/00000000-0000-4000-8000-000000000000`, status: 404, code: 'delivery_not_found' },
   { name: 'delivery id garbage', method: 'GET', path: () => `${base}/deliveries/../../etc`, status: 400, code: 'invalid_request', field: 'hook_id' },
@@ -91,11 +95,15 @@ const cases: Case[] = [
   { name: 'event invalid utf8', method: 'POST', path: () => `/v1/repos/${repoId}/events`, raw: Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]), headers: { 'content-type': 'application/json' }, status: 400, code: 'invalid_json' },
   { name: 'event deep nesting', method: 'POST', path: () => `/v1/repos/${repoId}/events`, raw: '{"event":"repo.created","sender":{"login":"a"},"x":' + '['.repeat(5000) + ']'.repeat(5000) + '}', headers: { 'content-type': 'application/json' }, status: 400, code: 'invalid_json' },
   { name: 'event proto key', method: 'POST', path: () => `/v1/repos/${repoId}/events`, raw: '{"event":"repo.created","sender":{"login":"a"},"__proto__":{"admin":true}}', headers: { 'content-type': 'application/json' }, status: 400, code: 'invalid_json' },
+  { name: 'repo repeated key', method: 'POST', path: () => '/v1/repos', raw: '{"owner":"a","owner":"q","name":"dupe"}', headers: { 'content-type': 'application/json' }, status: 400, code: 'invalid_json', field: 'owner' },
+  { name: 'event repeated escaped key', method: 'POST', path: () => `/v1/repos/${repoId}/events`, raw: '{"event":"repo.created","sender":{"login":"a","l\\u006fgin":"b"}}', headers: { 'content-type': 'application/json' }, status: 400, code: 'invalid_json', field: 'login' },
+  { name: 'event lone surrogate', method: 'POST', path: () => `/v1/repos/${repoId}/events`, raw: '{"event":"repo.created","sender":{"login":"a"},"note":"x\\ud83d"}', headers: { 'content-type': 'application/json' }, status: 400, code: 'invalid_request', field: 'note' },
   { name: 'event too large', method: 'POST', path: () => `/v1/repos/${repoId}/events`, raw: JSON.stringify({ event: 'repo.created', sender: { login: 'a' }, pad: 'x'.repeat(300 * 1024) }), headers: { 'content-type': 'application/json' }, status: 413, code: 'payload_too_large' },
   { name: 'event on missing repo', method: 'POST', path: () => '/v1/repos/999999/events', body: { event: 'repo.created', sender: { login: 'a' } }, status: 404, code: 'repo_not_found' },
   { name: 'event bad idempotency key', method: 'POST', path: () => `/v1/repos/${repoId}/events`, body: { event: 'repo.created', sender: { login: 'a' } }, headers: { 'idempotency-key': 'has space' }, status: 400, code: 'invalid_request', field: 'Idempotency-Key' },
   { name: 'event type missing', method: 'GET', path: () => '/v1/event-types/nope', status: 404, code: 'event_type_not_found' },
   { name: 'token without scopes', method: 'POST', path: () => '/v1/tokens', body: { name: 'ci' }, status: 400, code: 'invalid_request', field: 'scopes' },
+  { name: 'token repeated scope', method: 'POST', path: () => '/v1/tokens', body: { name: 'ci', scopes: ['read', 'read'] }, status: 400, code: 'invalid_request', field: 'scopes' },
   { name: 'token bad scope', method: 'POST', path: () => '/v1/tokens', body: { name: 'ci', scopes: ['root'] }, status: 400, code: 'invalid_request', field: 'scopes[0]' },
   { name: 'token revoke missing', method: 'DELETE', path: () => '/v1/tokens/999999', status: 404, code: 'token_not_found' },
   { name: 'unknown route', method: 'GET', path: () => '/v1/nothing', status: 404, code: 'route_not_found' },
@@ -143,6 +151,25 @@ test('redelivery while in flight is 409', async () => {
   await slow.close();
 });
 
+test('secret messages fit create and update', async () => {
+  const created = await svc.api('POST', `/v1/repos/${repoId}/webhooks`, { url: HOOK_URL, events: ['push'], secret: 'short', active: false });
+  assert.match(created.json.error.details[0].message, /omit secret to have one generated/);
+  const patched = await svc.api('PATCH', base, { secret: 'short' });
+  assert.equal(patched.status, 400, patched.text);
+  assert.match(patched.json.error.details[0].message, /omit secret to keep the current one/);
+});
+
+test('repeated idempotency key header is 400', async () => {
+  const res = await request(`${svc.url}/v1/repos/${repoId}/events`, {
+    method: 'POST',
+    headers: ['authorization', `Bearer ${svc.adminToken}`, 'content-type', 'application/json', 'idempotency-key', 'k-1', 'idempotency-key', 'k-2'],
+    body: JSON.stringify({ event: 'repo.created', sender: { login: 'a' } }),
+  });
+  const json = (await res.body.json()) as { error: { code: string; message: string } };
+  assert.equal(res.statusCode, 400);
+  assert.match(json.error.message, /Idempotency-Key was sent more than once/);
+});
+
 test('existing delivery detail loads', async () => {
   const res = await svc.api('GET', `${base}/deliveries/${deliveryId}`);
   assert.equal(res.status, 200);
@@ -181,4 +208,100 @@ test('malformed header gets catalog error shape', async () => {
   const body = JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4));
   assert.equal(body.error.code, 'invalid_request');
   assert.deepEqual(body.error.details, []);
+});
+
+test('wrong method is 405 with Allow', async () => {
+  const cases: { method: string; path: string; allow: string; token?: string }[] = [
+    { method: 'PUT', path: `/v1/repos/${repoId}`, allow: 'DELETE, GET, HEAD, PATCH' },
+    { method: 'PUT', path: `/v1/repos/${repoId}?expand=all`, allow: 'DELETE, GET, HEAD, PATCH' },
+    { method: 'PUT', path: `/v1/repos/${repoId}`, allow: 'DELETE, GET, HEAD, PATCH', token: '' },
+    { method: 'OPTIONS', path: `/v1/repos/${repoId}`, allow: 'DELETE, GET, HEAD, PATCH' },
+    { method: 'GET', path: `${base}/pings`, allow: 'POST' },
+    { method: 'DELETE', path: `${base}/deliveries/${deliveryId}/redeliver`, allow: 'POST' },
+    { method: 'GET', path: '/v1/tokens/1', allow: 'DELETE' },
+    { method: 'PUT', path: '/v1/tokens', allow: 'GET, HEAD, POST' },
+    { method: 'POST', path: '/healthz', allow: 'GET, HEAD' },
+  ];
+  for (const c of cases) {
+    const label = `${c.method} ${c.path}${c.token === '' ? ' without a token' : ''}`;
+    const res = await svc.api(c.method, c.path, undefined, { token: c.token });
+    assert.equal(res.status, 405, `${label} answered ${res.status}: ${res.text.slice(0, 300)}`);
+    assert.equal(res.headers.allow, c.allow, `${label} Allow header`);
+    assert.equal(res.json.error.code, 'method_not_allowed', label);
+    assert.ok(res.json.error.message.includes(`${c.method} is not allowed`), `${label} message names the method: ${res.json.error.message}`);
+    assert.ok(res.json.error.message.includes(c.allow), `${label} message lists the allowed methods: ${res.json.error.message}`);
+  }
+});
+
+test('HEAD on POST-only route is 405', async () => {
+  const res = await svc.api('HEAD', `${base}/pings`);
+  assert.equal(res.status, 405);
+  assert.equal(res.headers.allow, 'POST');
+  assert.equal(res.text, '');
+  const served = await svc.api('HEAD', `/v1/repos/${repoId}`);
+  assert.equal(served.status, 200, 'HEAD of a GET route is still served');
+});
+
+test('unmatched path stays 404', async () => {
+  for (const [method, path] of [
+    ['PUT', '/v1/nothing'],
+    ['GET', '/v1/repos//webhooks'],
+    ['PUT', `/v1/repos/${'x'.repeat(150)}`],
+  ]) {
+    const res = await svc.api(method, path);
+    assert.equal(res.status, 404, `${method} ${path} answered ${res.status}: ${res.text.slice(0, 300)}`);
+    assert.equal(res.json.error.code, 'route_not_found', `${method} ${path}`);
+    assert.equal(res.headers.allow, undefined, `${method} ${path} has no Allow header`);
+  }
+});
+
+test('trailing slash is route_not_found', async () => {
+  const cases: { method: string; path: string; token?: string }[] = [
+    { method: 'GET', path: '/v1/repos/' },
+    { method: 'GET', path: '/v1/repos/', token: '' },
+    { method: 'GET', path: '/v1/repos/?limit=5' },
+    { method: 'GET', path: `/v1/repos/${repoId}/` },
+    { method: 'GET', path: `/v1/repos/${repoId}/webhooks/` },
+    { method: 'POST', path: `${base}/pings/` },
+    { method: 'GET', path: '/v1/event-types/' },
+    { method: 'DELETE', path: '/v1/tokens/' },
+    { method: 'GET', path: '/healthz/' },
+  ];
+  for (const c of cases) {
+    const label = `${c.method} ${c.path}${c.token === '' ? ' without a token' : ''}`;
+    const withoutSlash = c.path.split('?')[0].slice(0, -1);
+    const res = await svc.api(c.method, c.path, undefined, { token: c.token });
+    assert.equal(res.status, 404, `${label} answered ${res.status}: ${res.text.slice(0, 300)}`);
+    assert.equal(res.json.error.code, 'route_not_found', label);
+    assert.ok(res.json.error.message.endsWith(`without the trailing slash: ${withoutSlash}.`), `${label} message: ${res.json.error.message}`);
+  }
+});
+
+test('router errors use the error shape', async () => {
+  for (const path of [`/v1/repos/${'x'.repeat(150)}`, '/v1/repos/%E0']) {
+    const res = await svc.api('GET', path);
+    assert.equal(res.status, 400, `${path} answered ${res.status}: ${res.text.slice(0, 300)}`);
+    assert.equal(res.json.error.code, 'invalid_request', path);
+    assert.match(res.json.error.message, /check the path/);
+  }
+});
+
+test('charset other than UTF-8 is 415', async () => {
+  const body = { owner: 'u', name: 'latin' };
+  const latin = await svc.api('POST', '/v1/repos', body, { headers: { 'content-type': 'application/json; charset=latin1' } });
+  assert.equal(latin.status, 415, latin.text);
+  assert.equal(latin.json.error.code, 'unsupported_media_type');
+  assert.match(latin.json.error.message, /"latin1".*UTF-8/);
+  const utf8 = await svc.api('POST', '/v1/repos', body, { headers: { 'content-type': 'application/json; charset="UTF-8"' } });
+  assert.equal(utf8.status, 201, utf8.text);
+});
+
+test('repeated Authorization header is 400', async () => {
+  const res = await request(`${svc.url}/v1/repos`, {
+    headers: ['authorization', `Bearer ${svc.adminToken}`, 'authorization', 'Bearer dwt_other'],
+  });
+  const json = (await res.body.json()) as { error: { code: string; message: string } };
+  assert.equal(res.statusCode, 400);
+  assert.equal(json.error.code, 'invalid_request');
+  assert.match(json.error.message, /Authorization was sent more than once/);
 });

@@ -134,6 +134,15 @@ describe('repo commands', () => {
     assert.match(afterDelete.stderr, /dits-webhook repo list/);
     assert.equal(afterDelete.stdout, '');
   });
+
+  test('repo create asks for owner/name only', async () => {
+    const [noSlash, id] = await Promise.all([cli(['repo', 'create', 'noslash']), cli(['repo', 'create', '12'])]);
+    for (const [value, result] of [['noslash', noSlash], ['12', id]] as const) {
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, new RegExp(`repository "${value}" is not owner/name; pass the owner login and repository name, such as alice/film `));
+      assert.doesNotMatch(result.stderr, /\bid\b/, 'no id is suggested for create');
+    }
+  });
 });
 
 describe('webhook commands', () => {
@@ -177,6 +186,20 @@ describe('webhook commands', () => {
     assert.deepEqual([ownerHook.type, ownerHook.owner, ownerHook.events], ['owner', 'studio', ['repo.created']]);
     const ownerList = parseJson(await cli(['list', '--owner', 'studio', '--json']));
     assert.ok(ownerList.data.some((listed: { id: number }) => listed.id === ownerHook.id));
+  });
+
+  test('create rejects empty filter flags', async () => {
+    const receiver = await startReceiver();
+    const repo = await createRepo();
+    const base = ['create', '--repo', String(repo.id), '--url', receiver.url, '--secret', 'a-secret-of-enough-length'];
+    const flags = ['--branches', '--tags', '--paths-include', '--paths-exclude'];
+    const results = await Promise.all(flags.map((flag) => cli([...base, flag, ''])));
+    for (const [index, flag] of flags.entries()) {
+      assert.equal(results[index].code, 2, `${flag}: ${results[index].stderr}`);
+      assert.match(results[index].stderr, new RegExp(`${flag} is empty; pass at least one glob, such as .*, or leave ${flag} out`));
+    }
+    const listed = parseJson(await cli(['list', '--repo', String(repo.id), '--json']));
+    assert.deepEqual(listed.data, [], 'no webhook was created');
   });
 
   test('update rotates the secret, toggles active and merges filters', async () => {
@@ -468,6 +491,16 @@ describe('listen', () => {
       assert.deepEqual({ path: line.path, event: line.headers['x-dits-event'], body: line.body, signatures: line.signatures, status: line.status }, { path: '/in', event: 'ping', body: { event: 'ping', n: 1 }, signatures: null, status: 200 });
     } finally {
       assert.equal(await listener.stop(), 0);
+    }
+  });
+
+  test('listen rejects an empty --secret', async () => {
+    // An unset shell variable in --secret "$SECRET" must not start a receiver that checks nothing.
+    const [empty, blank] = await Promise.all([cli(['listen', '--port', '0', '--secret', '']), cli(['listen', '--port', '0', '--secret', '  '])]);
+    for (const result of [empty, blank]) {
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, /--secret is empty; pass the webhook secret/);
+      assert.equal(result.stdout, '', 'the receiver did not start');
     }
   });
 

@@ -3,10 +3,10 @@ import { describe, test } from 'node:test';
 import { deliveryQuery } from '../../src/cli/commands/deliveries.js';
 import { parsePort } from '../../src/cli/commands/listen.js';
 import { parseScopes } from '../../src/cli/commands/tokens.js';
-import { parseTolerance } from '../../src/cli/commands/verify.js';
+import { parseSecret, parseTolerance } from '../../src/cli/commands/verify.js';
 import { UsageError } from '../../src/cli/errors.js';
 import { buildEventBody, parseFieldFlag, parseFieldValue } from '../../src/cli/event-fields.js';
-import { parseId, parseRepoReference } from '../../src/cli/references.js';
+import { parseFullName, parseId, parseRepoReference } from '../../src/cli/references.js';
 import { createBody, describeFilters, mergeFilters, patchBody, splitList } from '../../src/cli/webhook-flags.js';
 
 function throwsUsage(fn: () => unknown, message: RegExp): void {
@@ -65,10 +65,18 @@ describe('webhook bodies', () => {
     ['empty events', () => createBody({ url: 'u', events: [' , '] }), /--events needs at least one event name/],
     ['active and inactive', () => patchBody({ active: true, inactive: true }, null, undefined), /pass --active or --inactive, not both/],
     ['empty patch', () => patchBody({}, null, undefined), /nothing to update/],
+    ['empty --branches on create', () => createBody({ url: 'u', branches: [''] }), /^--branches is empty; pass at least one glob, such as main,release\/\*, or leave --branches out/],
+    ['blank --tags on create', () => createBody({ url: 'u', tags: [' , '] }), /^--tags is empty; pass at least one glob, such as v\*/],
+    ['empty --paths-include on create', () => createBody({ url: 'u', pathsInclude: [''] }), /^--paths-include is empty; pass at least one glob/],
+    ['empty --paths-exclude on create', () => createBody({ url: 'u', pathsExclude: ['', ''] }), /^--paths-exclude is empty; pass at least one glob/],
   ];
   for (const [name, fn, message] of rejected) {
     test(`rejects ${name}`, () => throwsUsage(fn, message));
   }
+
+  test('patch with empty filter removes it', () => {
+    assert.deepEqual(patchBody({ branches: [''] }, { branches: ['main'], tags: ['v*'] }, undefined), { filters: { tags: ['v*'] } });
+  });
 
   test('describeFilters', () => {
     assert.equal(describeFilters(null), 'none');
@@ -133,6 +141,13 @@ describe('small parsers', () => {
     throwsUsage(() => parseRepoReference('0'), /repository must be a positive integer id/);
   });
 
+  test('full names for repo create', () => {
+    assert.deepEqual(parseFullName('alice/film.v2'), { owner: 'alice', name: 'film.v2' });
+    for (const value of ['noslash', '12', '0', 'a/b/c']) {
+      throwsUsage(() => parseFullName(value), new RegExp(`^repository "${value}" is not owner/name; pass the owner login and repository name, such as alice/film `));
+    }
+  });
+
   test('ids', () => {
     assert.equal(parseId('7', 'webhook'), 7);
     throwsUsage(() => parseId('7x', 'webhook'), /webhook must be a positive integer id, got "7x"/);
@@ -157,6 +172,12 @@ describe('small parsers', () => {
     assert.equal(parseTolerance('300'), 300);
     assert.equal(parseTolerance('0'), Infinity);
     throwsUsage(() => parseTolerance('5m'), /--tolerance must be a whole number of seconds/);
+  });
+
+  test('secret flag', () => {
+    assert.equal(parseSecret('whsec_abc'), 'whsec_abc');
+    throwsUsage(() => parseSecret(''), /^--secret is empty; pass the webhook secret/);
+    throwsUsage(() => parseSecret(' \t'), /^--secret is empty; pass the webhook secret/);
   });
 
   test('scopes', () => {

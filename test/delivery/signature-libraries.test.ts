@@ -188,6 +188,46 @@ describe('signature libraries', () => {
     });
   }
 
+  test('fetch and mixed-case headers verify', async () => {
+    const repoId = await createRepo();
+    const hook = await createHook(repoId);
+    const ping = await received(hook.id, 'ping');
+    const headers = standardHeaders(ping);
+
+    // Fetch-style handlers (Hono, Next, Bun) pass a WHATWG Headers object, whose get() ignores letter case.
+    const fetchHeaders = new Headers(headers);
+    assert.doesNotThrow(() => verifyStandardWebhook(hook.secret, ping.body, fetchHeaders), 'Headers object');
+
+    const capitalised = { 'Webhook-Id': headers['webhook-id'], 'WEBHOOK-TIMESTAMP': headers['webhook-timestamp'], 'Webhook-Signature': headers['webhook-signature'] };
+    assert.doesNotThrow(() => verifyStandardWebhook(hook.secret, ping.body, capitalised), 'plain object with capitalised keys');
+
+    const arrays = { 'webhook-id': [headers['webhook-id']], 'webhook-timestamp': [headers['webhook-timestamp']], 'webhook-signature': [headers['webhook-signature']] };
+    assert.doesNotThrow(() => verifyStandardWebhook(hook.secret, ping.body, arrays), 'plain object with array values');
+
+    const flipped = withFlippedByte(ping.body, Math.floor(ping.body.length / 2));
+    assert.throws(() => verifyStandardWebhook(hook.secret, flipped, fetchHeaders), /no webhook-signature entry matches the body/);
+    assert.throws(() => verifyStandardWebhook(hook.secret, flipped, capitalised), /no webhook-signature entry matches the body/);
+
+    const hub = header(ping, 'x-hub-signature-256');
+    const fetchHub = new Headers({ 'X-Hub-Signature-256': hub });
+    assert.equal(verifyHubSignature(hook.secret, ping.body, fetchHub.get('x-hub-signature-256')), true, 'value from Headers.get');
+    assert.equal(verifyHubSignature(hook.secret, ping.body, [hub]), true, 'array value as node:http types it');
+    assert.equal(verifyHubSignature(hook.secret, ping.body, fetchHub.get('x-hub-signature')), false, 'absent header (null)');
+    assert.equal(verifyHubSignature(hook.secret, flipped, [hub]), false, 'array value with a changed body');
+  });
+
+  test('missing standard headers are named', () => {
+    const body = Buffer.from('{}');
+    const onlyId = new Headers({ 'Webhook-Id': 'msg_1' });
+    assert.throws(() => verifyStandardWebhook('secret', body, onlyId), (error: unknown) => {
+      assert.ok(error instanceof DitsVerificationError);
+      assert.match(error.message, /^missing webhook-timestamp, webhook-signature headers; pass the request headers unchanged/);
+      return true;
+    });
+    assert.throws(() => verifyStandardWebhook('secret', body, { 'Webhook-Id': 'msg_1', 'Webhook-Timestamp': '1' }), /: missing webhook-signature header;/);
+    assert.throws(() => verifyStandardWebhook('secret', body, {}), /: missing webhook-id, webhook-timestamp, webhook-signature headers;/);
+  });
+
   test('plain secret needs raw format', () => {
     // standardwebhooks reads a string secret as base64, which a typical user secret is not.
     assert.throws(() => new Webhook('your_webhook_secret'), /base64/i);

@@ -29,6 +29,12 @@ describe('validateEventFields rejections', () => {
     ['push without ref', 'push', exampleWith('push', (f) => delete f.ref), 'ref', /is required but missing\. Send a full ref name/],
     ['push without sender', 'push', exampleWith('push', (f) => delete f.sender), 'sender', /is required but missing\. Send an account object/],
     ['ref without refs/', 'push', exampleWith('push', (f) => (f.ref = 'main')), 'ref', /expected a full ref name .* got the string "main"/],
+    ['ref with NUL', 'push', exampleWith('push', (f) => (f.ref = 'refs/heads/a\u0000b')), 'ref', /without spaces, control characters/],
+    ['ref with ..', 'push', exampleWith('push', (f) => (f.ref = 'refs/heads/../x')), 'ref', /"\.\."/],
+    ['ref ending in .lock', 'push', exampleWith('push', (f) => (f.ref = 'refs/heads/main.lock')), 'ref', /end with "\.lock"/],
+    ['login with escape', 'push', exampleWith('push', (f) => (f.sender = { login: 'a\u001b[2J' })), 'sender.login', /without control characters/],
+    ['lone surrogate', 'push', exampleWith('push', (f) => (commitAt(f, 0).message = 'fix \ud83d')), 'commits[0].message', /lone UTF-16 surrogate/],
+    ['NUL in message', 'push', exampleWith('push', (f) => (commitAt(f, 0).message = 'a\u0000b')), 'commits[0].message', /NUL characters/],
     ['push.tag on a branch ref', 'push.tag', exampleWith('push.tag', (f) => (f.ref = 'refs/heads/main')), 'ref', /expected a tag ref/],
     ['empty before', 'push', exampleWith('push', (f) => (f.before = '')), 'before', /expected a commit id of 1 to 128 characters.* got an empty string/],
     ['numeric after', 'push', exampleWith('push', (f) => (f.after = 5)), 'after', /got the number 5/],
@@ -64,7 +70,7 @@ describe('validateEventFields rejections', () => {
     ['total below commits', 'push', exampleWith('push', (f) => (f.total_commits_count = 0)), 'total_commits_count', /at least the number of listed commits \(1\), got 0/],
     ['head_commit as string', 'push', exampleWith('push', (f) => (f.head_commit = 'abc')), 'head_commit', /or null when the push has no commits, got the string "abc"/],
     ['pusher without name', 'push', exampleWith('push', (f) => (f.pusher = { email: 'a@example.com' })), 'pusher.name', /is required but missing/],
-    ['empty login', 'push', exampleWith('push', (f) => (f.sender = { login: '' })), 'sender.login', /login of 1 to 100 characters, got an empty string/],
+    ['empty login', 'push', exampleWith('push', (f) => (f.sender = { login: '' })), 'sender.login', /login of 1 to 100 characters without control characters, got an empty string/],
     ['login of 101 characters', 'push', exampleWith('push', (f) => (f.sender = { login: 'x'.repeat(101) })), 'sender.login', /got a string of 101 characters/],
     ['unknown sender type', 'push', exampleWith('push', (f) => (f.sender = { login: 'a', type: 'robot' })), 'sender.type', /one of "user", "bot", "organization", got the string "robot"/],
     ['fractional sender id', 'push', exampleWith('push', (f) => (f.sender = { login: 'a', id: 1.5 })), 'sender.id', /positive integer .* got the number 1.5/],
@@ -131,6 +137,11 @@ describe('validateEventFields limits', () => {
   it('reports several problems at once', () => {
     const errors = validateEventFields('push', { sender: { login: '' }, ref: 'main' });
     assert.deepEqual(errors.map((error) => error.field).sort(), ['after', 'before', 'ref', 'sender.login']);
+  });
+
+  it('reports a field once per message', () => {
+    const errors = validateEventFields('push', exampleWith('push', (f) => (f.sender = { login: '', id: -7.5 })));
+    assert.deepEqual(errors.map((error) => error.field).sort(), ['sender.id', 'sender.login']);
   });
 
   it(`caps the errors at ${MAX_FIELD_ERRORS}`, () => {

@@ -110,7 +110,8 @@ cases.push(
   { name: 'webhook PATCH URL with CR LF', method: 'PATCH', path: () => base, raw: JSON.stringify({ url: `${REJECTED_URL}\r\nHost: evil` }), headers: json, status: 400, code: 'invalid_target_url' },
   { name: 'owner with encoded CR LF', method: 'GET', path: () => '/v1/owners/a%0d%0aX-Evil:%201/webhooks', raw: '', status: 400, code: 'invalid_request' },
   { name: 'secret with CR LF', method: 'PATCH', path: () => base, raw: JSON.stringify({ secret: 'sixteen-chars-secret\r\nX-Evil: 1' }), headers: json, status: 400, code: 'invalid_request', message: /control characters/ },
-  { name: 'charset other than UTF-8 with invalid bytes', method: 'POST', path: () => '/v1/repos', raw: Buffer.from([0x7b, 0x22, 0x6f, 0x22, 0x3a, 0x22, 0xe9, 0x22, 0x7d]), headers: { 'content-type': 'application/json; charset=latin1' }, status: 400, code: 'invalid_json' },
+  { name: 'latin1 charset is refused', method: 'POST', path: () => '/v1/repos', raw: Buffer.from([0x7b, 0x22, 0x6f, 0x22, 0x3a, 0x22, 0xe9, 0x22, 0x7d]), headers: { 'content-type': 'application/json; charset=latin1' }, status: 415, code: 'unsupported_media_type' },
+  { name: 'invalid UTF-8 bytes', method: 'POST', path: () => '/v1/repos', raw: Buffer.from([0x7b, 0x22, 0x6f, 0x22, 0x3a, 0x22, 0xe9, 0x22, 0x7d]), headers: { 'content-type': 'application/json; charset=utf-8' }, status: 400, code: 'invalid_json' },
 );
 
 describe('hostile request bodies', () => {

@@ -773,6 +773,33 @@ function conformance(backend: Backend): void {
         assert.equal(again[0].attempts, 0);
       }));
 
+    test('abandoned deliveries get cancelled', () =>
+      withStore(async (store) => {
+        const repo = await makeRepo(store);
+        const scope = { kind: 'repo' as const, repoId: repo.id };
+        const deleted = await makeHook(store, scope);
+        const paused = await makeHook(store, scope);
+        const kept = await makeHook(store, scope);
+        await store.ingest([ingestItem(repo.id)]);
+        const claimed = await store.claimDue(claimOptions({ leaseMs: 1_000 }));
+        assert.equal(claimed.length, 3);
+        assert.equal(await store.deleteWebhook(scope, deleted.id, 10_100), true);
+        assert.notEqual(await store.updateWebhook(scope, paused.id, { active: false }, 10_100), null);
+        const leaseOf = (hookId: number) => claimed.find((d) => d.webhookId === hookId)!;
+        // The deleted webhook's lease comes back at shutdown; the deactivated one's lease runs out.
+        await store.releaseLeases([{ deliveryId: leaseOf(deleted.id).id, leaseToken: leaseOf(deleted.id).leaseToken }]);
+        await store.releaseLeases([{ deliveryId: leaseOf(kept.id).id, leaseToken: leaseOf(kept.id).leaseToken }]);
+        assert.equal(await store.cancelAbandonedDeliveries(10_200), 1, 'the lease of the deactivated webhook still runs');
+        assert.equal(await store.cancelAbandonedDeliveries(11_001), 1);
+        assert.equal(await store.cancelAbandonedDeliveries(11_002), 0);
+
+        const statusOf = async (hookId: number) => (await store.listDeliveries({ webhookId: hookId, limit: 10 })).items[0].status;
+        assert.equal(await statusOf(deleted.id), 'cancelled');
+        assert.equal(await statusOf(paused.id), 'cancelled');
+        assert.equal(await statusOf(kept.id), 'pending');
+        assert.equal(await store.queueSize(), 1);
+      }));
+
     test('replays queue manual attempts', () =>
       withStore(async (store) => {
         const repo = await makeRepo(store);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError, invalidRequest } from '../../errors.js';
 import { EVENT_NAMES, getEventType, isEventName, listEventTypes } from '../../events/catalog.js';
 import { normalizeEventFields, validateEventFields } from '../../events/normalize.js';
@@ -10,11 +10,18 @@ import { parseIdParam, validateInput } from '../validation.js';
 import { eventView } from '../views.js';
 import { loadRepository } from './repositories.js';
 import { streamEvents } from '../event-stream.js';
+import { countHeaderLines } from '../raw-headers.js';
 
 const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
-function idempotencyKeyOf(header: unknown, body: Record<string, unknown>): string | null {
+function idempotencyKeyOf(request: FastifyRequest, body: Record<string, unknown>): string | null {
+  const header = request.headers['idempotency-key'];
   if (header !== undefined) {
+    if (countHeaderLines(request, 'idempotency-key') > 1) {
+      throw new ApiError('invalid_request', 'Header Idempotency-Key was sent more than once; send it once per request.', [
+        { field: 'Idempotency-Key', message: 'expected one header line, got several' },
+      ]);
+    }
     if (typeof header !== 'string' || !IDEMPOTENCY_KEY_PATTERN.test(header)) {
       throw new ApiError('invalid_request', 'Header Idempotency-Key must be 1 to 255 printable ASCII characters without spaces.', [
         { field: 'Idempotency-Key', message: 'expected 1 to 255 printable ASCII characters' },
@@ -36,14 +43,15 @@ export function registerEventRoutes(app: FastifyInstance, context: ApiContext): 
     }
     const { event, ...fields } = body;
     if (typeof event !== 'string' || !isEventName(event) || event === 'ping') {
-      throw new ApiError('invalid_request', `Field event must name an event type, got ${JSON.stringify(event)?.slice(0, 60)}; valid names: ${EVENT_NAMES.filter((n) => n !== 'ping').join(', ')}.`, [
+      const got = event === undefined ? 'is required' : `must name an event type, got ${JSON.stringify(event).slice(0, 60)}`;
+      throw new ApiError('invalid_request', `Field event ${got}; valid names: ${EVENT_NAMES.filter((n) => n !== 'ping').join(', ')}.`, [
         { field: 'event', message: 'expected an event type name from GET /v1/event-types (ping is sent by the server only)' },
       ]);
     }
     const errors = validateEventFields(event, fields);
     if (errors.length > 0) throw invalidRequest(errors);
 
-    const idempotencyKey = idempotencyKeyOf(request.headers['idempotency-key'], fields);
+    const idempotencyKey = idempotencyKeyOf(request, fields);
     const requestHash = idempotencyKey === null ? null : createHash('sha256').update(JSON.stringify(body)).digest('hex');
     const result = await context.ingestor.submit({
       repoId,

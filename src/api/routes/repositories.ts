@@ -64,7 +64,9 @@ export function registerRepositoryRoutes(app: FastifyInstance, context: ApiConte
     if (query.full_name) {
       const [owner, name] = query.full_name.split('/');
       const repo = await store.findRepository(owner, name);
-      return { data: repo ? [repositoryView(repo)] : [], next_cursor: null };
+      // Filters combine: an owner that differs from the full name's owner matches nothing.
+      const matches = repo !== null && (query.owner === undefined || query.owner.toLowerCase() === repo.owner.toLowerCase());
+      return { data: matches ? [repositoryView(repo)] : [], next_cursor: null };
     }
     const page = await store.listRepositories({ owner: query.owner, ...pageParams(query) });
     return { data: page.items.map(repositoryView), next_cursor: page.nextCursor };

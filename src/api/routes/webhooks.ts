@@ -50,10 +50,11 @@ export async function loadWebhook(context: ApiContext, scope: WebhookScope, rawI
   return hook;
 }
 
-/** Validates url, events, secret and filters; returns the problems and the checked values. */
+/** Validates url, events, secret and filters of a new webhook (`create`) or a change; returns the problems and the checked values. */
 async function checkWebhookFields(
   context: ApiContext,
   body: WebhookBody,
+  action: 'create' | 'update',
 ): Promise<{ errors: FieldError[]; blocked: string | null; url?: string; filters?: WebhookFilters | null }> {
   const errors: FieldError[] = [];
   let blocked: string | null = null;
@@ -71,7 +72,8 @@ async function checkWebhookFields(
   if (body.events !== undefined) errors.push(...validateEventPatterns(body.events));
   if (body.secret !== undefined) {
     const problem = checkSecret(body.secret);
-    if (problem) errors.push({ field: 'secret', message: `${problem}; or omit secret to have one generated` });
+    const omitted = action === 'create' ? 'omit secret to have one generated' : 'omit secret to keep the current one';
+    if (problem) errors.push({ field: 'secret', message: `${problem}; or ${omitted}` });
   }
   let filters: WebhookFilters | null | undefined;
   if (body.filters !== undefined) {
@@ -104,7 +106,7 @@ function registerFor(app: FastifyInstance, context: ApiContext, prefix: string):
   app.post(prefix, { config: { scope: 'write' }, bodyLimit }, async (request, reply) => {
     const scope = await scopeOf(request);
     const body = validateInput<WebhookBody>(webhookCreateSchema, request.body);
-    const check = await checkWebhookFields(context, body);
+    const check = await checkWebhookFields(context, body, 'create');
     throwIfInvalid(check);
     const generated = body.secret === undefined ? generateSecret() : null;
     const now = clock();
@@ -145,7 +147,7 @@ function registerFor(app: FastifyInstance, context: ApiContext, prefix: string):
     const scope = await scopeOf(request);
     const hook = await loadWebhook(context, scope, (request.params as Params).hookId);
     const body = validateInput<WebhookBody>(webhookPatchSchema, request.body);
-    const check = await checkWebhookFields(context, body);
+    const check = await checkWebhookFields(context, body, 'update');
     throwIfInvalid(check);
     const now = clock();
     const patch: WebhookPatch = {

@@ -12,6 +12,7 @@ import { print, sanitize } from '../output.js';
 import { runAction } from '../run-action.js';
 import { settingsFlagsOf } from '../settings.js';
 import { checkHubSignature, checkStandardSignature, describeChecks, type SignatureCheck } from '../signature-check.js';
+import { parseSecret } from './verify.js';
 
 interface ListenFlags {
   port: string;
@@ -149,7 +150,7 @@ function listeningUrl(server: Server, path: string | null): string {
 async function listen(flags: ListenFlags, command: Command): Promise<void> {
   const port = parsePort(flags.port);
   const options: ListenOptions = {
-    secret: flags.secret ?? null,
+    secret: flags.secret === undefined ? null : parseSecret(flags.secret),
     forward: flags.forward === undefined ? null : parseForwardTarget(flags.forward, flags.allowRemoteForward === true),
     path: parsePath(flags.path),
     json: settingsFlagsOf(command).json === true,

@@ -32,9 +32,15 @@ export function parseTolerance(value: string): number {
   return seconds === 0 ? Infinity : seconds;
 }
 
+/** Checks `--secret`: an empty or blank value, such as an unset shell variable, is a UsageError rather than a secret. */
+export function parseSecret(value: string): string {
+  if (value.trim() === '') throw new UsageError('--secret is empty; pass the webhook secret, as shown when the webhook was created');
+  return value;
+}
+
 /** Runs the checks that the flags ask for; throws UsageError when they name no complete scheme. */
 export function runChecks(flags: VerifyFlags, body: Buffer): { scheme: string; check: SignatureCheck }[] {
-  if (flags.secret.trim() === '') throw new UsageError('--secret is empty; pass the webhook secret, as shown when the webhook was created');
+  parseSecret(flags.secret);
   const standardFlags = { 'webhook-id': flags.webhookId, 'webhook-timestamp': flags.webhookTimestamp, 'webhook-signature': flags.webhookSignature };
   const standardGiven = Object.entries(standardFlags).filter(([, value]) => value !== undefined);
   if (standardGiven.length > 0 && standardGiven.length < 3) {

@@ -73,6 +73,19 @@ export const cancelWaiting = prepared(
    WHERE d.seq = c.seq`,
 );
 
+/** Like cancelWaiting, for every deleted or deactivated webhook at once: what their workers gave back unfinished. */
+export const cancelAbandoned = prepared(
+  'dits_delivery_cancel_abandoned',
+  `UPDATE deliveries d
+   SET status = CASE WHEN d.status IN ('pending', 'retrying') THEN 'cancelled' ELSE d.status END,
+       next_attempt_at = NULL, manual = false, resume_at = NULL, updated_at = $1
+   FROM (SELECT seq FROM deliveries
+         WHERE next_attempt_at IS NOT NULL AND (lease_expires_at IS NULL OR lease_expires_at <= $1)
+           AND webhook_id IN (SELECT id FROM webhooks WHERE deleted_at IS NOT NULL OR NOT active)
+         ORDER BY seq FOR UPDATE) c
+   WHERE d.seq = c.seq`,
+);
+
 export const insertToken = prepared(
   'dits_token_insert',
   'INSERT INTO tokens (name, scopes, hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING *',

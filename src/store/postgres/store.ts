@@ -414,6 +414,11 @@ export class PostgresStore implements Store {
     await this.queue.release(leases);
   }
 
+  async cancelAbandonedDeliveries(now: number): Promise<number> {
+    const result = await this.pool.query(sql.cancelAbandoned([now]));
+    return result.rowCount ?? 0;
+  }
+
   async nextDueAt(): Promise<number | null> {
     return this.queue.nextDueAt();
   }
