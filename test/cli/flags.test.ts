@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { deliveryQuery } from '../../src/cli/commands/deliveries.js';
 import { parsePort } from '../../src/cli/commands/listen.js';
 import { parseScopes } from '../../src/cli/commands/tokens.js';
-import { parseSecret, parseTolerance } from '../../src/cli/commands/verify.js';
+import { parseSecret, parseTolerance, runChecks } from '../../src/cli/commands/verify.js';
 import { UsageError } from '../../src/cli/errors.js';
 import { buildEventBody, parseFieldFlag, parseFieldValue } from '../../src/cli/event-fields.js';
 import { parseFullName, parseId, parseRepoReference } from '../../src/cli/references.js';
@@ -178,6 +178,9 @@ describe('small parsers', () => {
     assert.equal(parseSecret('whsec_abc'), 'whsec_abc');
     throwsUsage(() => parseSecret(''), /^--secret is empty; pass the webhook secret/);
     throwsUsage(() => parseSecret(' \t'), /^--secret is empty; pass the webhook secret/);
+    const flags = { secret: 's'.repeat(20), bodyFile: '-', tolerance: '300' };
+    throwsUsage(() => runChecks({ ...flags, webhookId: '', webhookTimestamp: '1', webhookSignature: 'v1,x' }, Buffer.from('{}')), /^--webhook-id is empty; pass the webhook-id header value/);
+    throwsUsage(() => runChecks({ ...flags, signature: ' ' }, Buffer.from('{}')), /^--signature is empty; pass the X-Hub-Signature-256 header value/);
   });
 
   test('scopes', () => {

@@ -43,6 +43,11 @@ export function runChecks(flags: VerifyFlags, body: Buffer): { scheme: string; c
   parseSecret(flags.secret);
   const standardFlags = { 'webhook-id': flags.webhookId, 'webhook-timestamp': flags.webhookTimestamp, 'webhook-signature': flags.webhookSignature };
   const standardGiven = Object.entries(standardFlags).filter(([, value]) => value !== undefined);
+  const blank = [...standardGiven, ['signature', flags.signature] as const].find(([, value]) => value !== undefined && value.trim() === '');
+  if (blank) {
+    const header = blank[0] === 'signature' ? 'X-Hub-Signature-256' : blank[0];
+    throw new UsageError(`--${blank[0]} is empty; pass the ${header} header value as the request carried it, or leave the flag out`);
+  }
   if (standardGiven.length > 0 && standardGiven.length < 3) {
     const missing = Object.entries(standardFlags).filter(([, value]) => value === undefined).map(([name]) => `--${name}`);
     throw new UsageError(`Standard Webhooks verification needs --webhook-id, --webhook-timestamp and --webhook-signature; missing ${missing.join(', ')}`);
