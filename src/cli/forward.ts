@@ -14,10 +14,16 @@ const FORWARDED_HEADERS = ['content-type', 'user-agent', 'x-hub-signature-256', 
 /** Same limit as the service's delivery timeout, so a slow handler shows up the way it would in production. */
 const FORWARD_TIMEOUT_MS = 10_000;
 
-/** Reports whether a URL host name is a loopback address: `localhost`, 127.0.0.0/8 or ::1, also IPv4-mapped. */
+/**
+ * Reports whether a URL host name is a loopback address: `localhost` (also
+ * with the root's trailing dot), 127.0.0.0/8 or ::1, also IPv4-mapped, which
+ * the URL parser writes in hexadecimal (`::ffff:7f00:1`).
+ */
 export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase().replace(/(?<=[a-z])\.$/, '');
   if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  const mappedHex = /^::ffff:([0-9a-f]{1,4}):[0-9a-f]{1,4}$/.exec(host);
+  if (mappedHex) return parseInt(mappedHex[1], 16) >> 8 === 127;
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(host);
   const address = mapped ? mapped[1] : host;
   if (isIP(address) === 4) return address.startsWith('127.');

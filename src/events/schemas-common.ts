@@ -71,13 +71,13 @@ export const objectIdSchema: JsonSchema = {
 };
 
 /**
- * The name after `refs/`, `refs/heads/` or `refs/tags/`, by the rules that Git
- * and Dits apply to ref files: no control characters, spaces or any of
- * ~ ^ : ? * [ \, no `..` or `@{`, no part that starts with `.` or ends with
- * `.lock`, no empty part, and no `/` or `.` at the end.
+ * The name after `refs/`, `refs/heads/` or `refs/tags/`: a path of ref files
+ * under `.dits/refs`, so no control characters and no empty, `.` or `..`
+ * part. Dits sets no stricter rule, and names with spaces or accents occur,
+ * so every other character is accepted.
  */
-const REF_NAME = String.raw`(?!\.)(?!.*\.\.)(?!.*@\{)(?!.*//)(?!.*/\.)(?!.*\.lock(?:/|$))(?!.*[/.]$)[^\x00-\x20\x7f~^:?*\[\\]+`;
-const REF_RULES = 'without spaces, control characters, ~ ^ : ? * [ \\, "..", "@{", parts that start with "." or end with ".lock", or a "/" or "." at the end';
+const REF_NAME = String.raw`(?!(?:[^/]*/)*\.{1,2}(?:/|$))(?!.*//)(?!.*/$)[^\x00-\x1f\x7f]+`;
+const REF_RULES = 'without control characters, empty, "." or ".." parts, or a "/" at the end';
 
 export const refSchema: JsonSchema = {
   type: 'string',

@@ -13,6 +13,7 @@ import { runAction } from '../run-action.js';
 import { settingsFlagsOf } from '../settings.js';
 import { checkHubSignature, checkStandardSignature, describeChecks, type SignatureCheck } from '../signature-check.js';
 import { parseSecret } from './verify.js';
+import { redactUrl } from '../../delivery/target-url.js';
 
 interface ListenFlags {
   port: string;
@@ -169,7 +170,7 @@ async function listen(flags: ListenFlags, command: Command): Promise<void> {
   else {
     print(`Listening on ${url}`);
     print(options.secret ? 'Checking both signature schemes with the given secret.' : 'Not checking signatures; pass --secret to check them.');
-    if (options.forward) print(`Forwarding each delivery to ${options.forward.href}`);
+    if (options.forward) print(`Forwarding each delivery to ${redactUrl(options.forward)}`);
   }
 
   const stop = () => {
