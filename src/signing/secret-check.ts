@@ -66,7 +66,7 @@ export class SecretReadiness {
     const check = await checkStoredSecrets(this.store, this.secretBox);
     const reason =
       check.sealed > 0 && check.unavailable === check.sealed
-        ? `none of the ${check.sealed} encrypted webhook secrets opens with the configured encryption key, so every delivery would fail: ${check.reason}`
+        ? `${this.secretBox.enabled ? `none of the ${check.sealed} encrypted webhook secrets opens with the configured encryption key` : `the ${check.sealed} webhook secrets are encrypted and no encryption key is set`}, so every delivery would fail: ${check.reason}`
         : null;
     this.checked = { at: now, reason };
     return reason;

@@ -146,6 +146,12 @@ export function decodeCursor(cursor: string): number | null {
   return match ? Number(match[1]) : null;
 }
 
+/** Splits a replay's deliveries into attempted and cancelled; the rest still wait for their attempt. */
+function replayProgress(total: number, queued: number, cancelled: number): { completed: number; cancelled: number } {
+  const done = Math.max(0, total - queued);
+  return { completed: Math.max(0, done - cancelled), cancelled: Math.min(cancelled, done) };
+}
+
 export function toReplay(row: Row): ReplayRecord {
   return {
     id: num(row.id),
@@ -154,7 +160,7 @@ export function toReplay(row: Row): ReplayRecord {
     until: numOrNull(row.until),
     onlyFailed: bool(row.only_failed),
     total: num(row.total),
-    completed: num(row.completed ?? 0),
+    ...replayProgress(num(row.total), num(row.queued ?? 0), num(row.cancelled ?? 0)),
     createdAt: num(row.created_at),
   };
 }

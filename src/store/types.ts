@@ -265,8 +265,10 @@ export interface ReplayRecord {
   onlyFailed: boolean;
   /** Deliveries queued for a manual attempt when the replay was created. */
   total: number;
-  /** Deliveries whose replay attempt has finished. */
+  /** Deliveries whose replay attempt has been made. */
   completed: number;
+  /** Deliveries whose replay attempt was cancelled before it ran, because the webhook was deactivated or deleted. */
+  cancelled: number;
   createdAt: number;
 }
 
@@ -334,15 +336,23 @@ export interface Store {
 
   listDeliveries(query: DeliveryQuery): Promise<Page<DeliverySummary>>;
   getDelivery(webhookId: number, id: string): Promise<DeliveryDetail | null>;
-  /** Queues a manual attempt now, or returns 'in_progress' while a worker leases the delivery. */
-  requestRedelivery(webhookId: number, id: string, now: number): Promise<DeliverySummary | 'in_progress' | null>;
+  /**
+   * Queues a manual attempt now, or returns 'in_progress' while a worker
+   * leases the delivery or a manual attempt waits, and 'inactive' when the
+   * webhook is deactivated or deleted. The webhook is checked in the same
+   * transaction, so a concurrent deactivation either comes first or cancels
+   * the queued attempt.
+   */
+  requestRedelivery(webhookId: number, id: string, now: number): Promise<DeliverySummary | 'in_progress' | 'inactive' | null>;
 
   /**
    * Queues one manual attempt for every delivery of the webhook created in
    * [since, until) that is not in flight, all failed or cancelled ones when
    * `onlyFailed`, and records the replay so that its progress can be read.
+   * Returns 'inactive', queueing nothing, when the webhook is deactivated or
+   * deleted, checked as requestRedelivery checks it.
    */
-  createReplay(input: { webhookId: number; since: number; until: number | null; onlyFailed: boolean }, now: number): Promise<ReplayRecord>;
+  createReplay(input: { webhookId: number; since: number; until: number | null; onlyFailed: boolean }, now: number): Promise<ReplayRecord | 'inactive'>;
   getReplay(webhookId: number, id: number): Promise<ReplayRecord | null>;
   listReplays(webhookId: number): Promise<ReplayRecord[]>;
 

@@ -63,9 +63,14 @@ export function watchOptionsFromFlags(dirs: string[], flags: WatchFlags, env: No
   };
 }
 
-/** Formats validation problems with the flag names a user typed, one per line. */
+/** Formats validation problems with the flag names a user typed, one per line. A field such as `dirs[2]` is shown as `<dir>`. */
 export function describeOptionErrors(details: FieldError[]): string {
-  return details.map((detail) => `${FLAG_OF_OPTION[detail.field] ?? detail.field}: ${detail.message}`).join('\n');
+  return details
+    .map((detail) => {
+      const label = FLAG_OF_OPTION[detail.field] ?? FLAG_OF_OPTION[detail.field.replace(/\[\d+\]$/, '')] ?? detail.field;
+      return `${label}: ${detail.message}`;
+    })
+    .join('\n');
 }
 
 export function registerWatchCommand(program: Command): void {

@@ -29,18 +29,46 @@ export interface EventRequest {
 /** Maximum login length that the service accepts in account objects. */
 const MAX_LOGIN_LENGTH = 100;
 
+/** Control characters (U+0000 to U+001F and U+007F), which the service rejects in logins. */
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/g;
+
+/** NUL characters and lone UTF-16 surrogates, which the service rejects in every string of an event. */
+const UNSENDABLE_TEXT = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
 /**
- * Turns a Dits name (a committer name, a lock owner) into an account login:
- * trimmed and cut to 100 characters, because the service rejects longer
- * logins and the event would be dropped. An empty name becomes `unknown`.
+ * Turns a Dits name (a committer name, a lock owner) into an account login
+ * that the service accepts, since it rejects the whole event otherwise. The
+ * name is trimmed, its control characters become U+FFFD, and it is cut to
+ * 100 UTF-16 code units without splitting a surrogate pair. An empty name
+ * becomes `unknown`.
  */
 export function accountLogin(name: string): string {
-  return name.trim().slice(0, MAX_LOGIN_LENGTH).trim() || 'unknown';
+  let login = name.trim().replace(CONTROL_CHARACTERS, '\ufffd').slice(0, MAX_LOGIN_LENGTH);
+  if (/[\ud800-\udbff]$/.test(login)) login = login.slice(0, -1);
+  return login.trim() || 'unknown';
 }
 
 /** Builds the `sender` object of an event. Dits stores no account ids, so it carries only the login. */
 export function senderOf(name: string): { login: string; type: 'user' } {
   return { login: accountLogin(name), type: 'user' };
+}
+
+/**
+ * Returns a copy of an event body in which every string, object keys
+ * included, has its NUL characters and lone UTF-16 surrogates replaced with
+ * U+FFFD. The service rejects an event with either, and Dits stores commit
+ * messages, names and paths as it got them.
+ */
+export function sendableBody(body: EventBody): EventBody {
+  return sendableValue(body) as EventBody;
+}
+
+function sendableValue(value: unknown): unknown {
+  if (typeof value === 'string') return value.replace(UNSENDABLE_TEXT, '\ufffd');
+  if (Array.isArray(value)) return value.map(sendableValue);
+  if (value === null || typeof value !== 'object') return value;
+  // Object.fromEntries defines own properties, so a key named `__proto__` stays an ordinary field.
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [sendableValue(key), sendableValue(item)]));
 }
 
 /**

@@ -1,9 +1,10 @@
 /**
  * Sends the events of one outbox to the server, oldest first, one at a time,
  * so the server receives them in the order they happened. While the server
- * is unreachable or responds with 408, 429, 5xx, 401 or 403, the head event
- * stays queued and is retried with capped exponential backoff. Any other 4xx
- * response drops it with an error log line.
+ * is unreachable, responds with 408, 429, 5xx, 401 or 403, or does not have
+ * the repository (404 `repo_not_found`), the head event stays queued and is
+ * retried with capped exponential backoff. Any other 4xx response drops it
+ * with an error log line.
  */
 import type { Logger } from 'pino';
 import { ApiRequestError } from './api-client.js';
@@ -73,6 +74,8 @@ export class EventSender {
     const { outbox, backoff, logger } = this.options;
     const random = this.options.random ?? Math.random;
     let failures = 0;
+    // True from the first `repo_not_found` until an event goes through, so that the wait is logged once.
+    let waitingForRepository = false;
     while (!this.abort.signal.aborted) {
       const entry = outbox.peek();
       if (!entry) {
@@ -84,14 +87,23 @@ export class EventSender {
       if (result.kind === 'stopped') break;
       if (result.kind === 'completed' || result.kind === 'resend') {
         failures = 0;
+        waitingForRepository = false;
         continue;
       }
       failures++;
       const delayMs = retryDelayMs(failures, backoff, random(), result.retryAfterMs);
-      logger.warn(
-        { event: entry.body.event, idempotency_key: entry.key, attempt: failures, retry_in_ms: delayMs, error: describeError(result.error) },
-        'sending the event failed; it stays queued and will be retried',
-      );
+      const fields = { event: entry.body.event, idempotency_key: entry.key, attempt: failures, retry_in_ms: delayMs, error: describeError(result.error) };
+      if (!isRepoNotFound(result.error)) {
+        logger.warn(fields, 'sending the event failed; it stays queued and will be retried');
+      } else if (waitingForRepository) {
+        logger.debug(fields, 'the server still has no repository for the events; they stay queued and will be retried');
+      } else {
+        waitingForRepository = true;
+        logger.warn(
+          { ...fields, queued_events: outbox.size },
+          'the server has no repository for the events; they stay queued and are retried until it exists. Create it, or restart the watcher with a correct --repo id or with --create',
+        );
+      }
       await this.sleep(delayMs);
     }
   }
@@ -112,6 +124,11 @@ export class EventSender {
       if (signal.aborted) return { kind: 'stopped' };
       if (!(error instanceof ApiRequestError) || error.retryable) {
         return { kind: 'retry', error, retryAfterMs: error instanceof ApiRequestError ? error.retryAfterMs : null };
+      }
+      if (isRepoNotFound(error)) {
+        // The repository may not exist yet or may have been deleted. An owner/name mapping is looked up again on the next attempt.
+        resolver.forget();
+        return { kind: 'retry', error, retryAfterMs: error.retryAfterMs };
       }
       const smaller = error.status === 413 ? halveFileLists(entry.body) : null;
       if (smaller) {
@@ -194,6 +211,11 @@ export function halveFileLists(body: EventBody): { body: EventBody; pathsKept: n
     0,
   );
   return { body: { ...body, commits: cappedCommits.commits, head_commit: cappedHead.commits[0] }, pathsKept, omitted };
+}
+
+/** True for the server's 404 `repo_not_found`, and for the resolver's error when an owner/name lookup finds nothing. */
+function isRepoNotFound(error: unknown): boolean {
+  return error instanceof ApiRequestError && error.status === 404 && error.code === 'repo_not_found';
 }
 
 function describeError(error: unknown): { message: string; code?: string; status?: number | null } {

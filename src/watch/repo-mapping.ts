@@ -22,7 +22,7 @@ export function repoKeyOf(mapping: RepoMapping): string {
   return mapping.kind === 'id' ? `repo:${mapping.id}` : `name:${mapping.owner}/${mapping.name}`;
 }
 
-/** Resolves a mapping to a repository id once per process; a failed lookup is tried again on the next call. */
+/** Resolves a mapping to a repository id once and keeps it until `forget`. A failed lookup is tried again on the next call. */
 export class RepoResolver {
   private id: number | null;
 
@@ -31,6 +31,11 @@ export class RepoResolver {
     private readonly mapping: RepoMapping,
   ) {
     this.id = mapping.kind === 'id' ? mapping.id : null;
+  }
+
+  /** Drops a looked-up id, so that the next call looks the owner/name up again. A fixed id (`--repo`) stays. */
+  forget(): void {
+    if (this.mapping.kind === 'name') this.id = null;
   }
 
   async resolve(signal?: AbortSignal): Promise<number> {

@@ -102,6 +102,10 @@ function checkServerUrl(errors: FieldError[], serverUrl: string): void {
   }
 }
 
+/** The service's rule for owner logins and repository names (`slug` in src/api/schemas.ts). */
+const SERVER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+const SERVER_NAME_RULE = "1 to 100 letters, digits, '.', '_' or '-', starting with a letter or digit";
+
 function checkMapping(errors: FieldError[], options: WatchOptions): void {
   const hasRepo = options.repo !== undefined;
   const hasOwner = options.owner !== undefined;
@@ -114,19 +118,30 @@ function checkMapping(errors: FieldError[], options: WatchOptions): void {
   if (hasRepo && options.dirs.length > 1) {
     errors.push({ field: 'repo', message: `one repository id cannot serve ${options.dirs.length} working copies; use owner to map each folder to its own repository, or start one watcher per folder` });
   }
-  if (hasOwner && (typeof options.owner !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(options.owner))) {
-    errors.push({ field: 'owner', message: `expected an owner name of letters, digits, '.', '_' or '-', got ${JSON.stringify(options.owner)}` });
+  if (hasOwner && (typeof options.owner !== 'string' || !SERVER_NAME.test(options.owner))) {
+    errors.push({ field: 'owner', message: `expected an owner name of ${SERVER_NAME_RULE}, got ${JSON.stringify(options.owner)}` });
   }
   if (options.create && !hasOwner) errors.push({ field: 'create', message: 'create needs owner: only repositories named after their folder can be created' });
 }
 
-/** Reports a folder given twice, and, with owner, two folders whose names map to the same repository. */
-function checkDistinctDirs(errors: FieldError[], options: WatchOptions): void {
+/**
+ * Reports a folder given twice, and, with owner, a folder whose name is not a
+ * valid repository name or two folders whose names map to the same repository.
+ */
+function checkDirs(errors: FieldError[], options: WatchOptions): void {
   const seenPaths = new Map<string, number>();
   const seenNames = new Map<string, number>();
   for (const [index, dir] of options.dirs.entries()) {
     const absolute = resolve(dir);
     const name = basename(absolute);
+    if (options.owner !== undefined && !SERVER_NAME.test(name)) {
+      errors.push({
+        field: `dirs[${index}]`,
+        message:
+          `expected a folder name that is a valid repository name (${SERVER_NAME_RULE}), because the repository ${options.owner}/<folder name> is named after it, ` +
+          `got ${JSON.stringify(name)} from ${JSON.stringify(dir)}; rename the folder, or watch it alone with --repo and the id of an existing repository`,
+      });
+    }
     if (seenPaths.has(absolute)) {
       errors.push({ field: `dirs[${index}]`, message: `expected each working copy once, got ${JSON.stringify(dir)} again (also dirs[${seenPaths.get(absolute)}]); remove the repeat` });
     } else if (options.owner !== undefined && seenNames.has(name)) {
@@ -151,7 +166,7 @@ export function validateWatchOptions(options: WatchOptions): FieldError[] {
     errors.push({ field: 'token', message: 'expected an API token with the events:write scope, got an empty value; set --token or DITS_WEBHOOKS_TOKEN' });
   }
   checkMapping(errors, options);
-  if (Array.isArray(options.dirs)) checkDistinctDirs(errors, options);
+  if (Array.isArray(options.dirs)) checkDirs(errors, options);
   if (options.sender !== undefined && options.sender.trim() === '') errors.push({ field: 'sender', message: 'expected a non-empty login, got an empty string' });
   checkInteger(errors, 'pollIntervalMs', options.pollIntervalMs, 10, 3_600_000, 'milliseconds');
   checkInteger(errors, 'debounceMs', options.debounceMs, 0, 60_000, 'milliseconds');

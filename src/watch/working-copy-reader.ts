@@ -9,7 +9,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isNotFound, listRefNames, parseLocks, readRef, readTextIfExists } from './dits-format.js';
+import { isNotFound, isSendableRefName, listRefNames, parseLocks, readRef, readTextIfExists } from './dits-format.js';
 import type { LockEntry, RefHeads, RefKind } from './dits-format.js';
 import type { Snapshot } from './snapshot.js';
 
@@ -27,6 +27,8 @@ export interface ObservedState {
   locks: Map<string, LockEntry>;
   /** Files that stayed half-written through every attempt, relative to `.dits`; their previous values were kept. */
   unready: string[];
+  /** Refs (`refs/heads/<name>`, `refs/tags/<name>`) left out of `refs` because the service rejects their names. */
+  skippedRefs: string[];
   /** Keys of `locks.json` whose values were malformed; their previous entries were kept. */
   malformedLocks: string[];
   /** True when `locks.json` does not exist. */
@@ -54,18 +56,22 @@ export class MissingDitsFolderError extends Error {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function readRefsSettled(ditsDir: string, previous: RefHeads, retry: ReadRetry): Promise<{ refs: RefHeads; unready: string[] }> {
+async function readRefsSettled(ditsDir: string, previous: RefHeads, retry: ReadRetry): Promise<{ refs: RefHeads; unready: string[]; skipped: string[] }> {
   const refs: RefHeads = { heads: new Map(), tags: new Map() };
+  const skipped: string[] = [];
   let pending: Array<{ kind: RefKind; name: string }> = [];
   for (const kind of ['heads', 'tags'] as const) {
-    for (const name of await listRefNames(ditsDir, kind)) pending.push({ kind, name });
+    for (const name of await listRefNames(ditsDir, kind)) {
+      if (isSendableRefName(name)) pending.push({ kind, name });
+      else skipped.push(`refs/${kind}/${name}`);
+    }
   }
 
   for (let attempt = 0; attempt < retry.attempts && pending.length > 0; attempt++) {
     if (attempt > 0) await sleep(retry.initialDelayMs * 2 ** (attempt - 1));
     const stillPending: typeof pending = [];
     for (const ref of pending) {
-      const value = await readRef(ditsDir, ref.kind, ref.name);
+      const value = readRef(ditsDir, ref.kind, ref.name);
       if (value === 'unready') stillPending.push(ref);
       else if (value !== 'missing') refs[ref.kind].set(ref.name, value);
     }
@@ -76,7 +82,7 @@ async function readRefsSettled(ditsDir: string, previous: RefHeads, retry: ReadR
     const kept = previous[ref.kind].get(ref.name);
     if (kept !== undefined) refs[ref.kind].set(ref.name, kept);
   }
-  return { refs, unready: pending.map((ref) => `refs/${ref.kind}/${ref.name}`) };
+  return { refs, unready: pending.map((ref) => `refs/${ref.kind}/${ref.name}`), skipped };
 }
 
 function entryOf(lock: LockEntry): LockEntry {
@@ -141,6 +147,7 @@ export async function readWorkingCopy(
     refs: refs.refs,
     locks: locks.locks,
     unready: locks.unready ? [...refs.unready, 'locks.json'] : refs.unready,
+    skippedRefs: refs.skipped,
     malformedLocks: locks.malformed,
     locksFileMissing: locks.missing,
   };

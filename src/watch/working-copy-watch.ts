@@ -12,8 +12,9 @@ import type { Logger } from 'pino';
 import type { ApiClient } from './api-client.js';
 import type { BackoffPolicy } from './backoff.js';
 import type { WalkLimits } from './commit-graph.js';
+import { isSendableRefName } from './dits-format.js';
 import type { RefHeads } from './dits-format.js';
-import { idempotencyKey } from './event-request.js';
+import { idempotencyKey, sendableBody } from './event-request.js';
 import type { EventRequest } from './event-request.js';
 import { EventSender } from './event-sender.js';
 import { diffLocks, nextExpiryMs } from './lock-events.js';
@@ -47,6 +48,16 @@ export interface WorkingCopyOptions {
   fallbackLogin: string;
 }
 
+/**
+ * Removes refs whose names the service rejects from a stored snapshot, which
+ * a watcher without the name check may have written. Otherwise the first scan
+ * would report them as deleted, in events the service rejects.
+ */
+function withoutUnsendableRefs(snapshot: Snapshot): Snapshot {
+  const keep = (refs: Map<string, string>) => new Map([...refs].filter(([name]) => isSendableRefName(name)));
+  return { ...snapshot, refs: { heads: keep(snapshot.refs.heads), tags: keep(snapshot.refs.tags) } };
+}
+
 /** setTimeout's largest delay; a lock expiring later is caught by a later timer or by polling. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Time `locks.json` must stay missing, while locks were held, before its locks count as released, in ms. */
@@ -77,6 +88,8 @@ export class WorkingCopyWatch {
   private scanErrorMessage: string | null = null;
   /** Malformed `locks.json` keys logged last, joined, so that the same ones are not logged on every scan. */
   private malformedLocksLogged = '';
+  /** Skipped refs (rejected names) already logged. A name is logged again only after a scan without its file. */
+  private readonly skippedRefsLogged = new Set<string>();
   /** Refs (`heads/<name>`, `tags/<name>`) missing since the given performance.now() time, not reported yet. */
   private readonly missingRefsSince = new Map<string, number>();
   private confirmTimer: NodeJS.Timeout | null = null;
@@ -110,7 +123,7 @@ export class WorkingCopyWatch {
     const copy = new WorkingCopyWatch(options, outbox);
     const stored = await loadSnapshot(options.paths.snapshot);
     if (stored) {
-      copy.snapshot = stored;
+      copy.snapshot = withoutUnsendableRefs(stored);
       await copy.scanNow();
     } else {
       await copy.takeBaseline();
@@ -160,6 +173,7 @@ export class WorkingCopyWatch {
   /** Records the current state without events: changes before the first start are not reported. */
   private async takeBaseline(): Promise<void> {
     const observed = await readWorkingCopy(this.ditsDir, this.snapshot, this.options.readRetry);
+    this.logSkippedRefs(observed.skippedRefs);
     // Locks that had already expired before the first start are not reported as expiring now.
     const { locks } = diffLocks(new Map(), observed.locks, this.options.now());
     const baseline: Snapshot = { sequence: 0, refs: observed.refs, locks };
@@ -194,6 +208,7 @@ export class WorkingCopyWatch {
     const acceptMissingLocks = this.locksMissingSince !== null && now - this.locksMissingSince >= LOCKS_MISSING_GRACE_MS;
     const observed = await readWorkingCopy(this.ditsDir, previous, this.options.readRetry, acceptMissingLocks);
     this.locksMissingSince = observed.locksFileMissing ? (this.locksMissingSince ?? now) : null;
+    this.logSkippedRefs(observed.skippedRefs);
     if (observed.unready.length > 0) this.logger.debug({ files: observed.unready }, 'files still being written; kept their previous values');
     const malformed = observed.malformedLocks.join('\n');
     if (malformed !== '' && malformed !== this.malformedLocksLogged) this.logger.warn({ locks: observed.malformedLocks }, 'malformed locks.json entries; kept their previous values');
@@ -211,6 +226,18 @@ export class WorkingCopyWatch {
     this.snapshot = next;
     if (requests.length > 0) this.sender.notify();
     this.scheduleExpiryTimer();
+  }
+
+  private logSkippedRefs(skippedRefs: string[]): void {
+    for (const ref of skippedRefs) {
+      if (this.skippedRefsLogged.has(ref)) continue;
+      this.logger.warn(
+        { ref },
+        'skipping a ref whose name the server rejects (a control character, or an empty, "." or ".." part); rename its file under .dits/refs to have its changes sent',
+      );
+    }
+    this.skippedRefsLogged.clear();
+    for (const ref of skippedRefs) this.skippedRefsLogged.add(ref);
   }
 
   /**
@@ -244,11 +271,12 @@ export class WorkingCopyWatch {
     }
   }
 
+  /** Queues events of every kind. Their bodies pass through sendableBody here, so the outbox contains only text the server accepts. */
   private async queue(requests: EventRequest[], firstSequence: number): Promise<void> {
     const queuedAt = new Date().toISOString();
     const entries = requests.map((request, index) => ({
       key: idempotencyKey(this.repoKey, firstSequence + index + 1, request),
-      body: request.body,
+      body: sendableBody(request.body),
       queuedAt,
     }));
     await this.outbox.append(entries);

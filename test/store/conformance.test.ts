@@ -502,13 +502,12 @@ function conformance(backend: Backend): void {
         await store.updateWebhook(scope, hook.id, { active: false }, 3_000);
         assert.equal((await store.getDelivery(hook.id, delivery.id))?.status, 'cancelled');
         assert.deepEqual(await store.claimDue(claimOptions()), []);
-        const manual = await store.requestRedelivery(hook.id, delivery.id, 4_000);
-        assert.ok(manual);
-        assert.notEqual(manual, 'in_progress');
-        const claimed = await store.claimDue(claimOptions());
-        assert.equal(claimed.length, 1, 'a manual redelivery goes out to an inactive webhook');
-        assert.equal(claimed[0].manual, true);
-        await store.releaseLeases([{ deliveryId: claimed[0].id, leaseToken: claimed[0].leaseToken }]);
+        assert.equal(await store.requestRedelivery(hook.id, delivery.id, 4_000), 'inactive');
+        assert.equal(await store.createReplay({ webhookId: hook.id, since: 0, until: null, onlyFailed: false }, 4_000), 'inactive');
+        assert.deepEqual(await store.claimDue(claimOptions()), [], 'nothing was queued for the inactive webhook');
+        await store.updateWebhook(scope, hook.id, { active: true }, 4_500);
+        const manual = await store.requestRedelivery(hook.id, delivery.id, 4_600);
+        assert.ok(manual && manual !== 'in_progress' && manual !== 'inactive');
         await store.deleteWebhook(scope, hook.id, 5_000);
         assert.deepEqual(await store.claimDue(claimOptions()), [], 'deleted webhooks get nothing');
       }));
@@ -677,6 +676,8 @@ function conformance(backend: Backend): void {
         const cancelled = page.items.filter((d) => d.status === 'cancelled');
         assert.equal(cancelled.length, 1);
         assert.equal(cancelled[0].updatedAt, 10_400);
+        assert.equal(await store.requestRedelivery(hook.id, leased.id, 10_450), 'inactive');
+        await store.updateWebhook(scope, hook.id, { active: true }, 10_460);
         assert.equal(await store.requestRedelivery(hook.id, held.id, 10_500), 'in_progress');
         const again = await store.requestRedelivery(hook.id, leased.id, 10_500);
         assert.ok(again, 'a dropped manual attempt can be asked for again');
@@ -827,6 +828,40 @@ function conformance(backend: Backend): void {
           [replay.id, 1, 1],
         ]);
         assert.equal(await store.getReplay(hook.id + 1, replay.id), null);
+      }));
+
+    test('replay progress counts cancelled attempts', () =>
+      withStore(async (store) => {
+        const repo = await makeRepo(store);
+        const scope = { kind: 'repo' as const, repoId: repo.id };
+        const hook = await makeHook(store, scope);
+        await store.ingest([ingestItem(repo.id), ingestItem(repo.id), ingestItem(repo.id)]);
+        await store.completeAttempts((await store.claimDue(claimOptions())).map((d) => attemptResult(d, 'delivered')), 10_100);
+        const replay = await store.createReplay({ webhookId: hook.id, since: 0, until: null, onlyFailed: false }, 10_200);
+        assert.ok(replay !== 'inactive');
+        assert.equal(replay.total, 3);
+        const [first] = await store.claimDue(claimOptions({ now: 10_300, limit: 1 }));
+        await store.completeAttempts([attemptResult(first, 'delivered')], 10_400);
+        await store.updateWebhook(scope, hook.id, { active: false }, 10_500);
+        const progress = await store.getReplay(hook.id, replay.id);
+        assert.deepEqual([progress?.completed, progress?.cancelled], [1, 2]);
+        assert.equal(await store.queueSize(), 0);
+      }));
+
+    test('repository deletion cancels queued replays', () =>
+      withStore(async (store) => {
+        const repo = await makeRepo(store);
+        const hook = await makeHook(store, { kind: 'repo', repoId: repo.id });
+        await store.ingest([ingestItem(repo.id), ingestItem(repo.id)]);
+        await store.completeAttempts((await store.claimDue(claimOptions())).map((d) => attemptResult(d, 'failed', { statusCode: 400 })), 10_100);
+        const replay = await store.createReplay({ webhookId: hook.id, since: 0, until: null, onlyFailed: true }, 10_200);
+        assert.ok(replay !== 'inactive');
+        assert.equal(replay.total, 2);
+        assert.equal(await store.deleteRepository(repo.id, 10_300), true);
+        assert.deepEqual(await store.claimDue(claimOptions({ now: 10_400 })), []);
+        const statuses = (await store.listDeliveries({ webhookId: hook.id, limit: 10 })).items.map((d) => d.status);
+        assert.deepEqual(statuses, ['failed', 'failed'], 'the replayed deliveries keep their last result');
+        assert.equal((await store.getReplay(hook.id, replay.id))?.cancelled, 2);
       }));
 
     test('concurrent claimers keep the limit', () =>

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { hashToHex, parseCommit, parseLocks, parseManifest, parseRefContent } from '../../src/watch/dits-format.js';
+import { hashToHex, isSendableRefName, parseCommit, parseLocks, parseManifest, parseRefContent } from '../../src/watch/dits-format.js';
 import { emptySnapshot } from '../../src/watch/snapshot.js';
 import type { Snapshot } from '../../src/watch/snapshot.js';
 import { MissingDitsFolderError, readWorkingCopy } from '../../src/watch/working-copy-reader.js';
@@ -41,6 +41,26 @@ describe('parseRefContent', () => {
   ];
   for (const [name, input, expected] of cases) {
     test(name, () => assert.equal(parseRefContent(input), expected));
+  }
+});
+
+describe('isSendableRefName', () => {
+  const cases: Array<[string, string, boolean]> = [
+    ['plain name', 'main', true],
+    ['nested name', 'feature/x', true],
+    ['space and accent', 'my branch/été', true],
+    ['dots inside a part', 'v1..2/.hidden', true],
+    ['tab', 'bad\tname', false],
+    ['newline', 'bad\n', false],
+    ['DEL', 'bad\u007f', false],
+    ['empty', '', false],
+    ['empty part', 'a//b', false],
+    ['dot part', 'a/./b', false],
+    ['dot-dot part', '..', false],
+    ['slash at the end', 'a/', false],
+  ];
+  for (const [name, input, expected] of cases) {
+    test(name, () => assert.equal(isSendableRefName(input), expected));
   }
 });
 
@@ -171,6 +191,18 @@ describe('readWorkingCopy', () => {
     const state = await readWorkingCopy(fixture.ditsDir, snapshotWith({ main: ID_A }), { attempts: 8, initialDelayMs: 5 });
     clearTimeout(completion);
     assert.equal(state.refs.heads.get('main'), ID_B);
+    assert.deepEqual(state.unready, []);
+  }));
+
+  test('rejected ref names are skipped', withFixture(async (fixture) => {
+    fixture.setRef('heads/main', ID_A);
+    fixture.setRef('heads/bad\tname', ID_A);
+    fixture.setRef('tags/v\u00011', ID_B);
+    fixture.setRef('heads/my branch', ID_B);
+    const state = await readWorkingCopy(fixture.ditsDir, emptySnapshot(), FAST_RETRY);
+    assert.deepEqual([...state.refs.heads.keys()], ['main', 'my branch']);
+    assert.deepEqual([...state.refs.tags.keys()], []);
+    assert.deepEqual(state.skippedRefs, ['refs/heads/bad\tname', 'refs/tags/v\u00011']);
     assert.deepEqual(state.unready, []);
   }));
 

@@ -12,6 +12,15 @@ import { waitFor, withDeadline } from './test-support.js';
 const logger = pino({ level: 'silent' });
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
+// main.ts belongs to the CLI; this registers the command on a program of its own.
+const WATCH_SCRIPT = [
+  "import { Command } from 'commander';",
+  "const { registerWatchCommand } = await import('./src/watch/command.ts');",
+  'const program = new Command();',
+  'registerWatchCommand(program);',
+  "await program.parseAsync(process.argv.slice(1), { from: 'user' });",
+].join('\n');
+
 describe('watchOptionsFromFlags', () => {
   const env = { DITS_WEBHOOKS_URL: 'http://127.0.0.1:9000', DITS_WEBHOOKS_TOKEN: 'env-token' };
 
@@ -53,16 +62,8 @@ describe('watch command', () => {
     const c1 = fixture.writeCommit({ message: 'Start', files: { 'a.mp4': '1' } });
     fixture.setRef('heads/main', c1);
 
-    // main.ts belongs to the CLI; this registers the command on a program of its own.
-    const script = [
-      "import { Command } from 'commander';",
-      "const { registerWatchCommand } = await import('./src/watch/command.ts');",
-      'const program = new Command();',
-      'registerWatchCommand(program);',
-      "await program.parseAsync(process.argv.slice(1), { from: 'user' });",
-    ].join('\n');
     const args = ['watch', fixture.dir, '--url', server.url, '--repo', String(repo.id), '--poll-interval', '25', '--log-level', 'info'];
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, ...args], {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', WATCH_SCRIPT, ...args], {
       cwd: REPO_ROOT,
       env: { ...process.env, DITS_WEBHOOKS_TOKEN: server.token },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -82,5 +83,29 @@ describe('watch command', () => {
 
     child.kill('SIGTERM');
     assert.equal(await withDeadline(exited, 'the watcher to exit'), 0);
+  });
+
+  test('invalid folder name exits 2', async (t) => {
+    const fixture = DitsRepoFixture.create('My Film');
+    t.after(() => fixture.cleanup());
+    // Validation stops the command before its first request, so the URL is never contacted.
+    const args = ['watch', fixture.dir, '--url', 'http://127.0.0.1:9', '--owner', 'me', '--create'];
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', WATCH_SCRIPT, ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, DITS_WEBHOOKS_TOKEN: 'unused-token' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    t.after(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
+
+    assert.equal(await withDeadline(exited, 'the watcher to exit', 15_000), 2);
+    assert.match(stderr, /^Invalid watch options:$/m);
+    assert.match(stderr, /^<dir>: expected a folder name that is a valid repository name/m);
+    assert.match(stderr, /got "My Film" from ".*My Film"/);
+    assert.match(stderr, /rename the folder, or watch it alone with --repo/);
   });
 });

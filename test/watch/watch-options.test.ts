@@ -22,6 +22,10 @@ describe('validateWatchOptions', () => {
     ['blank sender', { sender: ' ' }, 'sender', /non-empty login/],
     ['same folder twice', { repo: undefined, owner: 'studio', dirs: ['/a/film', '/a/film/'] }, 'dirs[1]', /got "\/a\/film\/" again \(also dirs\[0\]\)/],
     ['same folder name with owner', { repo: undefined, owner: 'studio', dirs: ['/a/film', '/b/film'] }, 'dirs[1]', /would send both to studio\/film/],
+    ['owner of 101 characters', { repo: undefined, owner: 'o'.repeat(101) }, 'owner', /1 to 100 letters/],
+    ['folder name with a space', { repo: undefined, owner: 'me', create: true, dirs: ['/films/My Film'] }, 'dirs[0]', /got "My Film" from "\/films\/My Film"; rename the folder, or watch it alone with --repo/],
+    ['folder name of 101 characters', { repo: undefined, owner: 'me', dirs: ['/films/' + 'f'.repeat(101)] }, 'dirs[0]', /valid repository name \(1 to 100 letters/],
+    ['folder name starting with a dot', { repo: undefined, owner: 'me', dirs: ['/films/.film'] }, 'dirs[0]', /starting with a letter or digit/],
   ];
   for (const [name, change, field, message] of cases) {
     test(name, () => {
@@ -33,6 +37,12 @@ describe('validateWatchOptions', () => {
   }
 
   test('valid options pass', () => assert.deepEqual(validateWatchOptions(VALID), []));
+  test('folder name with a space passes with repo', () => {
+    assert.deepEqual(validateWatchOptions({ ...VALID, dirs: ['/films/My Film'] }), []);
+  });
+  test('folder name of 100 characters passes', () => {
+    assert.deepEqual(validateWatchOptions({ ...VALID, repo: undefined, owner: 'me', dirs: ['/films/' + 'f'.repeat(100)] }), []);
+  });
   test('owner mapping for two folders passes', () => {
     assert.deepEqual(validateWatchOptions({ ...VALID, repo: undefined, owner: 'studio', create: true, dirs: ['/a', '/b'] }), []);
   });

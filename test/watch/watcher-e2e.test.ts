@@ -548,4 +548,104 @@ describe('watcher against an ingestion endpoint', () => {
     assert.deepEqual(h.server.eventsOf(trailer.id).map((e) => e.body.tag), ['t1']);
     assert.deepEqual(h.received().map((b) => b.tag), ['p1']);
   });
+
+  test('unknown repository id waits', async (t) => {
+    const h = await harness(t);
+    // The contract server numbers repositories from 101, so the next one it adds is 102.
+    const watcher = await h.start({ repo: 102 });
+    h.fixture.setRef('tags/early', h.c1);
+    await waitFor(() => h.server.posts.filter((post) => post.repoId === 102 && post.status === 404).length >= 3, 'three 404 answers');
+    const waiting = h.logs.filter((line) => line.msg.startsWith('the server has no repository for the events'));
+    assert.equal(waiting.length, 1, 'the wait is logged once');
+    assert.equal((waiting[0].error as { code?: string }).code, 'repo_not_found');
+    assert.ok(!h.logs.some((line) => line.msg === 'the server rejected the event; it is dropped'));
+    assert.equal(outboxEventLines(h).length, 1);
+
+    const later = h.server.addRepo('studio', 'later');
+    assert.equal(later.id, 102);
+    await flushed(watcher);
+    assert.deepEqual(h.server.eventsOf(102).map((event) => event.body.tag), ['early']);
+  });
+
+  test('owner mapping finds a recreated repository', async (t) => {
+    const h = await harness(t);
+    const watcher = await h.start({ repo: undefined, owner: 'studio' });
+    h.fixture.setRef('tags/p1', h.c1);
+    await flushed(watcher);
+    assert.deepEqual(h.received().map((b) => b.tag), ['p1']);
+
+    // Deleted and created again on the server, under a new id.
+    h.server.repos.splice(0, 1, { ...h.repo, id: 150 });
+    h.fixture.setRef('tags/p2', h.c1);
+    await flushed(watcher);
+    assert.deepEqual(h.server.eventsOf(150).map((event) => event.body.tag), ['p2']);
+    assert.equal(h.logs.filter((line) => line.msg.startsWith('the server has no repository for the events')).length, 1);
+  });
+
+  test('rejected ref names are skipped', async (t) => {
+    const h = await harness(t);
+    h.fixture.setRef('heads/old\tname', h.c1);
+    let watcher = await h.start();
+    await flushed(watcher);
+    await h.stop();
+
+    // A snapshot from a watcher without the name check lists the name, and its file is gone now.
+    const snapshotPath = join(h.fixture.ditsDir, 'webhooks-watch.json');
+    const stored = JSON.parse(readFileSync(snapshotPath, 'utf8'));
+    stored.refs.heads['old\tname'] = h.c1;
+    writeFileSync(snapshotPath, JSON.stringify(stored));
+    h.fixture.deleteRef('heads/old\tname');
+
+    watcher = await h.start();
+    h.fixture.setRef('heads/bad\u0001name', h.c1);
+    h.fixture.setRef('tags/v\n1', h.c1);
+    h.fixture.setRef('tags/v 1', h.c1);
+    await h.waitForEvents(1);
+    for (let i = 0; i < 3; i++) await flushed(watcher);
+    await new Promise((resolve) => setTimeout(resolve, DELETION_CONFIRM_MS * 2));
+    await flushed(watcher);
+
+    assert.deepEqual(h.received(), [{ event: 'tag.created', ref: 'refs/tags/v 1', tag: 'v 1', sha: h.c1, sender: ADA }]);
+    const skipped = h.logs.filter((line) => line.msg.startsWith('skipping a ref whose name the server rejects')).map((line) => line.ref);
+    assert.deepEqual(skipped.sort(), ['refs/heads/bad\u0001name', 'refs/heads/old\tname', 'refs/tags/v\n1']);
+  });
+
+  test('rejected text is replaced', async (t) => {
+    const h = await harness(t);
+    const watcher = await h.start();
+    const author = { name: 'Ada \ud800 Editor', email: 'ada@example.com' };
+    const committer = { name: 'Gus\u0007Grader', email: 'gus@example.com' };
+    const c2 = h.fixture.writeCommit({ parent: h.c1, message: 'Cut\u0000two', files: { ...BASE_FILES, 'shot\u00001.exr': 'S1' }, author, committer });
+    h.fixture.setRef('heads/main', c2);
+    const [push] = await h.waitForEvents(1);
+    const commit = {
+      id: c2,
+      message: 'Cut\ufffdtwo',
+      timestamp: h.fixture.timestamps.get(c2),
+      author: { name: 'Ada \ufffd Editor', email: 'ada@example.com' },
+      committer,
+      added: ['shot\ufffd1.exr'],
+      modified: [],
+      removed: [],
+    };
+    assert.deepEqual(push, pushBody({ before: h.c1, after: c2, commits: [commit], login: 'Gus\ufffdGrader' }));
+
+    const lock: FixtureLock = { owner: 'ed\u0001itor', acquired_at: T0 / 1000, expires_at: T0 / 1000 + 3600, reason: '\udc00 note' };
+    h.fixture.writeLocks({ 'mix\u0000.wav': lock });
+    const events = await h.waitForEvents(2);
+    assert.deepEqual(events[1], {
+      event: 'lock.acquired',
+      lock: {
+        id: lockId({ path: 'mix\u0000.wav', owner: lock.owner, acquiredAt: lock.acquired_at, expiresAt: lock.expires_at, reason: lock.reason }),
+        path: 'mix\ufffd.wav',
+        owner: { login: 'ed\ufffditor' },
+        locked_at: secondsToIso(lock.acquired_at),
+        expires_at: secondsToIso(lock.expires_at),
+        reason: '\ufffd note',
+      },
+      sender: { login: 'ed\ufffditor', type: 'user' },
+    });
+    await flushed(watcher);
+    assert.equal(h.received().length, 2);
+  });
 });

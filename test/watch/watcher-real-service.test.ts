@@ -15,6 +15,7 @@ import { ZERO_ID } from '../../src/watch/dits-format.js';
 import { lockId, secondsToIso } from '../../src/watch/lock-events.js';
 import { osLogin } from '../../src/watch/watch-options.js';
 import { startWatcher } from '../../src/watch/watcher.js';
+import { DELETION_CONFIRM_MS } from '../../src/watch/working-copy-watch.js';
 import type { RunningWatcher, WatchOptions } from '../../src/watch/watcher.js';
 import { createHook } from '../support/fixtures.js';
 import { Receiver } from '../support/receiver.js';
@@ -432,5 +433,76 @@ describe('watcher against the real service', () => {
     assert.equal(h.logs.filter((line) => line.msg === 'event sent').length, 4, 'both events were sent twice');
     assert.equal(await h.settle(), 2);
     assert.deepEqual(countByEvent(h.deliveries()), { push: 1, 'tag.created': 1 });
+  });
+
+  test('rejected text is replaced', async (t) => {
+    const h = await harness(t);
+    const watcher = await h.start();
+    const author = { name: 'Ada \ud800 Editor', email: 'ada@example.com' };
+    const committer = { name: 'Gus\u0007Grader', email: 'gus@example.com' };
+    const c2 = h.fixture.writeCommit({ parent: h.c1, message: 'Cut\u0000two', files: { ...BASE_FILES, 'shot\u00001.exr': 'S1' }, author, committer });
+    h.fixture.setRef('heads/main', c2);
+    const lock: FixtureLock = { owner: 'ed\u0001itor', acquired_at: T0 / 1000, expires_at: T0 / 1000 + 3600, reason: '\udc00 note' };
+    h.fixture.writeLocks({ 'mix\u0000.wav': lock });
+
+    await h.waitForDeliveries(2);
+    await flushed(watcher);
+    assert.equal(await h.settle(), 2);
+    assert.ok(!h.logs.some((line) => line.msg === 'the server rejected the event; it is dropped'));
+    const commit = {
+      id: c2,
+      message: 'Cut\ufffdtwo',
+      timestamp: h.fixture.timestamps.get(c2),
+      author: { name: 'Ada \ufffd Editor', email: 'ada@example.com' },
+      committer,
+      added: ['shot\ufffd1.exr'],
+      modified: [],
+      removed: [],
+    };
+    const editor = { login: 'ed\ufffditor', type: 'user' };
+    assert.deepEqual(sorted(h.deliveries()), [
+      {
+        event: 'lock.acquired',
+        sender: editor,
+        lock: { ...lockBody('mix\u0000.wav', lock), path: 'mix\ufffd.wav', owner: { login: editor.login }, reason: '\ufffd note' },
+      },
+      pushBody({ before: h.c1, after: c2, commits: [commit], login: 'Gus\ufffdGrader' }),
+    ]);
+  });
+
+  test('rejected ref names are skipped', async (t) => {
+    const h = await harness(t);
+    const watcher = await h.start();
+    h.fixture.setRef('heads/bad\tname', h.c1);
+    h.fixture.setRef('tags/v\u007f1', h.c1);
+    h.fixture.setRef('heads/my branch', h.c1);
+    await h.waitForDeliveries(1);
+    for (let i = 0; i < 3; i++) await flushed(watcher);
+    h.fixture.deleteRef('heads/bad\tname');
+    await new Promise((resolve) => setTimeout(resolve, DELETION_CONFIRM_MS * 2));
+    await flushed(watcher);
+
+    assert.equal(await h.settle(), 1);
+    assert.deepEqual(h.deliveries(), [{ event: 'branch.created', sender: ADA, ref: 'refs/heads/my branch', branch: 'my branch', sha: h.c1 }]);
+    const skipped = h.logs.filter((line) => line.msg.startsWith('skipping a ref whose name the server rejects')).map((line) => line.ref);
+    assert.deepEqual(skipped.sort(), ['refs/heads/bad\tname', 'refs/tags/v\u007f1'], 'one warning per ref name');
+  });
+
+  test('unknown repository id waits', async (t) => {
+    const h = await harness(t);
+    const mappedById = { owner: undefined, create: false };
+    let watcher = await h.start({ ...mappedById, repo: h.repoId + 1000 });
+    h.fixture.setRef('tags/early', h.c1);
+    await waitFor(() => h.logs.some((line) => line.msg.startsWith('the server has no repository for the events')), 'the wait in the log');
+    assert.equal((h.logs.find((line) => line.msg.startsWith('the server has no repository for the events'))!.error as { code?: string }).code, 'repo_not_found');
+    assert.equal(outboxEventLines(h).length, 1);
+
+    // Restarted with the right id, the watcher sends the event that waited.
+    await h.stopWatcher();
+    watcher = await h.start({ ...mappedById, repo: h.repoId });
+    await flushed(watcher);
+    assert.equal(await h.settle(), 1);
+    assert.deepEqual(h.deliveries(), [{ event: 'tag.created', sender: ADA, ref: 'refs/tags/early', tag: 'early', sha: h.c1 }]);
+    assert.ok(!h.logs.some((line) => line.msg === 'the server rejected the event; it is dropped'));
   });
 });

@@ -41,11 +41,11 @@ function registerFor(app: FastifyInstance, context: ApiContext, prefix: string):
   app.post(`${prefix}/deliveries/:deliveryId/redeliver`, { config: { scope: 'write' } }, async (request, reply) => {
     const hook = await loadHook(request);
     const id = (request.params as Params).deliveryId as string;
-    if (!hook.active) {
-      throw new ApiError('webhook_inactive', `Webhook ${hook.id} is inactive; activate it with PATCH {"active": true} before redelivering to it.`);
-    }
+    const inactive = new ApiError('webhook_inactive', `Webhook ${hook.id} is inactive; activate it with PATCH {"active": true} before redelivering to it.`);
+    if (!hook.active) throw inactive;
     const result = UUID_PATTERN.test(id) ? await store.requestRedelivery(hook.id, id, clock()) : null;
     if (result === null) throw deliveryNotFound(id, hook.id);
+    if (result === 'inactive') throw inactive;
     if (result === 'in_progress') {
       throw new ApiError('delivery_in_progress', `Delivery ${id} has an attempt running or a manual attempt already queued; redeliver it after that attempt ends.`);
     }

@@ -41,7 +41,8 @@ export function replayView(replay: ReplayRecord): Record<string, unknown> {
     status_filter: replay.onlyFailed ? 'failed' : 'all',
     total: replay.total,
     completed: replay.completed,
-    state: replay.completed >= replay.total ? 'completed' : 'running',
+    cancelled: replay.cancelled,
+    state: replay.completed + replay.cancelled >= replay.total ? 'completed' : 'running',
     created_at: new Date(replay.createdAt).toISOString(),
   };
 }
@@ -55,9 +56,8 @@ function registerFor(app: FastifyInstance, context: ApiContext, prefix: string):
 
   app.post(`${prefix}/replays`, { config: { scope: 'write' }, bodyLimit: context.config.maxRequestBodyBytes }, async (request, reply) => {
     const hook = await loadHook(request);
-    if (!hook.active) {
-      throw new ApiError('webhook_inactive', `Webhook ${hook.id} is inactive; activate it with PATCH {"active": true} before replaying its deliveries.`);
-    }
+    const inactive = new ApiError('webhook_inactive', `Webhook ${hook.id} is inactive; activate it with PATCH {"active": true} before replaying its deliveries.`);
+    if (!hook.active) throw inactive;
     const body = validateInput<{ since: string; until?: string; status?: 'failed' | 'all' }>(replayCreateSchema, request.body);
     const now = clock();
     const since = parseTime(body.since, 'since') as number;
@@ -68,6 +68,7 @@ function registerFor(app: FastifyInstance, context: ApiContext, prefix: string):
       throw new ApiError('invalid_request', message, [{ field, message: body.until === undefined ? 'expected a time before now' : 'expected a time after since' }]);
     }
     const replay = await store.createReplay({ webhookId: hook.id, since, until, onlyFailed: (body.status ?? 'failed') === 'failed' }, now);
+    if (replay === 'inactive') throw inactive;
     context.wakeWorker();
     return reply.status(202).send(replayView(replay));
   });

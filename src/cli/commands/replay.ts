@@ -14,6 +14,7 @@ interface Replay {
   status_filter: 'failed' | 'all';
   total: number;
   completed: number;
+  cancelled: number;
   state: 'running' | 'completed';
 }
 
@@ -65,19 +66,21 @@ async function replay(hookId: string, flags: ReplayFlags, command: Command): Pro
   const deadline = Date.now() + timeoutSeconds * 1000;
   const interactive = process.stdout.isTTY === true && !settings.json;
   while (job.state !== 'completed' && Date.now() < deadline) {
-    if (interactive) process.stdout.write(`\r${progressBar(job.completed, job.total)}`);
+    if (interactive) process.stdout.write(`\r${progressBar(job.completed + job.cancelled, job.total)}`);
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     job = await client.get<Replay>(`${base}/${job.id}`);
   }
   if (settings.json) return printJson(job);
   if (interactive) process.stdout.write('\r');
-  print(progressBar(job.completed, job.total));
+  print(progressBar(job.completed + job.cancelled, job.total));
   if (job.state !== 'completed') {
     print(`Still running after ${timeoutSeconds} s; follow it with GET ${base}/${job.id} or run dits-webhook deliveries ${hookId}.`);
     process.exitCode = 1;
     return;
   }
-  print(`Replay ${job.id} finished: ${job.completed} ${job.completed === 1 ? 'delivery' : 'deliveries'} attempted again. See the results with dits-webhook deliveries ${hookId}.`);
+  const cancelled = job.cancelled > 0 ? `; ${job.cancelled} cancelled before their attempt, because the webhook was deactivated or deleted` : '';
+  print(`Replay ${job.id} finished: ${job.completed} ${job.completed === 1 ? 'delivery' : 'deliveries'} attempted again${cancelled}. See the results with dits-webhook deliveries ${hookId}.`);
+  if (job.cancelled > 0) process.exitCode = 1;
 }
 
 export function registerReplayCommands(program: Command): void {

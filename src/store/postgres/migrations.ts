@@ -329,6 +329,14 @@ CREATE TABLE service_processes (
 );
 `,
   },
+  {
+    version: 4,
+    // Replay attempts cancelled before they ran (the webhook was deactivated or deleted), so that progress
+    // reports them apart from the attempts made.
+    sql: `
+ALTER TABLE replays ADD COLUMN cancelled BIGINT NOT NULL DEFAULT 0;
+`,
+  },
 ];
 
 /** Key of the advisory lock that serialises migrations of one schema. */

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { toReplay, type Row } from '../rows.js';
 import type { ReplayRecord } from '../types.js';
 import { prepared, withTransaction } from './pool.js';
+import { lockActiveWebhook } from './statements.js';
 import { WORK_CHANNEL } from './work-listener.js';
 
 const insertReplay = prepared(
@@ -34,7 +35,7 @@ const queueReplay = prepared(
 // A replay's attempt is finished once its delivery is no longer queued for a manual attempt under that replay.
 const announceWork = prepared('dits_announce_work', `SELECT pg_notify('${WORK_CHANNEL}', current_schema())`);
 
-const replayColumns = `r.*, r.total - (SELECT count(*) FROM deliveries d WHERE d.replay_id = r.id AND d.manual) AS completed`;
+const replayColumns = `r.*, (SELECT count(*) FROM deliveries d WHERE d.replay_id = r.id AND d.manual) AS queued`;
 const replayById = prepared('dits_replay_by_id', `SELECT ${replayColumns} FROM replays r WHERE r.id = $1 AND r.webhook_id = $2`);
 const replaysOf = prepared('dits_replay_list', `SELECT ${replayColumns} FROM replays r WHERE r.webhook_id = $1 ORDER BY r.id DESC LIMIT 100`);
 
@@ -42,15 +43,17 @@ export async function createReplay(
   pool: pg.Pool,
   input: { webhookId: number; since: number; until: number | null; onlyFailed: boolean },
   now: number,
-): Promise<ReplayRecord> {
-  return withTransaction(pool, async (client) => {
+): Promise<ReplayRecord | 'inactive'> {
+  return withTransaction(pool, async (client): Promise<ReplayRecord | 'inactive'> => {
+    const webhook = await client.query(lockActiveWebhook([input.webhookId]));
+    if (webhook.rows[0]?.usable !== true) return 'inactive';
     const { rows } = await client.query(insertReplay([input.webhookId, input.since, input.until, input.onlyFailed, now]));
     const replay = rows[0] as Row;
     const queued = await client.query(queueReplay([replay.id, now, input.webhookId, input.since, input.until, input.onlyFailed]));
     const total = Number(queued.rows[0].total);
     // The announcement goes out with the commit that makes the queued attempts visible.
     if (total > 0) await client.query(announceWork());
-    return toReplay({ ...replay, total, completed: 0 });
+    return toReplay({ ...replay, total, queued: total });
   });
 }
 

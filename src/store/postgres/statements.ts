@@ -28,16 +28,43 @@ export const deleteRepository = prepared(
   'UPDATE repositories SET deleted_at = $2, updated_at = $2 WHERE id = $1 AND deleted_at IS NULL',
 );
 
-/** Cancels the waiting deliveries of a deleted repository's own webhooks, except its `repo.deleted` event; rows are locked in seq order like cancelWaiting. */
-export const cancelDeletedRepositoryDeliveries = prepared(
+/**
+ * Builds a statement that cancels what waits for an attempt among the
+ * deliveries `where` selects, leaving leased rows to their worker. A pending
+ * or retrying delivery ends as cancelled; a finished one queued again by a
+ * redelivery or a replay keeps its status, and each replay counts its
+ * attempts cancelled here. Rows are locked in seq order, so two
+ * cancellations never wait on each other in a cycle, and a row claimed
+ * meanwhile is re-checked after the wait and left out. `now` is the
+ * placeholder of the current time. Returns the number of rows changed as `n`.
+ */
+function cancelQueued(name: string, where: string, now: string) {
+  return prepared(
+    name,
+    `WITH c AS (
+       SELECT seq, manual, replay_id FROM deliveries
+       WHERE next_attempt_at IS NOT NULL AND (lease_expires_at IS NULL OR lease_expires_at <= ${now}) AND ${where}
+       ORDER BY seq FOR UPDATE
+     ), cancelled AS (
+       UPDATE deliveries d
+       SET status = CASE WHEN d.status IN ('pending', 'retrying') THEN 'cancelled' ELSE d.status END,
+           next_attempt_at = NULL, manual = false, resume_at = NULL, updated_at = ${now}
+       FROM c WHERE d.seq = c.seq
+       RETURNING d.seq
+     ), counted AS (
+       UPDATE replays r SET cancelled = r.cancelled + x.n
+       FROM (SELECT replay_id, count(*) AS n FROM c WHERE manual AND replay_id IS NOT NULL GROUP BY replay_id) x
+       WHERE r.id = x.replay_id
+     )
+     SELECT count(*) AS n FROM cancelled`,
+  );
+}
+
+/** Cancels the waiting deliveries of a deleted repository's own webhooks, except its `repo.deleted` event. */
+export const cancelDeletedRepositoryDeliveries = cancelQueued(
   'dits_repo_delete_cancel',
-  `UPDATE deliveries d SET status = 'cancelled', next_attempt_at = NULL, manual = false, resume_at = NULL, updated_at = $2
-   FROM (SELECT seq FROM deliveries
-         WHERE webhook_id IN (SELECT id FROM webhooks WHERE repo_id = $1 AND deleted_at IS NULL)
-           AND status IN ('pending', 'retrying') AND event <> 'repo.deleted'
-           AND (lease_expires_at IS NULL OR lease_expires_at <= $2)
-         ORDER BY seq FOR UPDATE) c
-   WHERE d.seq = c.seq`,
+  `webhook_id IN (SELECT id FROM webhooks WHERE repo_id = $1 AND deleted_at IS NULL) AND event <> 'repo.deleted'`,
+  '$2',
 );
 
 export const lockScope = prepared('dits_scope_lock', 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))');
@@ -58,32 +85,14 @@ export const failingWebhooks = prepared(
   'SELECT id FROM webhooks WHERE active AND deleted_at IS NULL AND failing_since IS NOT NULL AND failing_since <= $1',
 );
 
-// Cancels what waits for an automatic or manual attempt, leaving leased rows
-// to their worker. Rows are locked in seq order, so two cancellations never
-// wait on each other in a cycle. A row claimed meanwhile is re-checked after
-// the wait and left out.
-export const cancelWaiting = prepared(
-  'dits_delivery_cancel_waiting',
-  `UPDATE deliveries d
-   SET status = CASE WHEN d.status IN ('pending', 'retrying') THEN 'cancelled' ELSE d.status END,
-       next_attempt_at = NULL, manual = false, resume_at = NULL, updated_at = $2
-   FROM (SELECT seq FROM deliveries
-         WHERE webhook_id = $1 AND next_attempt_at IS NOT NULL AND (lease_expires_at IS NULL OR lease_expires_at <= $2)
-         ORDER BY seq FOR UPDATE) c
-   WHERE d.seq = c.seq`,
-);
+/** Cancels what waits for an automatic or manual attempt of one webhook. */
+export const cancelWaiting = cancelQueued('dits_delivery_cancel_waiting', 'webhook_id = $1', '$2');
 
 /** Like cancelWaiting, for every deleted or deactivated webhook at once: what their workers gave back unfinished. */
-export const cancelAbandoned = prepared(
+export const cancelAbandoned = cancelQueued(
   'dits_delivery_cancel_abandoned',
-  `UPDATE deliveries d
-   SET status = CASE WHEN d.status IN ('pending', 'retrying') THEN 'cancelled' ELSE d.status END,
-       next_attempt_at = NULL, manual = false, resume_at = NULL, updated_at = $1
-   FROM (SELECT seq FROM deliveries
-         WHERE next_attempt_at IS NOT NULL AND (lease_expires_at IS NULL OR lease_expires_at <= $1)
-           AND webhook_id IN (SELECT id FROM webhooks WHERE deleted_at IS NOT NULL OR NOT active)
-         ORDER BY seq FOR UPDATE) c
-   WHERE d.seq = c.seq`,
+  'webhook_id IN (SELECT id FROM webhooks WHERE deleted_at IS NOT NULL OR NOT active)',
+  '$1',
 );
 
 export const insertToken = prepared(
@@ -117,6 +126,13 @@ export const attemptsOf = prepared('dits_delivery_attempts', 'SELECT * FROM atte
 
 // A manual attempt is rejected while a worker has the lease or another manual attempt waits.
 // The caller separates those cases from a missing delivery with deliveryExists.
+// FOR SHARE conflicts with the FOR UPDATE that deactivation and deletion take: either the change comes
+// first and the webhook is seen inactive, or it waits for this statement and then cancels what it queued.
+export const lockActiveWebhook = prepared(
+  'dits_webhook_lock_active',
+  'SELECT active AND deleted_at IS NULL AS usable FROM webhooks WHERE id = $1 FOR SHARE',
+);
+
 export const requestRedelivery = prepared(
   'dits_delivery_redeliver',
   `WITH updated AS (

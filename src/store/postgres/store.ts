@@ -378,16 +378,20 @@ export class PostgresStore implements Store {
     return { ...toDeliverySummary(row), body: row.body as Buffer, attemptsLog: attempts.rows.map(toAttempt) };
   }
 
-  async requestRedelivery(webhookId: number, id: string, now: number): Promise<DeliverySummary | 'in_progress' | null> {
-    const { rows } = await this.pool.query(sql.requestRedelivery([id, webhookId, now]));
-    if (rows[0]) return toDeliverySummary(rows[0]);
-    const exists = await this.pool.query(sql.deliveryExists([id, webhookId]));
-    return exists.rowCount === 0 ? null : 'in_progress';
+  async requestRedelivery(webhookId: number, id: string, now: number): Promise<DeliverySummary | 'in_progress' | 'inactive' | null> {
+    return withTransaction(this.pool, async (client): Promise<DeliverySummary | 'in_progress' | 'inactive' | null> => {
+      const exists = await client.query(sql.deliveryExists([id, webhookId]));
+      if (exists.rowCount === 0) return null;
+      const webhook = await client.query(sql.lockActiveWebhook([webhookId]));
+      if (webhook.rows[0]?.usable !== true) return 'inactive';
+      const { rows } = await client.query(sql.requestRedelivery([id, webhookId, now]));
+      return rows[0] ? toDeliverySummary(rows[0]) : 'in_progress';
+    });
   }
 
   // Replays
 
-  async createReplay(input: { webhookId: number; since: number; until: number | null; onlyFailed: boolean }, now: number): Promise<ReplayRecord> {
+  async createReplay(input: { webhookId: number; since: number; until: number | null; onlyFailed: boolean }, now: number): Promise<ReplayRecord | 'inactive'> {
     return replays.createReplay(this.pool, input, now);
   }
 
@@ -415,8 +419,8 @@ export class PostgresStore implements Store {
   }
 
   async cancelAbandonedDeliveries(now: number): Promise<number> {
-    const result = await this.pool.query(sql.cancelAbandoned([now]));
-    return result.rowCount ?? 0;
+    const { rows } = await this.pool.query(sql.cancelAbandoned([now]));
+    return Number(rows[0].n);
   }
 
   async nextDueAt(): Promise<number | null> {

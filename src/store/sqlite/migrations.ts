@@ -202,4 +202,12 @@ CREATE TABLE service_processes (
 );
 `,
   },
+  {
+    version: 7,
+    // Replay attempts cancelled before they ran (the webhook was deactivated or deleted), so that progress
+    // reports them apart from the attempts made.
+    sql: `
+ALTER TABLE replays ADD COLUMN cancelled INTEGER NOT NULL DEFAULT 0;
+`,
+  },
 ];

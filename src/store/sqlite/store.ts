@@ -260,12 +260,7 @@ export class SqliteStore implements Store {
       const result = this.prepare(`UPDATE repositories SET deleted_at = ?, updated_at = ? WHERE id = ? AND ${ACTIVE_REPO}`).run(now, now, id);
       if (result.changes !== 1) return false;
       // The repository's own webhooks become unreachable through the API, so only its repo.deleted event is still delivered.
-      this.prepare(
-        `UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, manual = 0, resume_at = NULL, updated_at = @now
-         WHERE webhook_id IN (SELECT id FROM webhooks WHERE repo_id = @id AND deleted_at IS NULL)
-           AND status IN ('pending', 'retrying') AND event <> 'repo.deleted'
-           AND (lease_expires_at IS NULL OR lease_expires_at <= @now)`,
-      ).run({ id, now });
+      this.cancelQueued(`webhook_id IN (SELECT id FROM webhooks WHERE repo_id = @id AND deleted_at IS NULL) AND event <> 'repo.deleted'`, { id, now });
       return true;
     });
     return run.immediate();
@@ -313,15 +308,30 @@ export class SqliteStore implements Store {
   }
 
   private cancelWaiting(webhookId: number, now: number): void {
-    this.db
-      .prepare(
-        `UPDATE deliveries
-         SET status = CASE WHEN status IN ('pending', 'retrying') THEN 'cancelled' ELSE status END,
-             next_attempt_at = NULL, manual = 0, resume_at = NULL, updated_at = ?
-         WHERE webhook_id = ? AND next_attempt_at IS NOT NULL
-           AND (lease_expires_at IS NULL OR lease_expires_at <= ?)`,
-      )
-      .run(now, webhookId, now);
+    this.cancelQueued('webhook_id = @webhook', { webhook: webhookId, now });
+  }
+
+  /**
+   * Cancels what waits for an attempt among the deliveries that `where`
+   * selects, leaving leased rows to their worker. A pending or retrying
+   * delivery ends as cancelled. A finished one that a redelivery or a replay
+   * queued again keeps its status. Each replay counts its attempts cancelled
+   * here. Runs inside the caller's transaction; returns the rows changed.
+   */
+  private cancelQueued(where: string, params: Record<string, unknown> & { now: number }): number {
+    const waiting = `next_attempt_at IS NOT NULL AND (lease_expires_at IS NULL OR lease_expires_at <= @now) AND ${where}`;
+    const replays = this.prepare(
+      `SELECT replay_id, COUNT(*) AS n FROM deliveries WHERE ${waiting} AND manual = 1 AND replay_id IS NOT NULL GROUP BY replay_id`,
+    ).all(params) as Row[];
+    const changed = this.prepare(
+      `UPDATE deliveries
+       SET status = CASE WHEN status IN ('pending', 'retrying') THEN 'cancelled' ELSE status END,
+           next_attempt_at = NULL, manual = 0, resume_at = NULL, updated_at = @now
+       WHERE ${waiting}`,
+    ).run(params).changes;
+    const count = this.prepare('UPDATE replays SET cancelled = cancelled + ? WHERE id = ?');
+    for (const replay of replays) count.run(replay.n, replay.replay_id);
+    return changed;
   }
 
   async updateWebhook(scope: WebhookScope, id: number, patch: WebhookPatch, now: number): Promise<WebhookRecord | null> {
@@ -558,10 +568,11 @@ export class SqliteStore implements Store {
     return { ...toDeliverySummary(row), body: row.body as Buffer, attemptsLog: attempts.map(toAttempt) };
   }
 
-  async requestRedelivery(webhookId: number, id: string, now: number): Promise<DeliverySummary | 'in_progress' | null> {
-    const run = this.db.transaction((): DeliverySummary | 'in_progress' | null => {
+  async requestRedelivery(webhookId: number, id: string, now: number): Promise<DeliverySummary | 'in_progress' | 'inactive' | null> {
+    const run = this.db.transaction((): DeliverySummary | 'in_progress' | 'inactive' | null => {
       const row = this.prepare('SELECT * FROM deliveries WHERE id = ? AND webhook_id = ?').get(id, webhookId) as Row | undefined;
       if (!row) return null;
+      if (!this.isActiveWebhook(webhookId)) return 'inactive';
       const leased = row.lease_expires_at !== null && Number(row.lease_expires_at) > now;
       if (leased || Number(row.manual) === 1) return 'in_progress';
       // A waiting delivery keeps its automatic attempt for after the manual one.
@@ -576,8 +587,14 @@ export class SqliteStore implements Store {
 
   // Replays
 
-  async createReplay(input: { webhookId: number; since: number; until: number | null; onlyFailed: boolean }, now: number): Promise<ReplayRecord> {
-    const run = this.db.transaction((): ReplayRecord => {
+  /** Tells whether the webhook exists, is not deleted and is active; for use inside a write transaction. */
+  private isActiveWebhook(id: number): boolean {
+    return this.prepare('SELECT 1 FROM webhooks WHERE id = ? AND active = 1 AND deleted_at IS NULL').get(id) !== undefined;
+  }
+
+  async createReplay(input: { webhookId: number; since: number; until: number | null; onlyFailed: boolean }, now: number): Promise<ReplayRecord | 'inactive'> {
+    const run = this.db.transaction((): ReplayRecord | 'inactive' => {
+      if (!this.isActiveWebhook(input.webhookId)) return 'inactive';
       const replay = this.db
         .prepare('INSERT INTO replays (webhook_id, since, until, only_failed, total, created_at) VALUES (?, ?, ?, ?, 0, ?) RETURNING *')
         .get(input.webhookId, input.since, input.until, input.onlyFailed ? 1 : 0, now) as Row;
@@ -594,13 +611,13 @@ export class SqliteStore implements Store {
         )
         .run({ replay: replay.id, now, webhook: input.webhookId, since: input.since, until: input.until, only_failed: input.onlyFailed ? 1 : 0 });
       this.prepare('UPDATE replays SET total = ? WHERE id = ?').run(queued.changes, replay.id);
-      return toReplay({ ...replay, total: queued.changes, completed: 0 });
+      return toReplay({ ...replay, total: queued.changes, queued: queued.changes });
     });
     return run.immediate();
   }
 
   /** A replay's attempt is finished once its delivery is no longer queued for a manual attempt under that replay. */
-  private readonly replayColumns = `r.*, r.total - (SELECT COUNT(*) FROM deliveries d WHERE d.replay_id = r.id AND d.manual = 1) AS completed`;
+  private readonly replayColumns = `r.*, (SELECT COUNT(*) FROM deliveries d WHERE d.replay_id = r.id AND d.manual = 1) AS queued`;
 
   async getReplay(webhookId: number, id: number): Promise<ReplayRecord | null> {
     const row = this.prepare(`SELECT ${this.replayColumns} FROM replays r WHERE r.id = ? AND r.webhook_id = ?`).get(id, webhookId) as Row | undefined;
@@ -650,14 +667,8 @@ export class SqliteStore implements Store {
   async cancelAbandonedDeliveries(now: number): Promise<number> {
     // The unary + keeps SQLite on the due index, which holds only waiting rows, rather than on every past
     // delivery of each deleted webhook.
-    const cancel = this.prepare(
-      `UPDATE deliveries
-       SET status = CASE WHEN status IN ('pending', 'retrying') THEN 'cancelled' ELSE status END,
-           next_attempt_at = NULL, manual = 0, resume_at = NULL, updated_at = @now
-       WHERE next_attempt_at IS NOT NULL AND (lease_expires_at IS NULL OR lease_expires_at <= @now)
-         AND +webhook_id IN (SELECT id FROM webhooks WHERE deleted_at IS NOT NULL OR active = 0)`,
-    );
-    return this.db.transaction(() => cancel.run({ now }).changes).immediate();
+    const where = '+webhook_id IN (SELECT id FROM webhooks WHERE deleted_at IS NOT NULL OR active = 0)';
+    return this.db.transaction(() => this.cancelQueued(where, { now })).immediate();
   }
 
   async nextDueAt(): Promise<number | null> {
