@@ -36,6 +36,17 @@ export function hasEmptyPathParameter(params: unknown): boolean {
   return false;
 }
 
+/**
+ * Tells whether `path` is registered as a route without parameters.
+ * `hasRoute` reads its argument as a route pattern, where `*` and `:` have a
+ * meaning and a misplaced `*` throws, so a request path with either of them
+ * never counts: no route of this API has them literally.
+ */
+function isStaticRoute(app: FastifyInstance, method: string, path: string): boolean {
+  if (/[*:]/.test(path)) return false;
+  return app.hasRoute({ method: method as HTTPMethods, url: path });
+}
+
 /** Lists, sorted by name, the methods whose routes match `path` with no empty path parameter. */
 export function allowedMethods(app: FastifyInstance, methods: Iterable<string>, path: string): string[] {
   const allowed: string[] = [];
@@ -46,7 +57,7 @@ export function allowedMethods(app: FastifyInstance, methods: Iterable<string>, 
     // stand-in route without parameters that responds with 400 or 414. So a match without parameters
     // counts only when the path is itself a registered static route.
     const params = found.params as Record<string, string>;
-    const matches = Object.keys(params).length > 0 ? !hasEmptyPathParameter(params) : app.hasRoute({ method: method as HTTPMethods, url: path });
+    const matches = Object.keys(params).length > 0 ? !hasEmptyPathParameter(params) : isStaticRoute(app, method, path);
     if (matches) allowed.push(method);
   }
   return allowed.sort();

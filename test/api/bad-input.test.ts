@@ -247,6 +247,8 @@ test('unmatched path stays 404', async () => {
     ['PUT', '/v1/nothing'],
     ['GET', '/v1/repos//webhooks'],
     ['PUT', `/v1/repos/${'x'.repeat(150)}`],
+    ['OPTIONS', `/v1/repos/*.deleted/webhooks/${'x'.repeat(101)}`],
+    ['DELETE', '/healthz*'],
   ]) {
     const res = await svc.api(method, path);
     assert.equal(res.status, 404, `${method} ${path} answered ${res.status}: ${res.text.slice(0, 300)}`);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { progressBar, parseSince } from '../../src/cli/commands/replay.js';
 import { Receiver } from '../support/receiver.js';
@@ -9,15 +10,18 @@ import { cliEnv, makeHome, prepareCli, runCli } from './cli-harness.js';
 let service: TestService;
 let command: string[];
 let env: NodeJS.ProcessEnv;
+let home: string;
 
 before(async () => {
   command = await prepareCli();
   service = await startTestService();
-  env = cliEnv(makeHome(), { DITS_WEBHOOKS_URL: service.url, DITS_WEBHOOKS_TOKEN: service.adminToken });
+  home = makeHome();
+  env = cliEnv(home, { DITS_WEBHOOKS_URL: service.url, DITS_WEBHOOKS_TOKEN: service.adminToken });
 });
 
 after(async () => {
   await service.stop();
+  rmSync(home, { recursive: true, force: true });
 });
 
 test('progress bar renders share', () => {

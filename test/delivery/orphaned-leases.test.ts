@@ -43,8 +43,9 @@ test('ended worker detection', async () => {
 });
 
 test('zombie counts as ended', async () => {
-  // `sleep 0` ends at once, and its parent has become `sleep 5`, which never reaps it.
-  const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 5']);
+  // `sleep 0.3` ends after its parent shell has become `sleep 5`, which never reaps it. A child that ended
+  // before the exec could be reaped by the shell, and then there would be no zombie to look at.
+  const parent = spawn('sh', ['-c', 'sleep 0.3 & echo $!; exec sleep 5']);
   try {
     const zombie = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString().trim()))));
     await waitUntil(() => readFileSync(`/proc/${zombie}/stat`, 'latin1').includes(') Z '), 5000, 'the child to become a zombie');

@@ -38,13 +38,20 @@ export interface TestServiceOptions extends ServiceOptions {
 export async function startTestService(options: TestServiceOptions = {}): Promise<TestService> {
   const { dataDir: reusedDataDir, keepData = false, adminToken: knownToken, ...serviceOptions } = options;
   const dataDir = reusedDataDir ?? mkdtempSync(join(tmpdir(), 'dits-webhooks-test-'));
-  const service = await startService({
-    ...serviceOptions,
-    overrides: { port: 0, dataDir, allowPrivateTargets: true, logLevel: 'silent', sqliteSynchronous: 'normal', ...options.overrides },
-    env: {},
-    logger: options.logger ?? pino({ level: 'silent' }),
-    announce: () => {},
-  });
+  let service: Awaited<ReturnType<typeof startService>>;
+  try {
+    service = await startService({
+      ...serviceOptions,
+      overrides: { port: 0, dataDir, allowPrivateTargets: true, logLevel: 'silent', sqliteSynchronous: 'normal', ...options.overrides },
+      env: {},
+      logger: options.logger ?? pino({ level: 'silent' }),
+      announce: () => {},
+    });
+  } catch (err) {
+    // A start that fails leaves no service whose stop() would remove the folder made here.
+    if (reusedDataDir === undefined && !keepData) rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   const url = service.url as string;
   // NOTE: on a reused store without the adminToken option this is null despite its type, which callers that reopen a folder check for.
   const adminToken = (service.adminToken ?? knownToken ?? null) as string;
