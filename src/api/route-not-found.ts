@@ -38,9 +38,9 @@ export function hasEmptyPathParameter(params: unknown): boolean {
 
 /**
  * Tells whether `path` is registered as a route without parameters.
- * `hasRoute` reads its argument as a route pattern, where `*` and `:` have a
- * meaning and a misplaced `*` throws, so a request path with either of them
- * never counts: no route of this API has them literally.
+ * `hasRoute` reads its argument as a route pattern, and a misplaced `*` makes
+ * it throw. No route of this API contains `*` or `:`, so a request path with
+ * either is never a static route.
  */
 function isStaticRoute(app: FastifyInstance, method: string, path: string): boolean {
   if (/[*:]/.test(path)) return false;

@@ -78,6 +78,12 @@ export const objectIdSchema: JsonSchema = {
  */
 const REF_NAME = String.raw`(?!(?:[^/]*/)*\.{1,2}(?:/|$))(?!.*//)(?!.*/$)[^\x00-\x1f\x7f]+`;
 const REF_RULES = 'without control characters, empty, "." or ".." parts, or a "/" at the end';
+const WHOLE_REF_NAME = new RegExp(`^${REF_NAME}$`, 'u');
+
+/** Tells whether `name`, the part after `refs/heads/` or `refs/tags/`, is a ref name that ingestion accepts. */
+export function isValidRefName(name: string): boolean {
+  return WHOLE_REF_NAME.test(name);
+}
 
 export const refSchema: JsonSchema = {
   type: 'string',

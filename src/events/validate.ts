@@ -115,6 +115,8 @@ function joinField(parent: string, key: string): string {
   return parent + formatSegment(key, parent === '');
 }
 
+const NO_KEYS: ReadonlySet<string> = new Set();
+
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**
@@ -122,7 +124,7 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
  * and lone UTF-16 surrogates, which have no UTF-8 form and which strict JSON
  * parsers reject. Keys in `skipRootKeys` are left to a check of their own.
  */
-export function findUnstorableText(value: unknown, path: string, problems: FieldError[], skipRootKeys: ReadonlySet<string> = new Set()): void {
+export function findUnstorableText(value: unknown, path: string, problems: FieldError[], skipRootKeys: ReadonlySet<string> = NO_KEYS): void {
   if (typeof value === 'string') {
     if (value.includes('\u0000')) problems.push({ field: path || 'body', message: 'must not contain NUL characters; remove them' });
     else if (LONE_SURROGATE.test(value)) problems.push({ field: path || 'body', message: 'contains a lone UTF-16 surrogate, which is not valid Unicode; send well-formed text' });

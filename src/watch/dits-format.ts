@@ -7,6 +7,7 @@
  * a deletion. Hash fields in objects are JSON arrays of 32 bytes; their
  * lowercase hex form is the id used in ref files and object paths.
  */
+import { isValidRefName } from '../events/schemas-common.js';
 import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -214,15 +215,12 @@ export async function listRefNames(ditsDir: string, kind: RefKind): Promise<stri
 }
 
 /**
- * Tells whether the service accepts `refs/<kind>/<name>` as a ref: a name
- * without control characters (U+0000 to U+001F, U+007F), without empty, `.`
- * or `..` parts and without a `/` at the end. Any other character, a space
- * included, is accepted. Linux allows control characters in file names, so a
+ * Tells whether the service accepts `refs/<kind>/<name>` as a ref, by the rule
+ * that ingestion applies. Linux allows control characters in file names, so a
  * ref file can have a name that the service rejects.
  */
 export function isSendableRefName(name: string): boolean {
-  if (/[\u0000-\u001f\u007f]/.test(name)) return false;
-  return name.split('/').every((part) => part !== '' && part !== '.' && part !== '..');
+  return isValidRefName(name);
 }
 
 /**

@@ -10,9 +10,9 @@ import { startTestService } from '../support/service.js';
 
 test('shutdown cancels deliveries of a deleted webhook', async () => {
   const receiver = await Receiver.start();
-  const held: ServerResponse[] = [];
+  const openResponses: ServerResponse[] = [];
   receiver.respondWith((_req, res) => {
-    held.push(res);
+    openResponses.push(res);
   });
   const svc = await startTestService({ keepData: true, overrides: { shutdownGraceMs: 200 } });
   try {
@@ -37,7 +37,7 @@ test('shutdown cancels deliveries of a deleted webhook', async () => {
       await store.close();
     }
   } finally {
-    for (const res of held) res.end();
+    for (const res of openResponses) res.end();
     await receiver.close();
     rmSync(svc.dataDir, { recursive: true, force: true });
   }

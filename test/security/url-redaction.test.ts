@@ -94,13 +94,13 @@ test('API responses show the URL redacted', async () => {
 
 test('redacted URL sent back is rejected', async () => {
   const hooks = await call('GET', `/v1/repos/${repoId}/webhooks`);
-  const shown = hooks.json.data[0].url as string;
+  const redactedUrl = hooks.json.data[0].url as string;
   const base = `/v1/repos/${repoId}/webhooks/${hooks.json.data[0].id}`;
-  const patched = await call('PATCH', base, { url: shown });
+  const patched = await call('PATCH', base, { url: redactedUrl });
   assert.equal(patched.status, 400, patched.text);
   assert.equal(patched.json.error.details[0].field, 'url');
   assert.match(patched.json.error.details[0].message, /placeholder REDACTED/);
-  const created = await call('POST', `/v1/repos/${repoId}/webhooks`, { url: shown, events: ['*'] });
+  const created = await call('POST', `/v1/repos/${repoId}/webhooks`, { url: redactedUrl, events: ['*'] });
   assert.equal(created.status, 400, created.text);
 });
 

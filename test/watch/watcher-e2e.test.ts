@@ -16,6 +16,7 @@ import { startWatcher } from '../../src/watch/watcher.js';
 import { DELETION_CONFIRM_MS, LOCKS_MISSING_GRACE_MS } from '../../src/watch/working-copy-watch.js';
 import type { RunningWatcher, WatchOptions } from '../../src/watch/watcher.js';
 import { DEFAULT_AUTHOR, DitsRepoFixture } from './dits-fixture.js';
+import { rejectedTextLock, SENT_COMMITTER_LOGIN, writeRejectedTextCommit } from './rejected-text.js';
 import type { FixtureLock, FixturePerson } from './dits-fixture.js';
 import { IngestionServer } from './ingestion-server.js';
 import type { StoredRepo } from './ingestion-server.js';
@@ -613,37 +614,25 @@ describe('watcher against an ingestion endpoint', () => {
   test('rejected text is replaced', async (t) => {
     const h = await harness(t);
     const watcher = await h.start();
-    const author = { name: 'Ada \ud800 Editor', email: 'ada@example.com' };
-    const committer = { name: 'Gus\u0007Grader', email: 'gus@example.com' };
-    const c2 = h.fixture.writeCommit({ parent: h.c1, message: 'Cut\u0000two', files: { ...BASE_FILES, 'shot\u00001.exr': 'S1' }, author, committer });
-    h.fixture.setRef('heads/main', c2);
+    const commit = writeRejectedTextCommit(h.fixture, h.c1, BASE_FILES);
+    h.fixture.setRef('heads/main', commit.id);
     const [push] = await h.waitForEvents(1);
-    const commit = {
-      id: c2,
-      message: 'Cut\ufffdtwo',
-      timestamp: h.fixture.timestamps.get(c2),
-      author: { name: 'Ada \ufffd Editor', email: 'ada@example.com' },
-      committer,
-      added: ['shot\ufffd1.exr'],
-      modified: [],
-      removed: [],
-    };
-    assert.deepEqual(push, pushBody({ before: h.c1, after: c2, commits: [commit], login: 'Gus\ufffdGrader' }));
+    assert.deepEqual(push, pushBody({ before: h.c1, after: commit.id, commits: [commit.sent], login: SENT_COMMITTER_LOGIN }));
 
-    const lock: FixtureLock = { owner: 'ed\u0001itor', acquired_at: T0 / 1000, expires_at: T0 / 1000 + 3600, reason: '\udc00 note' };
-    h.fixture.writeLocks({ 'mix\u0000.wav': lock });
+    const { path, lock, sentPath, sentOwner, sentReason } = rejectedTextLock(T0 / 1000);
+    h.fixture.writeLocks({ [path]: lock });
     const events = await h.waitForEvents(2);
     assert.deepEqual(events[1], {
       event: 'lock.acquired',
       lock: {
-        id: lockId({ path: 'mix\u0000.wav', owner: lock.owner, acquiredAt: lock.acquired_at, expiresAt: lock.expires_at, reason: lock.reason }),
-        path: 'mix\ufffd.wav',
-        owner: { login: 'ed\ufffditor' },
+        id: lockId({ path, owner: lock.owner, acquiredAt: lock.acquired_at, expiresAt: lock.expires_at, reason: lock.reason }),
+        path: sentPath,
+        owner: { login: sentOwner },
         locked_at: secondsToIso(lock.acquired_at),
         expires_at: secondsToIso(lock.expires_at),
-        reason: '\ufffd note',
+        reason: sentReason,
       },
-      sender: { login: 'ed\ufffditor', type: 'user' },
+      sender: { login: sentOwner, type: 'user' },
     });
     await flushed(watcher);
     assert.equal(h.received().length, 2);

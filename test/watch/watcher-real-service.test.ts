@@ -23,6 +23,7 @@ import type { ReceivedRequest } from '../support/receiver.js';
 import { startTestService, waitUntil } from '../support/service.js';
 import type { TestService } from '../support/service.js';
 import { DEFAULT_AUTHOR, DitsRepoFixture } from './dits-fixture.js';
+import { rejectedTextLock, SENT_COMMITTER_LOGIN, writeRejectedTextCommit } from './rejected-text.js';
 import type { FixtureLock, FixturePerson } from './dits-fixture.js';
 import { captureLogger, waitFor, withDeadline } from './test-support.js';
 import type { LogLine } from './test-support.js';
@@ -438,35 +439,22 @@ describe('watcher against the real service', () => {
   test('rejected text is replaced', async (t) => {
     const h = await harness(t);
     const watcher = await h.start();
-    const author = { name: 'Ada \ud800 Editor', email: 'ada@example.com' };
-    const committer = { name: 'Gus\u0007Grader', email: 'gus@example.com' };
-    const c2 = h.fixture.writeCommit({ parent: h.c1, message: 'Cut\u0000two', files: { ...BASE_FILES, 'shot\u00001.exr': 'S1' }, author, committer });
-    h.fixture.setRef('heads/main', c2);
-    const lock: FixtureLock = { owner: 'ed\u0001itor', acquired_at: T0 / 1000, expires_at: T0 / 1000 + 3600, reason: '\udc00 note' };
-    h.fixture.writeLocks({ 'mix\u0000.wav': lock });
+    const commit = writeRejectedTextCommit(h.fixture, h.c1, BASE_FILES);
+    h.fixture.setRef('heads/main', commit.id);
+    const { path, lock, sentPath, sentOwner, sentReason } = rejectedTextLock(T0 / 1000);
+    h.fixture.writeLocks({ [path]: lock });
 
     await h.waitForDeliveries(2);
     await flushed(watcher);
     assert.equal(await h.settle(), 2);
     assert.ok(!h.logs.some((line) => line.msg === 'the server rejected the event; it is dropped'));
-    const commit = {
-      id: c2,
-      message: 'Cut\ufffdtwo',
-      timestamp: h.fixture.timestamps.get(c2),
-      author: { name: 'Ada \ufffd Editor', email: 'ada@example.com' },
-      committer,
-      added: ['shot\ufffd1.exr'],
-      modified: [],
-      removed: [],
-    };
-    const editor = { login: 'ed\ufffditor', type: 'user' };
     assert.deepEqual(sorted(h.deliveries()), [
       {
         event: 'lock.acquired',
-        sender: editor,
-        lock: { ...lockBody('mix\u0000.wav', lock), path: 'mix\ufffd.wav', owner: { login: editor.login }, reason: '\ufffd note' },
+        sender: { login: sentOwner, type: 'user' },
+        lock: { ...lockBody(path, lock), path: sentPath, owner: { login: sentOwner }, reason: sentReason },
       },
-      pushBody({ before: h.c1, after: c2, commits: [commit], login: 'Gus\ufffdGrader' }),
+      pushBody({ before: h.c1, after: commit.id, commits: [commit.sent], login: SENT_COMMITTER_LOGIN }),
     ]);
   });
 

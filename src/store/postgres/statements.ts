@@ -31,9 +31,9 @@ export const deleteRepository = prepared(
 /**
  * Builds a statement that cancels what waits for an attempt among the
  * deliveries `where` selects, leaving leased rows to their worker. A pending
- * or retrying delivery ends as cancelled; a finished one queued again by a
- * redelivery or a replay keeps its status, and each replay counts its
- * attempts cancelled here. Rows are locked in seq order, so two
+ * or retrying delivery ends as cancelled. A finished one that a redelivery or
+ * a replay queued again keeps its status. Each replay counts its attempts
+ * cancelled here. Rows are locked in seq order, so two
  * cancellations never wait on each other in a cycle, and a row claimed
  * meanwhile is re-checked after the wait and left out. `now` is the
  * placeholder of the current time. Returns the number of rows changed as `n`.
