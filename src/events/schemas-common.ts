@@ -76,7 +76,7 @@ export const objectIdSchema: JsonSchema = {
  * part. Dits sets no stricter rule, and names with spaces or accents occur,
  * so every other character is accepted.
  */
-const REF_NAME = String.raw`(?!(?:[^/]*/)*\.{1,2}(?:/|$))(?!.*//)(?!.*/$)[^\x00-\x1f\x7f]+`;
+const REF_NAME = String.raw`(?!(?:[^/]*/)*\.{1,2}(?:/|$))(?!.*//)(?!.*/$)[^\x00-\x1f\x7f-\x9f]+`;
 const REF_RULES = 'without control characters, empty, "." or ".." parts, or a "/" at the end';
 const WHOLE_REF_NAME = new RegExp(`^${REF_NAME}$`, 'u');
 
@@ -109,7 +109,7 @@ export const ACCOUNT_TYPES = ['user', 'bot', 'organization'] as const;
 export const accountSchema: JsonSchema = objectSchema(
   {
     id: positiveIntegerSchema,
-    login: { type: 'string', minLength: 1, maxLength: 100, pattern: '^[^\\x00-\\x1f\\x7f]+$', description: 'a login of 1 to 100 characters without control characters' },
+    login: { type: 'string', minLength: 1, maxLength: 100, pattern: '^[^\\x00-\\x1f\\x7f-\\x9f]+$', description: 'a login of 1 to 100 characters without control characters' },
     type: { type: 'string', enum: [...ACCOUNT_TYPES], description: 'one of user, bot, organization' },
   },
   ['login'],

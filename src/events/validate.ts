@@ -137,7 +137,10 @@ export function findUnstorableText(value: unknown, path: string, problems: Field
   if (value !== null && typeof value === 'object') {
     for (const [key, item] of Object.entries(value)) {
       if (path === '' && skipRootKeys.has(key)) continue;
-      findUnstorableText(item, joinField(path, key), problems);
+      const field = joinField(path, key);
+      // Keys are checked as well, since they are stored and delivered like values.
+      findUnstorableText(key, field, problems);
+      findUnstorableText(item, field, problems);
     }
   }
 }

@@ -29,8 +29,8 @@ export interface EventRequest {
 /** Maximum login length that the service accepts in account objects. */
 const MAX_LOGIN_LENGTH = 100;
 
-/** Control characters (U+0000 to U+001F and U+007F), which the service rejects in logins. */
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/g;
+/** Control characters (U+0000 to U+001F and U+007F to U+009F), which the service rejects in logins. */
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;
 
 /** NUL characters and lone UTF-16 surrogates, which the service rejects in every string of an event. */
 const UNSENDABLE_TEXT = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
