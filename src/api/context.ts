@@ -41,5 +41,7 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Scope the route requires; routes without one are public. */
     scope?: import('../store/types.js').TokenScope;
+    /** True for routes that validate their own query parameters. Every other route rejects any query parameter. */
+    readsQuery?: boolean;
   }
 }

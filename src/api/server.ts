@@ -1,7 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { ApiError, ERROR_CATALOG, isStoreLocked, type ErrorCode } from '../errors.js';
+import { ApiError, ERROR_CATALOG, invalidRequest, isStoreLocked, type ErrorCode } from '../errors.js';
 import type { ApiContext, RouteEntry } from './context.js';
 import { parseJsonBody } from './json-body.js';
 import { RateLimiter } from './rate-limit.js';
@@ -202,6 +202,13 @@ export async function buildServer(context: ApiContext, extraRoutes: ((app: Fasti
   trackEventStreams(app, context);
   await app.register(
     async (v1) => {
+      // A parameter ignored in silence hides a client's typo, such as `?limt=5`.
+      v1.addHook('preHandler', async (request) => {
+        if (request.routeOptions.config?.readsQuery) return;
+        const names = Object.keys((request.query ?? {}) as Record<string, unknown>);
+        if (names.length === 0) return;
+        throw invalidRequest(names.map((name) => ({ field: `query.${name}`, message: 'is not a parameter of this route; remove it' })));
+      });
       registerRepositoryRoutes(v1, context);
       registerWebhookRoutes(v1, context);
       registerDeliveryRoutes(v1, context);

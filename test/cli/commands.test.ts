@@ -487,6 +487,16 @@ describe('listen', () => {
       const elsewhere = await request(first.listening.replace(/\/in$/, '/other'), { method: 'POST', body: '{}' });
       await elsewhere.body.dump();
       assert.equal(elsewhere.statusCode, 404);
+      const getRequest = await request(first.listening, { method: 'GET' });
+      await getRequest.body.dump();
+      assert.equal(getRequest.statusCode, 405);
+      const oversized = await request(first.listening, { method: 'POST', body: Buffer.alloc(33 * 1024 * 1024, 0x20), headers: { 'x-dits-delivery': 'big-1' } }).catch((error: Error) => error);
+      if (!(oversized instanceof Error)) {
+        await oversized.body.dump();
+        assert.equal(oversized.statusCode, 413);
+      }
+      await waitUntil(() => /ignored GET \/in: .*responded 405/.test(listener.stderr), 10_000, 'stderr line for the 405');
+      await waitUntil(() => /rejected POST \/in big-1: body larger than 33554432 bytes; responded 413/.test(listener.stderr), 10_000, 'stderr line for the 413');
       const line = JSON.parse(await listener.waitForLine(/"n":1/));
       assert.deepEqual({ path: line.path, event: line.headers['x-dits-event'], body: line.body, signatures: line.signatures, status: line.status }, { path: '/in', event: 'ping', body: { event: 'ping', n: 1 }, signatures: null, status: 200 });
     } finally {

@@ -233,6 +233,15 @@ test('dashboard in Chromium', async (t) => {
     assert.equal((await svc.api('GET', hook.base)).json.active, true);
   });
 
+  await t.test('error page drops the old breadcrumbs', async () => {
+    await page.goto(hookRoute());
+    const breadcrumbs = page.locator('.breadcrumbs');
+    await waitForText(breadcrumbs, `Webhook #${hook.hookId}`);
+    await page.goto(hookRoute().replace(/hooks\/\d+$/, 'hooks/999999'));
+    await waitForText(page.getByRole('alert'), 'Could not load this page');
+    assert.equal((await breadcrumbs.textContent())?.trim(), 'Repositories');
+  });
+
   await t.test('owner webhooks by typed owner', async () => {
     const created = await svc.api('POST', '/v1/owners/user/webhooks', { url: `${receiver.url}?scope=owner`, events: ['repo.*'], active: false });
     assert.equal(created.status, 201, created.text);

@@ -23,7 +23,7 @@ function registerFor(app: FastifyInstance, context: ApiContext, prefix: string):
     return loadWebhook(context, await resolveScope(context, params), params.hookId);
   };
 
-  app.get(`${prefix}/deliveries`, { config: { scope: 'read' } }, async (request) => {
+  app.get(`${prefix}/deliveries`, { config: { scope: 'read', readsQuery: true } }, async (request) => {
     const hook = await loadHook(request);
     const query = validateInput<{ status?: DeliveryStatus; event?: string; cursor?: string; limit?: string }>(deliveryQuerySchema, request.query, 'query');
     const page = await store.listDeliveries({ webhookId: hook.id, status: query.status, event: query.event, ...pageParams(query) });

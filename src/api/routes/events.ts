@@ -69,7 +69,7 @@ export function registerEventRoutes(app: FastifyInstance, context: ApiContext): 
     return reply.status(202).send({ id: result.eventId, event: result.event, deliveries: result.deliveries, created_at: new Date(result.createdAt).toISOString() });
   });
 
-  app.get<{ Params: { repoId: string } }>('/repos/:repoId/events', { config: { scope: 'read' } }, async (request, reply) => {
+  app.get<{ Params: { repoId: string } }>('/repos/:repoId/events', { config: { scope: 'read', readsQuery: true } }, async (request, reply) => {
     const repo = await loadRepository(context, request.params.repoId);
     if ((request.headers.accept ?? '').includes('text/event-stream')) {
       // Paging does not apply to a stream, and a parameter ignored in silence would hide a client's mistake.

@@ -59,7 +59,7 @@ export function registerRepositoryRoutes(app: FastifyInstance, context: ApiConte
     return reply.status(201).send(repositoryView(created));
   });
 
-  app.get('/repos', { config: { scope: 'read' } }, async (request) => {
+  app.get('/repos', { config: { scope: 'read', readsQuery: true } }, async (request) => {
     const query = validateInput<{ owner?: string; full_name?: string; limit?: string; cursor?: string }>(repoQuerySchema, request.query, 'query');
     if (query.full_name) {
       const [owner, name] = query.full_name.split('/');

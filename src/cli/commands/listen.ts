@@ -113,9 +113,16 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Listen
     process.stderr.write(`ignored ${sanitize(req.method ?? '')} ${sanitize(path)}: this receiver listens on ${options.path}\n`);
     return respondText(res, 404, `not found: this receiver listens on ${options.path}`);
   }
-  if (req.method !== 'POST') return respondText(res, 405, 'webhook deliveries use POST', { allow: 'POST' });
+  if (req.method !== 'POST') {
+    process.stderr.write(`ignored ${sanitize(req.method ?? '')} ${sanitize(path)}: webhook deliveries use POST; responded 405\n`);
+    return respondText(res, 405, 'webhook deliveries use POST', { allow: 'POST' });
+  }
   const body = await readBody(req);
-  if (body === null) return respondText(res, 413, `body larger than ${MAX_BODY_BYTES} bytes`, { connection: 'close' });
+  if (body === null) {
+    const delivery = sanitize(header(req, 'x-dits-delivery') ?? '(no X-Dits-Delivery)');
+    process.stderr.write(`rejected POST ${sanitize(path)} ${delivery}: body larger than ${MAX_BODY_BYTES} bytes; responded 413\n`);
+    return respondText(res, 413, `body larger than ${MAX_BODY_BYTES} bytes`, { connection: 'close' });
+  }
 
   let checks: Received['checks'] = null;
   let status = 200;

@@ -123,6 +123,8 @@ async function render() {
     main.replaceChildren(view.content);
   } catch (error) {
     if (generation !== renderGeneration) return;
+    // The breadcrumbs of the previous page would name a webhook or repository that this page did not load.
+    setBreadcrumbs([]);
     main.replaceChildren(h('section', { class: 'panel error', role: 'alert' }, h('h1', {}, 'Could not load this page'), h('p', {}, describeFailure(error))));
   } finally {
     if (generation === renderGeneration) main.removeAttribute('aria-busy');
