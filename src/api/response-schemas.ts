@@ -274,6 +274,7 @@ export const replayResponseSchema = closedObject(
     until: nullableDateTime,
     status_filter: { enum: ['failed', 'all'], description: 'failed: failed and cancelled deliveries only; all: every delivery' },
     total: { type: 'integer', minimum: 0, description: 'deliveries queued for a manual attempt' },
+    skipped: { type: 'integer', minimum: 0, description: 'deliveries in the range left out because they were in flight or already queued for a manual attempt; their own attempt is on the way' },
     completed: { type: 'integer', minimum: 0, description: 'deliveries whose replay attempt has been made' },
     cancelled: { type: 'integer', minimum: 0, description: 'deliveries whose replay attempt was cancelled before it ran, because the webhook was deactivated or deleted' },
     state: { enum: ['running', 'completed'] },

@@ -160,6 +160,7 @@ export function toReplay(row: Row): ReplayRecord {
     until: numOrNull(row.until),
     onlyFailed: bool(row.only_failed),
     total: num(row.total),
+    skipped: num(row.skipped ?? 0),
     ...replayProgress(num(row.total), num(row.queued ?? 0), num(row.cancelled ?? 0)),
     createdAt: num(row.created_at),
   };

@@ -265,6 +265,8 @@ export interface ReplayRecord {
   onlyFailed: boolean;
   /** Deliveries queued for a manual attempt when the replay was created. */
   total: number;
+  /** Deliveries in the range left out because they were in flight or already queued for a manual attempt. */
+  skipped: number;
   /** Deliveries whose replay attempt has been made. */
   completed: number;
   /** Deliveries whose replay attempt was cancelled before it ran, because the webhook was deactivated or deleted. */

@@ -26,6 +26,7 @@ test('replay resends failed deliveries since time', async () => {
   const created = await svc.api('POST', `${base}/replays`, { since: start });
   assert.equal(created.status, 202, created.text);
   assert.equal(created.json.total, 12);
+  assert.equal(created.json.skipped, 0);
   assert.equal(created.json.status_filter, 'failed');
   const done = await waitUntil(async () => {
     const res = await svc.api('GET', `${base}/replays/${created.json.id}`);
@@ -38,10 +39,21 @@ test('replay resends failed deliveries since time', async () => {
 
   const again = await svc.api('POST', `${base}/replays`, { since: start });
   assert.equal(again.json.total, 0, 'nothing failed is left to replay');
+  // Held responses keep the replayed deliveries in flight or queued while the next replay is created.
+  let release = () => {};
+  const responsesReleased = new Promise<void>((resolve) => (release = resolve));
+  receiver.respondWith(async (_request, res) => {
+    await responsesReleased;
+    res.writeHead(200).end();
+  });
   const all = await svc.api('POST', `${base}/replays`, { since: start, status: 'all' });
   assert.equal(all.json.total, 12);
+  const overlapping = await svc.api('POST', `${base}/replays`, { since: start, status: 'all' });
+  release();
+  assert.equal(overlapping.json.total, 0);
+  assert.equal(overlapping.json.skipped, 12, 'deliveries in flight or queued for the previous replay');
   const list = await svc.api('GET', `${base}/replays`);
-  assert.equal(list.json.data.length, 3);
+  assert.equal(list.json.data.length, 4);
   await receiver.close();
 });
 

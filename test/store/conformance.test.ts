@@ -831,6 +831,27 @@ function conformance(backend: Backend): void {
         assert.equal(await store.getReplay(hook.id + 1, replay.id), null);
       }));
 
+    test('replay counts skipped deliveries', () =>
+      withStore(async (store) => {
+        const repo = await makeRepo(store);
+        const hook = await makeHook(store, { kind: 'repo', repoId: repo.id });
+        await store.ingest([ingestItem(repo.id), ingestItem(repo.id), ingestItem(repo.id)]);
+        const [inFlight] = await store.claimDue(claimOptions({ limit: 1 }));
+        const replay = await store.createReplay({ webhookId: hook.id, since: 0, until: null, onlyFailed: false }, 10_200);
+        assert.ok(replay !== 'inactive');
+        assert.equal(replay.total, 2);
+        assert.equal(replay.skipped, 1, 'the delivery in flight');
+        const again = await store.createReplay({ webhookId: hook.id, since: 0, until: null, onlyFailed: false }, 10_300);
+        assert.ok(again !== 'inactive');
+        assert.equal(again.total, 0);
+        assert.equal(again.skipped, 3, 'one in flight and two queued by the first replay');
+        assert.equal((await store.getReplay(hook.id, again.id))?.skipped, 3);
+        await store.completeAttempts([attemptResult(inFlight, 'delivered')], 10_400);
+        const onlyFailed = await store.createReplay({ webhookId: hook.id, since: 0, until: null, onlyFailed: true }, 10_500);
+        assert.ok(onlyFailed !== 'inactive');
+        assert.equal(onlyFailed.skipped, 0, 'queued deliveries that did not fail are outside a failed-only replay');
+      }));
+
     test('replay progress counts cancelled attempts', () =>
       withStore(async (store) => {
         const repo = await makeRepo(store);

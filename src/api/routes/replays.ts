@@ -40,6 +40,7 @@ export function replayView(replay: ReplayRecord): Record<string, unknown> {
     until: replay.until === null ? null : new Date(replay.until).toISOString(),
     status_filter: replay.onlyFailed ? 'failed' : 'all',
     total: replay.total,
+    skipped: replay.skipped,
     completed: replay.completed,
     cancelled: replay.cancelled,
     state: replay.completed + replay.cancelled >= replay.total ? 'completed' : 'running',

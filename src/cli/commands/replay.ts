@@ -15,6 +15,7 @@ interface Replay {
   total: number;
   completed: number;
   cancelled: number;
+  skipped: number;
   state: 'running' | 'completed';
 }
 
@@ -60,7 +61,8 @@ async function replay(hookId: string, flags: ReplayFlags, command: Command): Pro
   let job = await client.post<Replay>(base, { since, ...(until ? { until } : {}), status: flags.all ? 'all' : 'failed' });
   if (settings.json && flags.detach) return printJson(job);
   const noun = `${flags.all ? '' : 'failed '}${job.total === 1 ? 'delivery' : 'deliveries'}`;
-  if (!settings.json) print(`Replay ${job.id}: ${job.total} ${noun} since ${job.since} queued.`);
+  const skipped = job.skipped > 0 ? ` ${job.skipped} more left out: in flight or already queued for a manual attempt, so their own attempt is on the way.` : '';
+  if (!settings.json) print(`Replay ${job.id}: ${job.total} ${noun} since ${job.since} queued.${skipped}`);
   if (flags.detach) return;
 
   const deadline = Date.now() + timeoutSeconds * 1000;

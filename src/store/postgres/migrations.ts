@@ -337,6 +337,14 @@ CREATE TABLE service_processes (
 ALTER TABLE replays ADD COLUMN cancelled BIGINT NOT NULL DEFAULT 0;
 `,
   },
+  {
+    version: 5,
+    // Deliveries in a replay's range that it left out because they were in flight or already queued for a
+    // manual attempt, so that a replay with a total of 0 reports why.
+    sql: `
+ALTER TABLE replays ADD COLUMN skipped BIGINT NOT NULL DEFAULT 0;
+`,
+  },
 ];
 
 /** Key of the advisory lock that serialises migrations of one schema. */

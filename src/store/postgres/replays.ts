@@ -10,9 +10,10 @@ const insertReplay = prepared(
   'INSERT INTO replays (webhook_id, since, until, only_failed, total, created_at) VALUES ($1, $2, $3, $4, 0, $5) RETURNING *',
 );
 
-// A delivery in flight or already queued for a manual attempt is left alone;
-// its own attempt is on the way. Rows are locked in seq order, as in every
-// other statement that updates many deliveries.
+// A delivery in flight or already queued for a manual attempt is left alone,
+// because its own attempt is on the way, and counted as skipped. The count
+// reads the rows as they were before this statement's update. Rows are
+// locked in seq order, as in every other statement that updates many deliveries.
 const queueReplay = prepared(
   'dits_replay_queue',
   `WITH queued AS (
@@ -28,8 +29,13 @@ const queueReplay = prepared(
      WHERE d.seq = c.seq
      RETURNING 1
    )
-   UPDATE replays SET total = (SELECT count(*) FROM queued) WHERE id = $1
-   RETURNING total`,
+   UPDATE replays SET total = (SELECT count(*) FROM queued),
+     skipped = (SELECT count(*) FROM deliveries
+                WHERE webhook_id = $3 AND created_at >= $4 AND ($5::bigint IS NULL OR created_at < $5)
+                  AND (manual OR lease_expires_at > $2)
+                  AND (NOT $6::boolean OR status IN ('failed', 'cancelled')))
+   WHERE id = $1
+   RETURNING total, skipped`,
 );
 
 // A replay's attempt is finished once its delivery is no longer queued for a manual attempt under that replay.
@@ -53,7 +59,7 @@ export async function createReplay(
     const total = Number(queued.rows[0].total);
     // The announcement goes out with the commit that makes the queued attempts visible.
     if (total > 0) await client.query(announceWork());
-    return toReplay({ ...replay, total, queued: total });
+    return toReplay({ ...replay, total, skipped: queued.rows[0].skipped, queued: total });
   });
 }
 

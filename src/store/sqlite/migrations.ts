@@ -210,4 +210,12 @@ CREATE TABLE service_processes (
 ALTER TABLE replays ADD COLUMN cancelled INTEGER NOT NULL DEFAULT 0;
 `,
   },
+  {
+    version: 8,
+    // Deliveries in a replay's range that it left out because they were in flight or already queued for a
+    // manual attempt, so that a replay with a total of 0 reports why.
+    sql: `
+ALTER TABLE replays ADD COLUMN skipped INTEGER NOT NULL DEFAULT 0;
+`,
+  },
 ];

@@ -598,7 +598,14 @@ export class SqliteStore implements Store {
       const replay = this.db
         .prepare('INSERT INTO replays (webhook_id, since, until, only_failed, total, created_at) VALUES (?, ?, ?, ?, 0, ?) RETURNING *')
         .get(input.webhookId, input.since, input.until, input.onlyFailed ? 1 : 0, now) as Row;
-      // A delivery in flight or already queued for a manual attempt is left alone; its own attempt is on the way.
+      const range = { webhook: input.webhookId, since: input.since, until: input.until, only_failed: input.onlyFailed ? 1 : 0 };
+      // A delivery in flight or already queued for a manual attempt is left alone, because its own attempt is on the way.
+      const skipped = this.prepare(
+        `SELECT COUNT(*) FROM deliveries
+         WHERE webhook_id = @webhook AND created_at >= @since AND (@until IS NULL OR created_at < @until)
+           AND (manual = 1 OR lease_expires_at > @now)
+           AND (@only_failed = 0 OR status IN ('failed', 'cancelled'))`,
+      ).pluck().get({ ...range, now }) as number;
       const queued = this.db
         .prepare(
           `UPDATE deliveries
@@ -609,9 +616,9 @@ export class SqliteStore implements Store {
              AND manual = 0 AND (lease_expires_at IS NULL OR lease_expires_at <= @now)
              AND (@only_failed = 0 OR status IN ('failed', 'cancelled'))`,
         )
-        .run({ replay: replay.id, now, webhook: input.webhookId, since: input.since, until: input.until, only_failed: input.onlyFailed ? 1 : 0 });
-      this.prepare('UPDATE replays SET total = ? WHERE id = ?').run(queued.changes, replay.id);
-      return toReplay({ ...replay, total: queued.changes, queued: queued.changes });
+        .run({ ...range, replay: replay.id, now });
+      this.prepare('UPDATE replays SET total = ?, skipped = ? WHERE id = ?').run(queued.changes, skipped, replay.id);
+      return toReplay({ ...replay, total: queued.changes, skipped, queued: queued.changes });
     });
     return run.immediate();
   }
