@@ -85,6 +85,8 @@ export interface Throughput {
   loadCpuMicros?: number;
   /** Redis persistence settings in force (BullMQ only), as CONFIG GET reports them. */
   redisPersistence?: string;
+  /** Time from the start of the service process's startService to its worker's start (Dits drain only), ms. */
+  startupMs?: number;
   /** Events accepted per second by the ingestion endpoint (end-to-end runs only). */
   ingestPerSecond?: number;
   store?: StoreStats;

@@ -260,6 +260,7 @@ export function renderReport(input: ReportInput): string {
       ...throughputRows('Raw limit: undici Pool, no store', (r) => r.raw),
       ...throughputRows('BullMQ + Redis worker', (r) => r.bullmqDrain),
       ['Deliveries drained (Dits, FULL)', (r) => format(r.drain?.count), 'deliveries'],
+      ['Dits worker service start-up before the drain, not timed (FULL)', (r) => format(r.drain?.startupMs, 0), 'ms'],
     ]),
     '',
     '## 2. End to end with HTTP ingestion',

@@ -22,7 +22,8 @@ serveRpc({
     const cpuAtStart = cpuMicros();
     takeStoreStats();
     service = await startService({ overrides: params.overrides, env: {}, announce: () => {} });
-    return { url: service.url, adminToken: service.adminToken, startedAt, cpuAtStart };
+    // startService returns once the worker has started, before its first claim.
+    return { url: service.url, adminToken: service.adminToken, startedAt, cpuAtStart, readyAt: monotonicMs(), cpuAtReady: cpuMicros() };
   },
   cpu() {
     return { cpuMicros: cpuMicros(), rssBytes: process.memoryUsage().rss };

@@ -43,5 +43,7 @@ declare module 'fastify' {
     scope?: import('../store/types.js').TokenScope;
     /** True for routes that validate their own query parameters. Every other route rejects any query parameter. */
     readsQuery?: boolean;
+    /** True for POST routes that take no body, such as pings: a body with fields gets a 400 rather than being ignored. */
+    takesNoBody?: boolean;
   }
 }

@@ -4,6 +4,7 @@
  */
 import { DELIVERY_STATUSES } from '../delivery/states.js';
 import { EVENT_NAMES } from '../events/catalog.js';
+import { branchNameSchema } from '../events/schemas-common.js';
 import { TOKEN_SCOPES } from './tokens.js';
 
 const slug = (what: string) => ({
@@ -12,13 +13,6 @@ const slug = (what: string) => ({
   description: `${what}: 1 to 100 letters, digits, '.', '_' or '-', starting with a letter or digit`,
 });
 
-const branchName = {
-  type: 'string',
-  minLength: 1,
-  maxLength: 255,
-  pattern: '^(?!/)(?!.*//)(?!.*/$)[^\\s~^:?*\\[\\\\\\u0000-\\u001f\\u007f]+$',
-  description: 'a branch name such as main or release/1.0 (no spaces, no ~ ^ : ? * [ \\)',
-};
 
 const description = { type: ['string', 'null'], maxLength: 1000, description: 'a description of at most 1000 characters, or null' };
 
@@ -31,7 +25,7 @@ export const repoCreateSchema = {
     name: slug('the repository name'),
     private: { type: 'boolean', description: 'true or false' },
     description,
-    default_branch: branchName,
+    default_branch: branchNameSchema,
   },
 } as const;
 
@@ -44,7 +38,7 @@ export const repoPatchSchema = {
     name: slug('the repository name'),
     private: { type: 'boolean', description: 'true or false' },
     description,
-    default_branch: branchName,
+    default_branch: branchNameSchema,
     archived: { type: 'boolean', description: 'true or false' },
   },
 } as const;

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import { joinField } from '../events/validate.js';
 import { ApiError, ERROR_CATALOG, invalidRequest, isStoreLocked, type ErrorCode } from '../errors.js';
 import type { ApiContext, RouteEntry } from './context.js';
 import { parseJsonBody } from './json-body.js';
@@ -51,6 +52,17 @@ function checkCharset(contentType: string | undefined): void {
   const charset = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(contentType ?? '')?.[1];
   if (charset === undefined || /^utf-?8$/i.test(charset)) return;
   throw new ApiError('unsupported_media_type', `Content-Type names the charset ${JSON.stringify(charset.slice(0, 40))}; send the JSON body as UTF-8, with charset=utf-8 or no charset.`);
+}
+
+/** Rejects a compressed body: the API reads JSON bodies as sent, so a gzip body would only fail as invalid JSON. */
+function checkContentEncoding(encoding: string | undefined): void {
+  if (encoding === undefined || /^\s*identity\s*$/i.test(encoding)) return;
+  throw new ApiError('unsupported_media_type', `Content-Encoding ${JSON.stringify(encoding.slice(0, 40))} is not supported; send the body uncompressed, without a Content-Encoding header.`);
+}
+
+/** Tells whether a parsed body is absent or an empty JSON object. */
+function isEmptyBody(body: unknown): boolean {
+  return body === undefined || (body !== null && typeof body === 'object' && !Array.isArray(body) && Object.keys(body).length === 0);
 }
 
 /** Sends the router's own errors (a malformed percent-escape in the path, an overlong path parameter) in the catalog's shape. */
@@ -137,6 +149,7 @@ export async function buildServer(context: ApiContext, extraRoutes: ((app: Fasti
   app.addContentTypeParser(/^application\/([a-z.+-]+\+)?json(;.*)?$/i, { parseAs: 'buffer' }, (request, body, done) => {
     try {
       checkCharset(request.headers['content-type']);
+      checkContentEncoding(request.headers['content-encoding']);
       // An empty body is no body: routes such as redeliver take none, and routes that need one reject `undefined` by field.
       done(null, (body as Buffer).length === 0 ? undefined : parseJsonBody(body as Buffer));
     } catch (err) {
@@ -198,17 +211,22 @@ export async function buildServer(context: ApiContext, extraRoutes: ((app: Fasti
     for (const method of methods) routeList.push({ method, url: route.url, scope: route.config?.scope ?? null });
   });
 
+  // A parameter or body field ignored in silence hides a client's mistake, such as `?limt=5`.
+  app.addHook('preHandler', async (request) => {
+    const config = request.routeOptions.config;
+    if (config?.takesNoBody && !isEmptyBody(request.body)) {
+      throw invalidRequest([{ field: 'body', message: 'is not used by this route; send no body, or {}' }]);
+    }
+    if (!request.routeOptions.url?.startsWith('/v1/') || config?.readsQuery) return;
+    const names = Object.keys((request.query ?? {}) as Record<string, unknown>);
+    if (names.length === 0) return;
+    throw invalidRequest(names.map((name) => ({ field: joinField('query', name), message: 'is not a parameter of this route; remove it' })));
+  });
+
   registerOperationsRoutes(app, context);
   trackEventStreams(app, context);
   await app.register(
     async (v1) => {
-      // A parameter ignored in silence hides a client's typo, such as `?limt=5`.
-      v1.addHook('preHandler', async (request) => {
-        if (request.routeOptions.config?.readsQuery) return;
-        const names = Object.keys((request.query ?? {}) as Record<string, unknown>);
-        if (names.length === 0) return;
-        throw invalidRequest(names.map((name) => ({ field: `query.${name}`, message: 'is not a parameter of this route; remove it' })));
-      });
       registerRepositoryRoutes(v1, context);
       registerWebhookRoutes(v1, context);
       registerDeliveryRoutes(v1, context);

@@ -2,7 +2,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import formatsPlugin from 'ajv-formats';
 import { ApiError, invalidRequest, type FieldError } from '../errors.js';
 import { describeValue } from '../events/describe-value.js';
-import { findUnstorableText, pointerToFieldPath, uniqueFieldErrors } from '../events/validate.js';
+import { findUnstorableText, joinField, pointerToFieldPath, uniqueFieldErrors } from '../events/validate.js';
 
 const URL_FIELD: ReadonlySet<string> = new Set(['url']);
 
@@ -16,14 +16,19 @@ function describeExpected(schema: unknown): string | null {
   return typeof description === 'string' ? description : null;
 }
 
-function joinField(parent: string, key: string): string {
-  if (/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key)) return parent ? `${parent}.${key}` : key;
-  return `${parent}[${JSON.stringify(key)}]`;
+/**
+ * Returns the field path of a JSON pointer. Body fields are named bare
+ * (`events[0]`), and query parameters carry their location (`query.limit`).
+ */
+function fieldPath(pointer: string, root: string): string {
+  const path = pointerToFieldPath(pointer);
+  if (root === 'body') return path;
+  return path.startsWith('[') || path === '' ? `${root}${path}` : `${root}.${path}`;
 }
 
 /** Turns one ajv error into a message that names the field, what was expected and what arrived. */
 export function schemaErrorToFieldError(error: ErrorObject, root = 'body'): FieldError {
-  const path = pointerToFieldPath(error.instancePath);
+  const path = fieldPath(error.instancePath, root);
   const params = error.params as Record<string, unknown>;
   if (error.keyword === 'required') {
     const missing = String(params.missingProperty);
@@ -60,7 +65,7 @@ export function validateInput<T>(schema: object, value: unknown, root = 'body'):
   if (!validate(value)) throw invalidRequest(uniqueFieldErrors((validate.errors ?? []).map((e) => schemaErrorToFieldError(e, root))).slice(0, 50));
   const problems: FieldError[] = [];
   // A webhook url gets its own invalid_target_url error from parseTargetUrl, which rejects every control character.
-  findUnstorableText(value, '', problems, URL_FIELD);
+  findUnstorableText(value, root === 'body' ? '' : root, problems, URL_FIELD);
   if (problems.length > 0) throw invalidRequest(problems);
   return value as T;
 }

@@ -85,6 +85,15 @@ export function isValidRefName(name: string): boolean {
   return WHOLE_REF_NAME.test(name);
 }
 
+/** A branch name without `refs/heads/`, such as a repository's default branch, under the rules of every ref name. */
+export const branchNameSchema: JsonSchema = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 255,
+  pattern: `^${REF_NAME}$`,
+  description: `a branch name such as main or release/1.0, ${REF_RULES}`,
+};
+
 export const refSchema: JsonSchema = {
   type: 'string',
   pattern: `^refs/${REF_NAME}$`,

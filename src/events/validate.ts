@@ -111,7 +111,8 @@ function formatSegment(segment: string, first: boolean): string {
   return `[${JSON.stringify(segment)}]`;
 }
 
-function joinField(parent: string, key: string): string {
+/** Appends a key to a field path: `parent.key`, `parent[0]`, or `parent["odd key"]` for a key that is not an identifier. */
+export function joinField(parent: string, key: string): string {
   return parent + formatSegment(key, parent === '');
 }
 

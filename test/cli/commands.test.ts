@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -72,6 +72,25 @@ async function ingestPush(repoId: number): Promise<void> {
 
 async function deliveriesOf(repoId: number, hookId: number): Promise<any[]> {
   return (await service.api('GET', `/v1/repos/${repoId}/webhooks/${hookId}/deliveries?limit=100`)).json.data;
+}
+
+/** Sends raw request bytes to a loopback URL and returns the first line of the response. */
+function statusLineOf(url: string, raw: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(raw));
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.setTimeout(5000, () => socket.destroy(new Error('no response within 5 s')));
+    socket.on('data', (chunk: string) => {
+      received += chunk;
+      if (received.includes('\r\n')) {
+        resolve(received.slice(0, received.indexOf('\r\n')));
+        socket.destroy();
+      }
+    });
+    socket.on('error', reject);
+  });
 }
 
 /** Returns a loopback port that was free a moment ago and has no listener now. */
@@ -186,6 +205,13 @@ describe('webhook commands', () => {
     assert.deepEqual([ownerHook.type, ownerHook.owner, ownerHook.events], ['owner', 'studio', ['repo.created']]);
     const ownerList = parseJson(await cli(['list', '--owner', 'studio', '--json']));
     assert.ok(ownerList.data.some((listed: { id: number }) => listed.id === ownerHook.id));
+  });
+
+  test('empty list hint keeps the scope', async () => {
+    const [ownerList, repoList] = await Promise.all([cli(['list', '--owner', 'no-hooks-owner']), cli(['list', '--repo', String((await createRepo()).id)])]);
+    assert.equal(ownerList.code, 0, ownerList.stderr);
+    assert.match(ownerList.stdout, /No webhooks\. Add one with: dits-webhook create --owner no-hooks-owner --url/);
+    assert.match(repoList.stdout, /No webhooks\. Add one with: dits-webhook create --repo \d+ --url/);
   });
 
   test('create rejects empty filter flags', async () => {
@@ -495,6 +521,8 @@ describe('listen', () => {
         await oversized.body.dump();
         assert.equal(oversized.statusCode, 413);
       }
+      const announced = await statusLineOf(first.listening, 'POST /in HTTP/1.1\r\nHost: x\r\nContent-Length: 40000000\r\nX-Dits-Delivery: big-2\r\n\r\n{');
+      assert.match(announced, /^HTTP\/1\.1 413 /, 'a Content-Length over the limit gets 413 before the body arrives');
       await waitUntil(() => /ignored GET \/in: .*responded 405/.test(listener.stderr), 10_000, 'stderr line for the 405');
       await waitUntil(() => /rejected POST \/in big-1: body larger than 33554432 bytes; responded 413/.test(listener.stderr), 10_000, 'stderr line for the 413');
       const line = JSON.parse(await listener.waitForLine(/"n":1/));

@@ -293,3 +293,12 @@ test('stream rejects paging parameters', async () => {
   assert.equal(body.error.details[0].field, 'query.limit');
   assert.match(body.error.details[0].message, /is not used by the event stream/);
 });
+
+test('event stream rejected with q=0 gets JSON', async () => {
+  const repoId = await createRepo('accept-q0');
+  const eventId = await ingest(repoId, lockEvent());
+  const res = await svc.api('GET', `/v1/repos/${repoId}/events`, undefined, { headers: { accept: 'application/json, text/event-stream;q=0' } });
+  assert.equal(res.status, 200, res.text);
+  assert.match(String(res.headers['content-type']), /^application\/json/);
+  assert.ok(res.json.data.some((event: { id: string }) => event.id === eventId), res.text);
+});

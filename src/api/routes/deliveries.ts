@@ -38,7 +38,7 @@ function registerFor(app: FastifyInstance, context: ApiContext, prefix: string):
     return deliveryDetailView(delivery);
   });
 
-  app.post(`${prefix}/deliveries/:deliveryId/redeliver`, { config: { scope: 'write' } }, async (request, reply) => {
+  app.post(`${prefix}/deliveries/:deliveryId/redeliver`, { config: { scope: 'write', takesNoBody: true } }, async (request, reply) => {
     const hook = await loadHook(request);
     const id = (request.params as Params).deliveryId as string;
     const inactive = new ApiError('webhook_inactive', `Webhook ${hook.id} is inactive; activate it with PATCH {"active": true} before redelivering to it.`);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError, invalidRequest } from '../../errors.js';
+import { wantsEventStream } from '../accept.js';
 import { EVENT_NAMES, getEventType, isEventName, listEventTypes } from '../../events/catalog.js';
 import { normalizeEventFields, validateEventFields } from '../../events/normalize.js';
 import type { ApiContext } from '../context.js';
@@ -71,7 +72,7 @@ export function registerEventRoutes(app: FastifyInstance, context: ApiContext): 
 
   app.get<{ Params: { repoId: string } }>('/repos/:repoId/events', { config: { scope: 'read', readsQuery: true } }, async (request, reply) => {
     const repo = await loadRepository(context, request.params.repoId);
-    if ((request.headers.accept ?? '').includes('text/event-stream')) {
+    if (wantsEventStream(request.headers.accept)) {
       // Paging does not apply to a stream, and a parameter ignored in silence would hide a client's mistake.
       const names = Object.keys((request.query ?? {}) as Record<string, unknown>);
       if (names.length > 0) {

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { ApiError } from '../../errors.js';
+import { ApiError, invalidRequest } from '../../errors.js';
 import type { ApiContext } from '../context.js';
 import { emitRepositoryEvent } from '../emit.js';
 import { pageParams } from '../pagination.js';
@@ -62,6 +62,9 @@ export function registerRepositoryRoutes(app: FastifyInstance, context: ApiConte
   app.get('/repos', { config: { scope: 'read', readsQuery: true } }, async (request) => {
     const query = validateInput<{ owner?: string; full_name?: string; limit?: string; cursor?: string }>(repoQuerySchema, request.query, 'query');
     if (query.full_name) {
+      if (query.cursor !== undefined) {
+        throw invalidRequest([{ field: 'query.cursor', message: 'is not used with full_name, which matches at most one repository; remove it' }]);
+      }
       const [owner, name] = query.full_name.split('/');
       const repo = await store.findRepository(owner, name);
       // Filters combine: an owner that differs from the full name's owner matches nothing.

@@ -173,7 +173,7 @@ function registerFor(app: FastifyInstance, context: ApiContext, prefix: string):
     return reply.status(204).send();
   });
 
-  app.post(`${prefix}/:hookId/pings`, { config: { scope: 'write' } }, async (request, reply) => {
+  app.post(`${prefix}/:hookId/pings`, { config: { scope: 'write', takesNoBody: true } }, async (request, reply) => {
     const scope = await scopeOf(request);
     const hook = await loadWebhook(context, scope, (request.params as Params).hookId);
     if (!hook.active) throw new ApiError('webhook_inactive', `Webhook ${hook.id} is inactive; activate it with PATCH {"active": true} before pinging it.`);

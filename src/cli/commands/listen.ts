@@ -54,8 +54,9 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** Reads the body up to MAX_BODY_BYTES; returns null when it is larger. */
+/** Reads the body up to MAX_BODY_BYTES; returns null when it is larger, or when Content-Length announces more. */
 async function readBody(req: IncomingMessage): Promise<Buffer | null> {
+  if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) return null;
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {

@@ -75,7 +75,8 @@ async function listWebhooks(flags: ScopeFlags, command: Command): Promise<void> 
   const page = await client.get<{ data: Webhook[]; next_cursor: string | null }>(await webhookCollectionPath(client, flags));
   if (settings.json) return printJson(page);
   if (page.data.length === 0) {
-    print('No webhooks. Add one with: dits-webhook create --repo <id|owner/name> --url <receiver URL> --events push');
+    const scope = flags.owner !== undefined ? `--owner ${flags.owner}` : `--repo ${flags.repo ?? '<id|owner/name>'}`;
+    print(`No webhooks. Add one with: dits-webhook create ${scope} --url <receiver URL> --events push`);
     return;
   }
   const rows = page.data.map((hook) => [String(hook.id), hook.url, hook.events.join(','), hook.status, lastDelivery(hook)]);
