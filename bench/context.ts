@@ -15,7 +15,7 @@ export interface BenchSettings {
   loadConcurrency: number;
   /** Events per second of the latency run. */
   latencyRate: number;
-  /** Length of the measured latency run, in ms (a 1 s warm-up comes first). */
+  /** Length of the measured latency run, in ms (a 3 s warm-up comes first). */
   latencyDurationMs: number;
   /** SQLite `synchronous` pragma of every Dits service started. */
   synchronous: 'full' | 'normal';

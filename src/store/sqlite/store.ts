@@ -5,6 +5,7 @@ import { SQLITE_MIGRATIONS } from './migrations.js';
 import { assertKnownSchema } from '../schema-version.js';
 import { SqliteQueue } from './queue.js';
 import { Checkpointer } from './checkpointer.js';
+import { WalSync } from './wal-sync.js';
 import { isStoreLocked } from '../../errors.js';
 import {
   decodeCursor,
@@ -103,6 +104,14 @@ export class SqliteStore implements Store {
    */
   private readonly queueDb: Database.Database;
   private readonly checkpointer: Checkpointer | null;
+  /**
+   * With synchronous=FULL, ingestion commits at NORMAL and then waits for
+   * this fdatasync of the log, off the event loop: events are durable before
+   * they are acknowledged, as with a FULL commit, while other requests and
+   * deliveries go on during the disk wait. Null for NORMAL and in memory.
+   */
+  private readonly walSync: WalSync | null;
+  private readonly ingestSynchronous: { normal: Database.Statement; full: Database.Statement } | null;
 
   private readonly onError: (message: string) => void;
 
@@ -126,6 +135,9 @@ export class SqliteStore implements Store {
       this.queueDb = openConnection(file, 'NORMAL', QUEUE_BUSY_TIMEOUT_MS);
       this.checkpointer = new Checkpointer(file, (message) => this.onError(`checkpoint failed: ${message}`));
     }
+    const syncsLog = file !== ':memory:' && options.synchronous !== 'normal';
+    this.walSync = syncsLog ? new WalSync(`${file}-wal`) : null;
+    this.ingestSynchronous = syncsLog ? { normal: this.db.prepare('PRAGMA synchronous = NORMAL'), full: this.db.prepare('PRAGMA synchronous = FULL') } : null;
     this.queue = new SqliteQueue(this.queueDb);
   }
 
@@ -175,6 +187,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.walSync?.close();
     await this.checkpointer?.stop();
     if (this.queueDb.open) this.queueDb.close();
     if (this.db.open) this.db.close();
@@ -511,7 +524,17 @@ export class SqliteStore implements Store {
     const batch = this.db.transaction(() => {
       for (const item of items) results.push(storeItem(item));
     });
-    batch.immediate();
+    if (!this.walSync || !this.ingestSynchronous) {
+      batch.immediate();
+      return results;
+    }
+    this.ingestSynchronous.normal.run();
+    try {
+      batch.immediate();
+    } finally {
+      this.ingestSynchronous.full.run();
+    }
+    await this.walSync.sync();
     return results;
   }
 
