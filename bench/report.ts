@@ -296,7 +296,7 @@ export function renderReport(input: ReportInput): string {
     '',
     '## 5. Store transactions of the Dits service',
     '',
-    'Counted by wrapping the SQLite store in the service process (bench/store-trace.ts). A claim leases due deliveries, a complete records attempts and usually claims again in the same transaction, an ingest stores events with their deliveries. Each is one SQLite transaction that runs on the event loop. Times count the part of each call that blocks the event loop; an ingest's wait for the WAL sync runs on a libuv thread and is not counted.',
+    'Counted by wrapping the SQLite store in the service process (bench/store-trace.ts). A claim leases due deliveries, a complete records attempts and usually claims again in the same transaction, an ingest stores events with their deliveries. Each is one SQLite transaction that runs on the event loop. Times count the part of each call that blocks the event loop; the wait of an ingest for the WAL sync runs on a libuv thread and is not counted.',
     '',
     storeTable(runs),
     '',
