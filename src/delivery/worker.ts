@@ -60,7 +60,10 @@ export class DeliveryWorker {
   private readonly clock: () => number;
   private readonly keyCache = new Map<string, SigningKey>();
   private readonly targetCache = new Map<string, Target>();
-  private readonly inFlight = new Map<string, string>();
+  /** Lease token and webhook of each delivery in flight, by delivery id. */
+  private readonly inFlight = new Map<string, { leaseToken: string; webhookId: number }>();
+  /** Deliveries in flight per webhook id. */
+  private readonly inFlightPerWebhook = new Map<number, number>();
   private readonly warned = new Set<string>();
   private results: AttemptResult[] = [];
   private running = false;
@@ -244,7 +247,7 @@ export class DeliveryWorker {
 
   private async attempt(delivery: ClaimedDelivery): Promise<void> {
     const { config, logger } = this.options;
-    this.inFlight.set(delivery.id, delivery.leaseToken);
+    this.track(delivery);
     const startedAt = this.clock();
     const attemptNumber = delivery.attempts + 1;
     let result: AttemptResult;
@@ -328,7 +331,7 @@ export class DeliveryWorker {
     } catch (err) {
       // Only a programming error lands here; the lease expires and another attempt follows.
       logger.error({ err, delivery_id: delivery.id, webhook_id: delivery.webhookId }, 'delivery attempt crashed');
-      this.inFlight.delete(delivery.id);
+      this.untrack(delivery.id);
       return;
     }
     this.options.observer?.attemptFinished?.(result, result.attempt.durationMs / 1000);
@@ -349,12 +352,11 @@ export class DeliveryWorker {
     if (this.flushing || this.flushRetry) return;
     this.flushing = new Promise<void>((resolve) => {
       setImmediate(() => {
-        void this.flush().then((claimedAll) => {
+        void this.flush().then((moreMayWait) => {
           this.flushing = null;
           resolve();
           if (this.results.length > 0) this.scheduleFlush();
-          // A flush that claimed less than it had room for found every due delivery; otherwise more may wait.
-          if (claimedAll) this.notify();
+          if (moreMayWait) this.notify();
         });
       });
     });
@@ -382,7 +384,8 @@ export class DeliveryWorker {
   /**
    * Records the finished attempts and, in the same store transaction, claims
    * the deliveries that the freed capacity allows. Returns true when a pump
-   * should look for more: the claim was skipped, failed or came back full.
+   * should look for more: recording failed, the claim came back full, or no
+   * claim ran and an earlier one may have stopped at an in-flight limit.
    */
   private async flush(): Promise<boolean> {
     const batch = this.results;
@@ -406,15 +409,46 @@ export class DeliveryWorker {
       logger.error({ err, count: batch.length }, 'recording delivery attempts failed');
       recorded = false;
     }
+    // Read before the batch leaves the in-flight set: the state that the claims since the last flush saw.
+    const limited = this.atALimit();
     for (const result of batch) {
-      if (this.inFlight.get(result.deliveryId) === result.leaseToken) this.inFlight.delete(result.deliveryId);
+      if (this.inFlight.get(result.deliveryId)?.leaseToken === result.leaseToken) this.untrack(result.deliveryId);
       if (result.deactivateWebhook) await this.disable(result.webhookId, result.deactivateWebhook);
     }
     for (const delivery of claimed) void this.attempt(delivery);
     if (this.inFlight.size === 0) {
       for (const resolve of this.idleWaiters.splice(0)) resolve();
     }
-    return !recorded || !claimNext || claimed.length >= claimNext.limit;
+    // Without a claim of its own, a flush asks for a pump only when an earlier claim may have left due deliveries
+    // waiting because this worker or one of its webhooks was at its in-flight limit.
+    if (!recorded) return true;
+    return claimNext ? claimed.length >= claimNext.limit : limited;
+  }
+
+  private track(delivery: ClaimedDelivery): void {
+    this.inFlight.set(delivery.id, { leaseToken: delivery.leaseToken, webhookId: delivery.webhookId });
+    this.inFlightPerWebhook.set(delivery.webhookId, (this.inFlightPerWebhook.get(delivery.webhookId) ?? 0) + 1);
+  }
+
+  private untrack(deliveryId: string): void {
+    const entry = this.inFlight.get(deliveryId);
+    if (!entry) return;
+    this.inFlight.delete(deliveryId);
+    const left = (this.inFlightPerWebhook.get(entry.webhookId) ?? 1) - 1;
+    if (left > 0) this.inFlightPerWebhook.set(entry.webhookId, left);
+    else this.inFlightPerWebhook.delete(entry.webhookId);
+  }
+
+  /**
+   * Reports whether this worker, or one of its webhooks, is at its in-flight
+   * limit, so that a claim may have left due deliveries waiting. Leases that
+   * other workers hold are not counted; their own flushes claim again.
+   */
+  private atALimit(): boolean {
+    const { maxInFlight, maxInFlightPerWebhook } = this.options.config;
+    if (this.inFlight.size >= maxInFlight) return true;
+    for (const count of this.inFlightPerWebhook.values()) if (count >= maxInFlightPerWebhook) return true;
+    return false;
   }
 
   private async disable(webhookId: number, reason: string): Promise<void> {
@@ -473,8 +507,9 @@ export class DeliveryWorker {
     }
     if (this.flushing) await this.flushing;
     await this.flush();
-    const leftover = [...this.inFlight].map(([deliveryId, leaseToken]) => ({ deliveryId, leaseToken }));
+    const leftover = [...this.inFlight].map(([deliveryId, { leaseToken }]) => ({ deliveryId, leaseToken }));
     this.inFlight.clear();
+    this.inFlightPerWebhook.clear();
     if (leftover.length > 0) {
       await this.options.store.releaseLeases(leftover);
       this.options.logger.warn({ count: leftover.length }, 'released leases of deliveries still in flight at shutdown');

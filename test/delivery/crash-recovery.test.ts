@@ -14,8 +14,8 @@ const children: ChildService[] = [];
 const receivers: Receiver[] = [];
 const env = {
   DITS_WEBHOOKS_ALLOW_PRIVATE_TARGETS: 'true',
-  DITS_WEBHOOKS_LEASE_MS: '5500',
-  DITS_WEBHOOKS_DELIVERY_TIMEOUT_MS: '1000',
+  DITS_WEBHOOKS_LEASE_MS: '9500',
+  DITS_WEBHOOKS_DELIVERY_TIMEOUT_MS: '5000',
   DITS_WEBHOOKS_MAX_IN_FLIGHT_PER_WEBHOOK: '50',
 };
 
@@ -29,8 +29,13 @@ after(async () => {
 test('kill -9 during delivery loses nothing', async (t) => {
   const receiver = await Receiver.start();
   receivers.push(receiver);
+  // Responses wait until every event is stored, then take 50 ms each: the crash then comes mid-run however fast the
+  // worker is, with 50 requests in flight and the rest still queued.
+  let releaseResponses = () => {};
+  const responsesReleased = new Promise<void>((resolve) => (releaseResponses = resolve));
   receiver.respondWith(async (_req, res) => {
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await responsesReleased;
+    await new Promise((resolve) => setTimeout(resolve, 50));
     res.end('ok');
   });
 
@@ -53,6 +58,7 @@ test('kill -9 during delivery loses nothing', async (t) => {
     }
   }
   assert.equal(accepted.length, EVENTS);
+  releaseResponses();
 
   const pushes = () => receiver.requests.filter((r) => r.headers['x-dits-event'] === 'push');
   await waitUntil(() => pushes().length >= 250, 20_000, '250 deliveries before the crash');
