@@ -174,6 +174,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
       random: options.random,
     });
     worker.start();
+    ingestor.attachWorker(worker);
   }
   if (url) logger.info({ url, role: config.role, store: store.kind }, 'Dits Webhooks API listening');
   else logger.info({ url: metricsUrl, role: config.role, store: store.kind }, 'Dits Webhooks worker serving /healthz, /readyz and /metrics');

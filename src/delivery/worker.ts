@@ -66,6 +66,10 @@ export class DeliveryWorker {
   private readonly inFlightPerWebhook = new Map<number, number>();
   private readonly warned = new Set<string>();
   private results: AttemptResult[] = [];
+  /** Room promised to claims that ride along with ingestion and have not come back yet. */
+  private reserved = 0;
+  /** Set when a claim was skipped because of reserved room, so that the next `adopt` requests a pump. */
+  private heldBackByReservation = false;
   private running = false;
   private pumping = false;
   private wakeRequested = false;
@@ -147,14 +151,57 @@ export class DeliveryWorker {
     return this.inFlight.size;
   }
 
+  /**
+   * Returns the options of a claim that ingestion may run in its own
+   * transaction, or undefined when the worker has no room or is stopping.
+   * The room stays reserved until `adopt` receives the claim's result.
+   */
+  claimForIngest(): ClaimOptions | undefined {
+    if (!this.running) return undefined;
+    const room = this.roomLeft(this.inFlight.size);
+    if (room <= 0) return undefined;
+    const options = this.claimOptions(room);
+    this.reserved += options.limit;
+    return options;
+  }
+
+  /**
+   * Sends the deliveries that an ingestion claimed with `claimForIngest`
+   * options, and frees the reserved room. `claimed` is empty when the
+   * ingestion failed. A full claim may have left more due, so a pump follows.
+   */
+  adopt(claimed: ClaimedDelivery[], options: ClaimOptions): void {
+    this.reserved -= options.limit;
+    if (!this.running) {
+      // A worker that stopped meanwhile gives the leases back, so that the next worker sends these at once.
+      if (claimed.length > 0) {
+        this.options.store.releaseLeases(claimed.map((delivery) => ({ deliveryId: delivery.id, leaseToken: delivery.leaseToken }))).catch((err: unknown) => {
+          this.options.logger.error({ err, count: claimed.length }, 'releasing the leases of deliveries claimed during shutdown failed; they expire after leaseMs');
+        });
+      }
+      return;
+    }
+    for (const delivery of claimed) void this.attempt(delivery);
+    const heldBack = this.heldBackByReservation;
+    this.heldBackByReservation = false;
+    if (claimed.length >= options.limit || heldBack) this.notify();
+  }
+
+  /** Returns the room for more requests with `inFlight` in flight, net of reserved room, and notes when only the reservation leaves none. */
+  private roomLeft(inFlight: number): number {
+    const room = this.options.config.maxInFlight - inFlight;
+    if (room > 0 && room <= this.reserved) this.heldBackByReservation = true;
+    return room - this.reserved;
+  }
+
   private async pump(): Promise<void> {
-    const { store, config, logger } = this.options;
+    const { store, logger } = this.options;
     try {
       do {
         this.wakeRequested = false;
         if (this.flushing) await this.flushing;
-        while (this.running && this.inFlight.size < config.maxInFlight) {
-          const options = this.claimOptions(config.maxInFlight - this.inFlight.size);
+        while (this.running && this.roomLeft(this.inFlight.size) > 0) {
+          const options = this.claimOptions(this.roomLeft(this.inFlight.size));
           const claimed = await store.claimDue(options);
           for (const delivery of claimed) void this.attempt(delivery);
           if (claimed.length < options.limit) break;
@@ -377,7 +424,7 @@ export class DeliveryWorker {
   /** Returns the claim that rides along with a flush, or undefined when a pump is claiming anyway or the worker stops. */
   private claimAfter(batch: AttemptResult[]): ClaimOptions | undefined {
     if (!this.running || this.pumping) return undefined;
-    const room = this.options.config.maxInFlight - (this.inFlight.size - batch.length);
+    const room = this.roomLeft(this.inFlight.size - batch.length);
     return room > 0 ? this.claimOptions(room) : undefined;
   }
 
@@ -419,7 +466,7 @@ export class DeliveryWorker {
     if (this.inFlight.size === 0) {
       for (const resolve of this.idleWaiters.splice(0)) resolve();
     }
-    // Without a claim of its own, a flush asks for a pump only when an earlier claim may have left due deliveries
+    // Without a claim of its own, a flush requests a pump only when an earlier claim may have left due deliveries
     // waiting because this worker or one of its webhooks was at its in-flight limit.
     if (!recorded) return true;
     return claimNext ? claimed.length >= claimNext.limit : limited;

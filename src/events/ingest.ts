@@ -1,6 +1,6 @@
 import { uuidv7 } from './ids.js';
 import type { Logger } from 'pino';
-import type { IngestItem, IngestResult, PlannedDelivery, RepositoryRecord, Store, WebhookRecord } from '../store/types.js';
+import type { ClaimedDelivery, ClaimOptions, IngestItem, IngestResult, PlannedDelivery, RepositoryRecord, Store, WebhookRecord } from '../store/types.js';
 import { compileEventPatterns } from './patterns.js';
 import { compileWebhookFilters } from './filters.js';
 import { buildDeliveryBody, prepareBodyTemplate, repositoryPayload } from './payload.js';
@@ -17,6 +17,12 @@ export interface IngestRequest {
 
 /** Compiled webhooks kept for reuse, oldest dropped first. */
 const MAX_COMPILED_WEBHOOKS = 500;
+
+/** A delivery worker in this process that takes the deliveries an ingestion claims for it. */
+export interface IngestClaimer {
+  claimForIngest(): ClaimOptions | undefined;
+  adopt(claimed: ClaimedDelivery[], options: ClaimOptions): void;
+}
 
 /** Largest number of events committed in one transaction. */
 const MAX_BATCH = 512;
@@ -37,6 +43,7 @@ export class EventIngestor {
   private scheduled = false;
   private running: Promise<void> | null = null;
   private readonly compiled = new Map<number, CompiledWebhook>();
+  private claimer: IngestClaimer | null = null;
 
   constructor(
     private readonly store: Store,
@@ -45,6 +52,15 @@ export class EventIngestor {
     private readonly onDeliveriesCreated: () => void,
     private readonly clock: () => number = Date.now,
   ) {}
+
+  /**
+   * Lets ingestion claim due deliveries for a worker in this process, in the
+   * transaction that stores the events, when the store can. The worker then
+   * sends new deliveries without a claim transaction of its own.
+   */
+  attachWorker(claimer: IngestClaimer): void {
+    this.claimer = claimer;
+  }
 
   submit(request: IngestRequest): Promise<IngestResult> {
     return new Promise((resolve, reject) => {
@@ -72,9 +88,20 @@ export class EventIngestor {
 
   private async commit(batch: IngestEntry[]): Promise<void> {
     const items = batch.map((entry) => this.toItem(entry.request));
+    const claim = this.store.ingestAndClaim ? this.claimer?.claimForIngest() : undefined;
     try {
-      const results = await this.store.ingest(items);
-      if (results.some((result) => result.ok && !result.replayed && result.deliveries > 0)) this.onDeliveriesCreated();
+      let results: IngestResult[];
+      if (claim && this.store.ingestAndClaim) {
+        let claimed: ClaimedDelivery[] = [];
+        try {
+          ({ results, claimed } = await this.store.ingestAndClaim(items, claim));
+        } finally {
+          this.claimer?.adopt(claimed, claim);
+        }
+      } else {
+        results = await this.store.ingest(items);
+        if (results.some((result) => result.ok && !result.replayed && result.deliveries > 0)) this.onDeliveriesCreated();
+      }
       results.forEach((result, i) => batch[i].resolve(result));
     } catch (err) {
       this.logger.error({ err, count: batch.length }, 'storing events failed');

@@ -330,6 +330,12 @@ export interface Store {
    * configured level.
    */
   ingest(items: IngestItem[]): Promise<IngestResult[]>;
+  /**
+   * Ingests like `ingest` and, in the same transaction, claims due deliveries
+   * as `claimDue` would, so that a worker in this process can send new
+   * deliveries without a claim of its own. Optional: the SQLite store has it.
+   */
+  ingestAndClaim?(items: IngestItem[], claim: ClaimOptions): Promise<{ results: IngestResult[]; claimed: ClaimedDelivery[] }>;
   /** Creates a single delivery outside an event, for pings. */
   createDirectDelivery(input: { webhookId: number; event: string; planned: PlannedDelivery }, now: number): Promise<void>;
   listEvents(query: { repoId: number; afterSeq?: number; cursor?: string; limit: number }): Promise<Page<EventRecord>>;

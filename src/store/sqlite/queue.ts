@@ -84,11 +84,11 @@ export class SqliteQueue {
   }
 
   claim(options: ClaimOptions): ClaimedDelivery[] {
-    return this.db.transaction(() => this.claimInTransaction(options)).immediate();
+    return this.db.transaction(() => this.claimWithin(options)).immediate();
   }
 
-  /** Runs a claim inside the write transaction that the caller opened. */
-  private claimInTransaction(options: ClaimOptions): ClaimedDelivery[] {
+  /** Runs a claim inside the write transaction that the caller opened on this queue's connection. */
+  claimWithin(options: ClaimOptions): ClaimedDelivery[] {
     const leased = new Map<number, number>();
     for (const [webhookId, n] of this.statements.leasedPerWebhook.all(options.now) as [number, number][]) leased.set(webhookId, n);
     const saturated = [...leased].filter(([, n]) => n >= options.maxInFlightPerWebhook).map(([id]) => id);
@@ -198,7 +198,7 @@ export class SqliteQueue {
       }
       // One update per webhook per batch: the last attempt wins, and failing_since follows the batch in order.
       for (const [webhook, touch] of touches) this.statements.touchWebhook.run({ webhook, ...touch });
-      return claimNext ? this.claimInTransaction(claimNext) : [];
+      return claimNext ? this.claimWithin(claimNext) : [];
     });
     return run.immediate();
   }

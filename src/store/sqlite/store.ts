@@ -64,9 +64,11 @@ export const BUSY_TIMEOUT_MS = 1000;
 const QUEUE_BUSY_TIMEOUT_MS = 200;
 
 /**
- * Opens one connection in WAL mode. Automatic checkpoints are pushed far out
- * (10,000 pages, about 40 MiB of log) because the Checkpointer thread runs
- * them. The high bound only caps the log if that thread falls behind.
+ * Opens one connection in WAL mode. Automatic checkpoints run at 10,000
+ * pages (about 40 MiB of log). The Checkpointer thread copies pages into the
+ * database every 20 ms. Under steady writes, though, only this automatic
+ * checkpoint, run in a commit on the event loop, lets the log start over, and
+ * the thread leaves it little to copy.
  */
 function openConnection(file: string, synchronous: 'FULL' | 'NORMAL', busyTimeoutMs = BUSY_TIMEOUT_MS): Database.Database {
   const db = new Database(file);
@@ -477,6 +479,17 @@ export class SqliteStore implements Store {
   // Events
 
   async ingest(items: IngestItem[]): Promise<IngestResult[]> {
+    return (await this.ingestBatch(items)).results;
+  }
+
+  async ingestAndClaim(items: IngestItem[], claim: ClaimOptions): Promise<{ results: IngestResult[]; claimed: ClaimedDelivery[] }> {
+    return this.ingestBatch(items, claim);
+  }
+
+  /** The claim statements prepared on the main connection, for claims inside an ingest transaction. */
+  private ingestQueue: SqliteQueue | null = null;
+
+  private async ingestBatch(items: IngestItem[], claim?: ClaimOptions): Promise<{ results: IngestResult[]; claimed: ClaimedDelivery[] }> {
     const findKey = this.prepare('SELECT id, event, deliveries, request_hash, created_at FROM events WHERE repo_id = ? AND idempotency_key = ?');
     const repoById = this.prepare(`SELECT * FROM repositories WHERE id = ? AND ${ACTIVE_REPO}`);
     const hooksFor = this.prepare(
@@ -521,21 +534,27 @@ export class SqliteStore implements Store {
       }
       return { ok: true, eventId: item.eventId, event: item.event, deliveries: planned.length, replayed: false, createdAt: item.createdAt };
     };
-    const batch = this.db.transaction(() => {
+    const queue = claim ? (this.ingestQueue ??= new SqliteQueue(this.db)) : null;
+    const batch = this.db.transaction((): ClaimedDelivery[] => {
       for (const item of items) results.push(storeItem(item));
+      return queue && claim ? queue.claimWithin(claim) : [];
     });
-    if (!this.walSync || !this.ingestSynchronous) {
-      batch.immediate();
-      return results;
-    }
+    if (!this.walSync || !this.ingestSynchronous) return { results, claimed: batch.immediate() };
     this.ingestSynchronous.normal.run();
+    let claimed: ClaimedDelivery[];
     try {
-      batch.immediate();
+      claimed = batch.immediate();
     } finally {
       this.ingestSynchronous.full.run();
     }
-    await this.walSync.sync();
-    return results;
+    try {
+      await this.walSync.sync();
+    } catch (err) {
+      // Deliveries of events that may not be on disk are not handed out; their leases go back at once.
+      if (claimed.length > 0) this.queue.release(claimed.map((delivery) => ({ deliveryId: delivery.id, leaseToken: delivery.leaseToken })));
+      throw err;
+    }
+    return { results, claimed };
   }
 
   async createDirectDelivery(input: { webhookId: number; event: string; planned: PlannedDelivery }, now: number): Promise<void> {
