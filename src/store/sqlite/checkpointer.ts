@@ -12,16 +12,24 @@ const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const db = new Database(workerData.file);
 db.pragma('busy_timeout = 1000');
-const timer = setInterval(() => {
+let lastLogFrames = -1;
+let timer = null;
+const run = () => {
+  let delay = workerData.idleIntervalMs;
   try {
-    db.pragma('wal_checkpoint(PASSIVE)');
+    // The row is [busy, frames in the log, frames checkpointed]; a log that grew since the last run means writes go on.
+    const [, logFrames] = db.prepare('PRAGMA wal_checkpoint(PASSIVE)').raw().get();
+    if (logFrames !== lastLogFrames) delay = workerData.intervalMs;
+    lastLogFrames = logFrames;
   } catch (err) {
     parentPort.postMessage({ error: String(err && err.message || err) });
   }
-}, workerData.intervalMs);
+  timer = setTimeout(run, delay);
+};
+timer = setTimeout(run, workerData.intervalMs);
 parentPort.on('message', (message) => {
   if (message !== 'stop') return;
-  clearInterval(timer);
+  clearTimeout(timer);
   db.close();
   process.exit(0);
 });
@@ -37,13 +45,16 @@ parentPort.on('message', (message) => {
  */
 export const CHECKPOINT_INTERVAL_MS = 20;
 
+/** Time between checkpoints while the log has not grown since the last one, in ms. */
+export const IDLE_CHECKPOINT_INTERVAL_MS = 500;
+
 export class Checkpointer {
   private readonly worker: Worker;
   private stopped: Promise<void> | null = null;
 
-  constructor(file: string, onError: (message: string) => void, intervalMs = CHECKPOINT_INTERVAL_MS) {
+  constructor(file: string, onError: (message: string) => void, intervalMs = CHECKPOINT_INTERVAL_MS, idleIntervalMs = IDLE_CHECKPOINT_INTERVAL_MS) {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, driver, intervalMs } });
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, driver, intervalMs, idleIntervalMs } });
     this.worker.on('message', (message: { error?: string }) => {
       if (message.error) onError(message.error);
     });
