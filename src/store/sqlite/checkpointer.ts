@@ -17,7 +17,7 @@ let timer = null;
 const run = () => {
   let delay = workerData.idleIntervalMs;
   try {
-    // The row is [busy, frames in the log, frames checkpointed]; a log that grew since the last run means writes go on.
+    // The row is [busy, frames in the log, frames checkpointed]. A frame count that changed since the last run means writes go on.
     const [, logFrames] = db.prepare('PRAGMA wal_checkpoint(PASSIVE)').raw().get();
     if (logFrames !== lastLogFrames) delay = workerData.intervalMs;
     lastLogFrames = logFrames;
@@ -45,7 +45,7 @@ parentPort.on('message', (message) => {
  */
 export const CHECKPOINT_INTERVAL_MS = 20;
 
-/** Time between checkpoints while the log has not grown since the last one, in ms. */
+/** Time between checkpoints while the log is unchanged since the last one, in ms. */
 export const IDLE_CHECKPOINT_INTERVAL_MS = 500;
 
 export class Checkpointer {
