@@ -43,6 +43,7 @@ export const ERROR_CATALOG = {
   internal_error: { status: 500, description: 'The server failed; the cause is in the server log, not in the response.' },
   service_unavailable: { status: 503, description: 'The server is starting or shutting down.' },
   store_busy: { status: 503, description: 'The database stayed locked by another process for the whole wait; retry after the number of seconds in Retry-After.' },
+  store_full: { status: 507, description: 'The disk that holds the database is full, so nothing was stored; free space and retry.' },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
@@ -78,4 +79,19 @@ export function invalidRequest(details: FieldError[]): ApiError {
 /** Reports whether a store call failed because another process holds the SQLite write lock. */
 export function isStoreLocked(err: unknown): boolean {
   return (err as { code?: unknown }).code === 'SQLITE_BUSY';
+}
+
+/** Reports whether a store call failed because the disk is full (SQLITE_FULL). */
+export function isStoreFull(err: unknown): boolean {
+  return (err as { code?: unknown }).code === 'SQLITE_FULL';
+}
+
+/**
+ * Reports whether a store write failed for a reason that passes by itself:
+ * another process's lock, a full disk, or an I/O error. Writing the same
+ * data again later can succeed.
+ */
+export function isPassingStoreFailure(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_FULL' || (typeof code === 'string' && code.startsWith('SQLITE_IOERR'));
 }

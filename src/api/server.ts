@@ -2,7 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { joinField } from '../events/validate.js';
-import { ApiError, ERROR_CATALOG, invalidRequest, isStoreLocked, type ErrorCode } from '../errors.js';
+import { ApiError, ERROR_CATALOG, invalidRequest, isStoreFull, isStoreLocked, type ErrorCode } from '../errors.js';
 import type { ApiContext, RouteEntry } from './context.js';
 import { parseJsonBody } from './json-body.js';
 import { RateLimiter } from './rate-limit.js';
@@ -161,6 +161,10 @@ export async function buildServer(context: ApiContext, extraRoutes: ((app: Fasti
     if (error instanceof ApiError) return sendError(reply, error);
     const mapped = fromFastifyError(error as FastifyError, request.routeOptions.bodyLimit ?? config.maxRequestBodyBytes);
     if (mapped) return sendError(reply, mapped);
+    if (isStoreFull(error)) {
+      request.log.error({ err: error, method: request.method, url: request.url }, 'the disk of the database is full; the request was not stored');
+      return sendError(reply, new ApiError('store_full', 'The disk that holds the database is full; nothing was stored. Free disk space on the server, then retry the request.'));
+    }
     if (isStoreLocked(error)) {
       request.log.warn({ err: error, method: request.method, url: request.url }, 'database locked; the request was not stored');
       return sendError(reply, new ApiError('store_busy', 'The database is locked by another process; nothing was stored. Retry the request later.', [], { 'retry-after': '1' }));

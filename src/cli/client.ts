@@ -176,6 +176,8 @@ export function hintForError(code: string, status: number, retryAfter: string | 
       return 'Activate the webhook with `dits-webhook update <hook> --active`.';
     case 'rate_limited':
       return `Wait ${waitText(retryAfter)} and run the command again.`;
+    case 'store_full':
+      return 'The disk of the server database is full. Free space on the server, then run the command again.';
     case 'store_busy':
       return `Another process is holding the database lock. Wait ${waitText(retryAfter)} and run the command again; if it keeps failing, stop the process that keeps a transaction open.`;
     case 'too_many_streams':

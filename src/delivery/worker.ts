@@ -11,7 +11,7 @@ import { SecretUnavailableError } from '../signing/secret-box.js';
 import { prepareSigningKey, type SigningKey } from '../signing/sign.js';
 import { assertTransition } from './states.js';
 import { isEndedProcess, processIdentity } from './worker-identity.js';
-import { isStoreLocked } from '../errors.js';
+import { isPassingStoreFailure, isStoreFull, isStoreLocked } from '../errors.js';
 
 /** Observes attempts for metrics; every method is optional. */
 export interface DeliveryObserver {
@@ -42,8 +42,10 @@ function notSent(error: NonNullable<SendResult['error']>): SendResult {
 const CLAIM_BATCH = 128;
 /** How often the worker looks for webhooks that have failed for too long, in ms. */
 const DISABLE_CHECK_INTERVAL_MS = 60_000;
-/** Wait before recording attempts again after the database was locked, in ms. */
+/** Wait before recording attempts again after the database was locked or full, in ms. */
 const FLUSH_RETRY_MS = 500;
+/** Minimum time between two log lines about retried attempt records, in ms. */
+const RECORD_RETRY_LOG_MS = 30_000;
 /** How often the worker looks for leases of workers on this host that have ended, in ms. */
 const ORPHAN_CHECK_INTERVAL_MS = 5000;
 
@@ -78,6 +80,7 @@ export class DeliveryWorker {
   private disableTimer: NodeJS.Timeout | null = null;
   private orphanTimer: NodeJS.Timeout | null = null;
   private flushRetry: NodeJS.Timeout | null = null;
+  private lastRecordRetryLog = 0;
   private idleWaiters: (() => void)[] = [];
   private unlisten: (() => Promise<void>) | null = null;
 
@@ -386,6 +389,15 @@ export class DeliveryWorker {
     this.scheduleFlush();
   }
 
+  /** Logs why recording attempts is retried, at most once per RECORD_RETRY_LOG_MS while the failure lasts. */
+  private warnRecordRetry(err: unknown, count: number): void {
+    const now = Date.now();
+    if (now - this.lastRecordRetryLog < RECORD_RETRY_LOG_MS) return;
+    this.lastRecordRetryLog = now;
+    const reason = isStoreLocked(err) ? 'the database is locked by another process' : isStoreFull(err) ? 'the disk of the database is full' : `an I/O error (${(err as Error).message})`;
+    this.options.logger.warn({ count }, `recording delivery attempts failed: ${reason}; trying again every ${FLUSH_RETRY_MS} ms`);
+  }
+
   /** Flushes again after FLUSH_RETRY_MS, not at once, so that a locked database does not keep the event loop waiting. */
   private retryFlushLater(): void {
     if (this.flushRetry) return;
@@ -445,9 +457,10 @@ export class DeliveryWorker {
     try {
       claimed = await store.completeAttempts(batch, this.clock(), claimNext);
     } catch (err) {
-      if (isStoreLocked(err) && this.running) {
-        // The attempts stay in flight and are recorded once the lock is gone, rather than sent again after their leases expire.
-        logger.warn({ count: batch.length }, 'recording delivery attempts failed: the database is locked by another process; trying again shortly');
+      if (isPassingStoreFailure(err) && this.running) {
+        // The attempts stay in flight and are recorded once the lock is gone or the disk has room again, rather than
+        // sent again after their leases expire, while those leases keep their webhooks at the in-flight limit.
+        this.warnRecordRetry(err, batch.length);
         this.results = batch.concat(this.results);
         this.retryFlushLater();
         return false;

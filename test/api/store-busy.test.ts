@@ -108,3 +108,56 @@ test('token use under a lock tried once a minute', async () => {
     await svc.stop();
   }
 });
+
+test('full disk gives 507 store_full', async () => {
+  const svc = await startTestService();
+  try {
+    const { repoId } = await createHook(svc, 'http://127.0.0.1:9/unused');
+    const store = svc.store as SqliteStore;
+    // A page limit at the current size makes SQLite fail every write that needs a new page, as on a full disk.
+    const pages = Number(store.db.pragma('page_count', { simple: true }));
+    store.db.pragma(`max_page_count = ${pages}`);
+    const res = await svc.api('POST', `/v1/repos/${repoId}/events`, pushEvent('x'.repeat(20_000)));
+    assert.equal(res.status, 507, res.text);
+    assert.equal(res.json.error.code, 'store_full');
+    assert.match(res.json.error.message, /Free disk space/);
+    store.db.pragma('max_page_count = 1073741823');
+    assert.equal((await svc.api('POST', `/v1/repos/${repoId}/events`, pushEvent('after room'))).status, 202);
+  } finally {
+    await svc.stop();
+  }
+});
+
+test('attempt finished on a full disk is kept', async () => {
+  const svc = await startTestService();
+  const receiver = await Receiver.start();
+  let answer: () => void = () => {};
+  // A 60 KiB response body needs new pages in the attempt record, so the page limit below makes recording it fail.
+  receiver.respondWith(async (_req, res) => {
+    await new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    res.end('r'.repeat(60_000));
+  });
+  const queueDb = (svc.store as unknown as { queueDb: Database.Database }).queueDb;
+  try {
+    const { repoId, base } = await createHook(svc, receiver.url);
+    assert.equal((await svc.api('POST', `/v1/repos/${repoId}/events`, pushEvent())).status, 202);
+    await receiver.waitFor(1, 10_000);
+    queueDb.pragma(`max_page_count = ${Number(queueDb.pragma('page_count', { simple: true }))}`);
+    answer();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const list = await svc.api('GET', `${base}/deliveries`);
+    assert.equal(list.json.data[0].status, 'pending', 'the attempt is not recorded while the disk is full');
+    queueDb.pragma('max_page_count = 1073741823');
+    const detail = await waitUntil(async () => {
+      const found = await svc.api('GET', `${base}/deliveries/${list.json.data[0].id}`);
+      return found.json.status === 'delivered' ? found.json : null;
+    }, 10_000, 'the delivery recorded as delivered');
+    assert.equal(detail.attempts.length, 1, 'one attempt, recorded once there was room');
+    assert.equal(receiver.requests.length, 1, 'the delivery was not sent again');
+  } finally {
+    await svc.stop();
+    await receiver.close();
+  }
+});

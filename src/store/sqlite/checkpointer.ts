@@ -14,6 +14,9 @@ const db = new Database(workerData.file);
 db.pragma('busy_timeout = 1000');
 let lastLogFrames = -1;
 let timer = null;
+// A failure that repeats (a full disk) is reported when it starts and then once a minute, not on every run.
+let failures = 0;
+let reportedAt = 0;
 const run = () => {
   let delay = workerData.idleIntervalMs;
   try {
@@ -21,8 +24,15 @@ const run = () => {
     const [, logFrames] = db.prepare('PRAGMA wal_checkpoint(PASSIVE)').raw().get();
     if (logFrames !== lastLogFrames) delay = workerData.intervalMs;
     lastLogFrames = logFrames;
+    failures = 0;
   } catch (err) {
-    parentPort.postMessage({ error: String(err && err.message || err) });
+    failures++;
+    const now = Date.now();
+    if (failures === 1 || now - reportedAt >= 60000) {
+      reportedAt = now;
+      const repeated = failures > 1 ? ' (' + failures + ' failures in a row)' : '';
+      parentPort.postMessage({ error: String(err && err.message || err) + repeated });
+    }
   }
   timer = setTimeout(run, delay);
 };
