@@ -2,7 +2,8 @@
  * Development aid: the event-loop time of the SQLite store at low fan-out,
  * and the commits that stall it. There is one webhook. Each event is
  * ingested, with the claim that rides along, and its attempt recorded, one
- * at a time, as at a steady rate of single events. Prints microseconds per event, the commits
+ * at a time, as at a steady rate of single events. Prints microseconds per
+ * event (with full, that includes the wait for each WAL sync), the calls
  * slower than 5 ms with their event numbers (the automatic checkpoint shows
  * up every few hundred events), and the size of the log at the end.
  *   node --import tsx bench/commit-stalls.ts [events] [full|normal]
