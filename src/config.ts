@@ -80,6 +80,8 @@ export interface Config {
   eventStreamHeartbeatMs: number;
   /** Maximum number of event streams one token may keep open on one API process. */
   eventStreamsPerToken: number;
+  /** Free bytes the disk of the SQLite data folder needs for /readyz to report ready; 0 turns the check off. */
+  minFreeDiskBytes: number;
 }
 
 export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
@@ -113,6 +115,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   shutdownGraceMs: 15_000,
   eventStreamHeartbeatMs: 15_000,
   eventStreamsPerToken: 20,
+  minFreeDiskBytes: 16 * 1024 * 1024,
 }) as Readonly<Config>;
 
 type Kind = 'string' | 'integer' | 'number' | 'boolean' | 'list' | 'numberList';
@@ -155,6 +158,7 @@ const SPEC: Record<keyof Config, KeySpec> = {
   shutdownGraceMs: { kind: 'integer', min: 0, max: 600_000 },
   eventStreamHeartbeatMs: { kind: 'integer', min: 10, max: 300_000 },
   eventStreamsPerToken: { kind: 'integer', min: 1, max: 10_000 },
+  minFreeDiskBytes: { kind: 'integer', min: 0, max: Number.MAX_SAFE_INTEGER },
 };
 
 /** Maps `maxInFlight` to `DITS_WEBHOOKS_MAX_IN_FLIGHT`. */

@@ -128,6 +128,19 @@ test('full disk gives 507 store_full', async () => {
   }
 });
 
+test('readiness reports a nearly full disk', async () => {
+  // No disk has this much free space, so the check reports the real free space of the data folder as too little.
+  const svc = await startTestService({ overrides: { minFreeDiskBytes: Number.MAX_SAFE_INTEGER } });
+  try {
+    const res = await svc.api('GET', '/readyz', undefined, { token: '' });
+    assert.equal(res.status, 503, res.text);
+    assert.equal(res.json.status, 'unavailable');
+    assert.match(res.json.reason, /bytes free, fewer than minFreeDiskBytes/);
+  } finally {
+    await svc.stop();
+  }
+});
+
 test('attempt finished on a full disk is kept', async () => {
   const svc = await startTestService();
   const receiver = await Receiver.start();

@@ -1,3 +1,4 @@
+import { statfs } from 'node:fs/promises';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ERROR_CATALOG, isStoreLocked } from '../../errors.js';
 import { VERSION } from '../../version.js';
@@ -13,9 +14,26 @@ const DOCS_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'
  * could start, otherwise 503 with the reason. A lock held by another
  * process usually passes, so it logs a warning without a stack.
  */
+/**
+ * Returns why the disk of the SQLite data folder is too full for the
+ * service to be ready, or null. Writes on a full disk fail with 507
+ * store_full, so a load balancer should stop sending traffic before that.
+ */
+async function lowDiskReason(context: ApiContext): Promise<string | null> {
+  const { config, store } = context;
+  if (store.kind !== 'sqlite' || config.minFreeDiskBytes === 0) return null;
+  const { bavail, bsize } = await statfs(config.dataDir);
+  const free = bavail * bsize;
+  if (free >= config.minFreeDiskBytes) return null;
+  context.logger.warn({ free_bytes: free, min_free_disk_bytes: config.minFreeDiskBytes }, 'not ready: the disk of the data folder is nearly full');
+  return `the disk of the data folder has ${free} bytes free, fewer than minFreeDiskBytes (${config.minFreeDiskBytes}); free disk space`;
+}
+
 export async function answerReadiness(context: ApiContext, reply: FastifyReply): Promise<unknown> {
   try {
     await context.store.ping();
+    const disk = await lowDiskReason(context);
+    if (disk !== null) return reply.status(503).send({ status: 'unavailable', store: context.store.kind, reason: disk });
     const secrets = await context.secretReadiness.notReadyReason(Date.now());
     if (secrets !== null) return reply.status(503).send({ status: 'unavailable', store: context.store.kind, reason: secrets });
     return { status: 'ready', store: context.store.kind };
