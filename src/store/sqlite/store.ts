@@ -137,7 +137,9 @@ export class SqliteStore implements Store {
       this.queueDb = openConnection(file, 'NORMAL', QUEUE_BUSY_TIMEOUT_MS);
       this.checkpointer = new Checkpointer(file, (message) => this.onError(`checkpoint failed: ${message}`));
     }
-    const syncsLog = file !== ':memory:' && options.synchronous !== 'normal';
+    // Only a database in WAL mode has a log to sync; a file system without WAL support keeps SQLite's own FULL commits.
+    const inWalMode = String(this.db.pragma('journal_mode', { simple: true })).toLowerCase() === 'wal';
+    const syncsLog = file !== ':memory:' && options.synchronous !== 'normal' && inWalMode;
     this.walSync = syncsLog ? new WalSync(`${file}-wal`) : null;
     this.ingestSynchronous = syncsLog ? { normal: this.db.prepare('PRAGMA synchronous = NORMAL'), full: this.db.prepare('PRAGMA synchronous = FULL') } : null;
     this.queue = new SqliteQueue(this.queueDb);
