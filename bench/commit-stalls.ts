@@ -2,10 +2,10 @@
  * Development aid: the event-loop time of the SQLite store at low fan-out,
  * and the commits that stall it. There is one webhook. Each event is
  * ingested, with the claim that rides along, and its attempt recorded, one
- * at a time, as at a steady rate of single events. Prints microseconds per
- * event (with full, that includes the wait for each WAL sync), the calls
- * slower than 5 ms with their event numbers (the automatic checkpoint shows
- * up every few hundred events), and the size of the log at the end.
+ * at a time, as at a steady rate of single events. Prints the microseconds
+ * per event, which with full include the wait for each WAL sync. Then it
+ * lists the calls slower than 5 ms with their event numbers, where the
+ * automatic checkpoint shows up every few hundred events, and the log size.
  *   node --import tsx bench/commit-stalls.ts [events] [full|normal]
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';

@@ -43,7 +43,7 @@ export const ERROR_CATALOG = {
   internal_error: { status: 500, description: 'The server failed; the cause is in the server log, not in the response.' },
   service_unavailable: { status: 503, description: 'The server is starting or shutting down.' },
   store_busy: { status: 503, description: 'The database stayed locked by another process for the whole wait; retry after the number of seconds in Retry-After.' },
-  store_full: { status: 507, description: 'The disk that holds the database is full, so nothing was stored; free space and retry.' },
+  store_full: { status: 507, description: 'The database disk is full, so nothing was stored. Free disk space on the server and retry.' },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

@@ -162,8 +162,8 @@ export async function buildServer(context: ApiContext, extraRoutes: ((app: Fasti
     const mapped = fromFastifyError(error as FastifyError, request.routeOptions.bodyLimit ?? config.maxRequestBodyBytes);
     if (mapped) return sendError(reply, mapped);
     if (isStoreFull(error)) {
-      request.log.error({ err: error, method: request.method, url: request.url }, 'the disk of the database is full; the request was not stored');
-      return sendError(reply, new ApiError('store_full', 'The disk that holds the database is full; nothing was stored. Free disk space on the server, then retry the request.'));
+      request.log.error({ err: error, method: request.method, url: request.url }, 'the database disk is full; the request was not stored');
+      return sendError(reply, new ApiError('store_full', 'The database disk is full, so nothing was stored. Free disk space on the server, then retry the request.'));
     }
     if (isStoreLocked(error)) {
       request.log.warn({ err: error, method: request.method, url: request.url }, 'database locked; the request was not stored');

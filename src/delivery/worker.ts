@@ -203,8 +203,10 @@ export class DeliveryWorker {
       do {
         this.wakeRequested = false;
         if (this.flushing) await this.flushing;
-        while (this.running && this.roomLeft(this.inFlight.size) > 0) {
-          const options = this.claimOptions(this.roomLeft(this.inFlight.size));
+        while (this.running) {
+          const room = this.roomLeft(this.inFlight.size);
+          if (room <= 0) break;
+          const options = this.claimOptions(room);
           const claimed = await store.claimDue(options);
           for (const delivery of claimed) void this.attempt(delivery);
           if (claimed.length < options.limit) break;
@@ -389,12 +391,12 @@ export class DeliveryWorker {
     this.scheduleFlush();
   }
 
-  /** Logs why recording attempts is retried, at most once per RECORD_RETRY_LOG_MS while the failure lasts. */
+  /** Logs why attempt records wait for another try. `lastRecordRetryLog` keeps the lines RECORD_RETRY_LOG_MS apart. */
   private warnRecordRetry(err: unknown, count: number): void {
     const now = Date.now();
     if (now - this.lastRecordRetryLog < RECORD_RETRY_LOG_MS) return;
     this.lastRecordRetryLog = now;
-    const reason = isStoreLocked(err) ? 'the database is locked by another process' : isStoreFull(err) ? 'the disk of the database is full' : `an I/O error (${(err as Error).message})`;
+    const reason = isStoreLocked(err) ? 'the database is locked by another process' : isStoreFull(err) ? 'the database disk is full' : `an I/O error (${(err as Error).message})`;
     this.options.logger.warn({ count }, `recording delivery attempts failed: ${reason}; trying again every ${FLUSH_RETRY_MS} ms`);
   }
 

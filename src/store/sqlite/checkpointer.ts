@@ -12,6 +12,8 @@ const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const db = new Database(workerData.file);
 db.pragma('busy_timeout = 1000');
+// Prepared on the first run, inside its error handling: preparing fails too when the file is unusable.
+let checkpoint = null;
 let lastLogFrames = -1;
 let timer = null;
 // A failure that repeats (a full disk) is reported when it starts and then once a minute, not on every run.
@@ -21,7 +23,8 @@ const run = () => {
   let delay = workerData.idleIntervalMs;
   try {
     // The row is [busy, frames in the log, frames checkpointed]. A frame count that changed since the last run means writes go on.
-    const [, logFrames] = db.prepare('PRAGMA wal_checkpoint(PASSIVE)').raw().get();
+    checkpoint ??= db.prepare('PRAGMA wal_checkpoint(PASSIVE)').raw();
+    const [, logFrames] = checkpoint.get();
     if (logFrames !== lastLogFrames) delay = workerData.intervalMs;
     lastLogFrames = logFrames;
     failures = 0;
@@ -47,7 +50,7 @@ parentPort.on('message', (message) => {
 
 /**
  * Time between checkpoints, in ms. Under steady writes a passive checkpoint
- * never catches up with the newest commit, so the log starts over only after
+ * rarely catches up with the newest commit, so the log mostly starts over at
  * the automatic checkpoint in a commit on the event loop (every 10,000
  * pages). A short interval leaves that one little to copy. In a test with
  * 1,000 commits a second, it stalled the event loop for 20 to 60 ms at a
@@ -60,6 +63,8 @@ export const IDLE_CHECKPOINT_INTERVAL_MS = 500;
 
 export class Checkpointer {
   private readonly worker: Worker;
+  /** Resolves when the thread has ended, after a stop or after an error that ended it. */
+  private readonly exited: Promise<void>;
   private stopped: Promise<void> | null = null;
 
   constructor(file: string, onError: (message: string) => void, intervalMs = CHECKPOINT_INTERVAL_MS, idleIntervalMs = IDLE_CHECKPOINT_INTERVAL_MS) {
@@ -69,6 +74,7 @@ export class Checkpointer {
       if (message.error) onError(message.error);
     });
     this.worker.on('error', (err) => onError(err.message));
+    this.exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
     this.worker.unref();
   }
 
@@ -77,7 +83,7 @@ export class Checkpointer {
     if (this.stopped) return this.stopped;
     // Referenced again, so that the process waits for the thread to close its connection.
     this.worker.ref();
-    this.stopped = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+    this.stopped = this.exited;
     this.worker.postMessage('stop');
     return this.stopped;
   }

@@ -66,7 +66,7 @@ const QUEUE_BUSY_TIMEOUT_MS = 200;
 /**
  * Opens one connection in WAL mode. Automatic checkpoints run at 10,000
  * pages (about 40 MiB of log). The Checkpointer thread copies pages into the
- * database every 20 ms. Under steady writes, though, only this automatic
+ * database every 20 ms. Under steady writes, though, mostly this automatic
  * checkpoint, run in a commit on the event loop, lets the log start over, and
  * the thread leaves it little to copy.
  */
@@ -107,13 +107,12 @@ export class SqliteStore implements Store {
   private readonly queueDb: Database.Database;
   private readonly checkpointer: Checkpointer | null;
   /**
-   * With synchronous=FULL, ingestion commits at NORMAL and then waits for
-   * this fdatasync of the log, off the event loop: events are durable before
-   * they are acknowledged, as with a FULL commit, while other requests and
+   * With synchronous=FULL, ingestion commits at NORMAL and then waits for an
+   * fdatasync of the log off the event loop. Events are on disk before they
+   * are acknowledged, as with a FULL commit, and other requests and
    * deliveries go on during the disk wait. Null for NORMAL and in memory.
    */
-  private readonly walSync: WalSync | null;
-  private readonly ingestSynchronous: { normal: Database.Statement; full: Database.Statement } | null;
+  private readonly logSync: { wal: WalSync; normal: Database.Statement; full: Database.Statement } | null;
 
   private readonly onError: (message: string) => void;
 
@@ -137,11 +136,12 @@ export class SqliteStore implements Store {
       this.queueDb = openConnection(file, 'NORMAL', QUEUE_BUSY_TIMEOUT_MS);
       this.checkpointer = new Checkpointer(file, (message) => this.onError(`checkpoint failed: ${message}`));
     }
-    // Only a database in WAL mode has a log to sync; a file system without WAL support keeps SQLite's own FULL commits.
+    // Only a database in WAL mode has a log to sync. On a file system without WAL support, SQLite's own FULL commits stay.
     const inWalMode = String(this.db.pragma('journal_mode', { simple: true })).toLowerCase() === 'wal';
-    const syncsLog = file !== ':memory:' && options.synchronous !== 'normal' && inWalMode;
-    this.walSync = syncsLog ? new WalSync(`${file}-wal`) : null;
-    this.ingestSynchronous = syncsLog ? { normal: this.db.prepare('PRAGMA synchronous = NORMAL'), full: this.db.prepare('PRAGMA synchronous = FULL') } : null;
+    this.logSync =
+      file !== ':memory:' && options.synchronous !== 'normal' && inWalMode
+        ? { wal: new WalSync(`${file}-wal`), normal: this.db.prepare('PRAGMA synchronous = NORMAL'), full: this.db.prepare('PRAGMA synchronous = FULL') }
+        : null;
     this.queue = new SqliteQueue(this.queueDb);
   }
 
@@ -191,7 +191,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    await this.walSync?.close();
+    await this.logSync?.wal.close();
     await this.checkpointer?.stop();
     if (this.queueDb.open) this.queueDb.close();
     if (this.db.open) this.db.close();
@@ -541,18 +541,19 @@ export class SqliteStore implements Store {
       for (const item of items) results.push(storeItem(item));
       return queue && claim ? queue.claimWithin(claim) : [];
     });
-    if (!this.walSync || !this.ingestSynchronous) return { results, claimed: batch.immediate() };
-    this.ingestSynchronous.normal.run();
+    const logSync = this.logSync;
+    if (!logSync) return { results, claimed: batch.immediate() };
+    logSync.normal.run();
     let claimed: ClaimedDelivery[];
     try {
       claimed = batch.immediate();
     } finally {
-      this.ingestSynchronous.full.run();
+      logSync.full.run();
     }
     try {
-      await this.walSync.sync();
+      await logSync.wal.sync();
     } catch (err) {
-      // Deliveries of events that may not be on disk are not handed out; their leases go back at once.
+      // Deliveries of events that may not be on disk are not handed out, so their leases go back at once.
       if (claimed.length > 0) this.queue.release(claimed.map((delivery) => ({ deliveryId: delivery.id, leaseToken: delivery.leaseToken })));
       throw err;
     }

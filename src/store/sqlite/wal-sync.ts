@@ -1,6 +1,6 @@
 import { closeSync, fdatasync, openSync } from 'node:fs';
 
-/** Flushes one open file's data to disk; the default is fs.fdatasync. */
+/** A function that flushes the data of one open file to disk, such as fs.fdatasync. */
 export type Datasync = (fd: number, done: (err: NodeJS.ErrnoException | null) => void) => void;
 
 /**
