@@ -219,7 +219,10 @@ export async function buildServer(context: ApiContext, extraRoutes: ((app: Fasti
   app.addHook('preHandler', async (request) => {
     const config = request.routeOptions.config;
     if (config?.takesNoBody && !isEmptyBody(request.body)) {
-      throw invalidRequest([{ field: 'body', message: 'is not used by this route; send no body, or {}' }]);
+      const body = request.body;
+      // Each field of an object is named. Any other JSON value is named as the body.
+      const fields = body !== null && typeof body === 'object' && !Array.isArray(body) ? Object.keys(body).map((key) => joinField('', key)) : ['body'];
+      throw invalidRequest(fields.map((field) => ({ field, message: 'is not used by this route, which takes no body; remove it' })));
     }
     if (!request.routeOptions.url?.startsWith('/v1/') || config?.readsQuery) return;
     const names = Object.keys((request.query ?? {}) as Record<string, unknown>);
