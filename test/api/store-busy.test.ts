@@ -152,17 +152,17 @@ test('attempt finished on a full disk is kept', async () => {
     });
     res.end('r'.repeat(60_000));
   });
-  const queueDb = (svc.store as unknown as { queueDb: Database.Database }).queueDb;
+  const db = (svc.store as SqliteStore).db;
   try {
     const { repoId, base } = await createHook(svc, receiver.url);
     assert.equal((await svc.api('POST', `/v1/repos/${repoId}/events`, pushEvent())).status, 202);
     await receiver.waitFor(1, 10_000);
-    queueDb.pragma(`max_page_count = ${Number(queueDb.pragma('page_count', { simple: true }))}`);
+    db.pragma(`max_page_count = ${Number(db.pragma('page_count', { simple: true }))}`);
     answer();
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const list = await svc.api('GET', `${base}/deliveries`);
     assert.equal(list.json.data[0].status, 'pending', 'the attempt is not recorded while the disk is full');
-    queueDb.pragma('max_page_count = 1073741823');
+    db.pragma('max_page_count = 1073741823');
     const detail = await waitUntil(async () => {
       const found = await svc.api('GET', `${base}/deliveries/${list.json.data[0].id}`);
       return found.json.status === 'delivered' ? found.json : null;

@@ -15,42 +15,51 @@ const CLAIM_SCAN_FACTOR = 4;
 export class SqliteQueue {
   private readonly statements;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(
+    private readonly db: Database.Database,
+    /** Runs one queue transaction at the queue's connection settings. */
+    private readonly atQueueLevel: <T>(run: () => T) => T = (run) => run(),
+  ) {
     this.statements = {
       leasedPerWebhook: db
         .prepare('SELECT webhook_id, COUNT(*) AS n FROM deliveries WHERE lease_expires_at IS NOT NULL AND lease_expires_at > ? GROUP BY webhook_id')
         .raw(),
-      // Reads only the keys of the candidates, so rows that are skipped cost no body copy.
+      // Reads only the keys of the candidates, so rows that are skipped cost no body copy. No LIMIT: the caller
+      // stops iterating once it has enough, and a bound LIMIT parameter cost SQLite several microseconds per call.
       dueKeys: db
         .prepare(`
         SELECT d.seq, d.webhook_id
         FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
-        WHERE d.next_attempt_at IS NOT NULL AND d.next_attempt_at <= @now
-          AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= @now)
+        WHERE d.next_attempt_at IS NOT NULL AND d.next_attempt_at <= ?
+          AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= ?)
           AND (w.active = 1 OR d.manual = 1) AND w.deleted_at IS NULL
-          AND d.webhook_id NOT IN (SELECT value FROM json_each(@saturated))
-        ORDER BY d.next_attempt_at, d.seq
-        LIMIT @scan`)
+        ORDER BY d.next_attempt_at, d.seq`)
         .raw(),
-      // Rows come back in the order of the list, which is due order; the columns are read by position. A first
-      // attempt skips counting the automatic attempts before it.
-      claimedRows: db
+      // The same, leaving out the webhooks at their in-flight limit inside SQLite, which skips their rows faster.
+      dueKeysUnsaturated: db
+        .prepare(`
+        SELECT d.seq, d.webhook_id
+        FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+        WHERE d.next_attempt_at IS NOT NULL AND d.next_attempt_at <= ?
+          AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= ?)
+          AND (w.active = 1 OR d.manual = 1) AND w.deleted_at IS NULL
+          AND d.webhook_id NOT IN (SELECT value FROM json_each(?))
+        ORDER BY d.next_attempt_at, d.seq`)
+        .raw(),
+      // One row per call: for the batch sizes of a claim, a statement per row costs less than one statement over a
+      // json_each list. A first attempt skips counting the automatic attempts before it. Columns are read by position.
+      claimedRow: db
         .prepare(`
         SELECT d.seq, d.id, d.webhook_id, d.event, b.body, d.status, d.attempts, d.manual, d.resume_at,
           CASE WHEN d.attempts = 0 THEN 0
             ELSE (SELECT COUNT(*) FROM attempts a WHERE a.delivery_seq = d.seq AND a.trigger = 'scheduled') END
-        FROM json_each(?) j JOIN deliveries d ON d.seq = j.value JOIN delivery_bodies b ON b.seq = d.seq
-        ORDER BY j.key`)
+        FROM deliveries d JOIN delivery_bodies b ON b.seq = d.seq
+        WHERE d.seq = ?`)
         .raw(),
-      // Each webhook of a batch is read once, not once per delivery.
-      claimedWebhooks: db.prepare(`
-        SELECT id, url, secret, previous_secret, previous_secret_expires_at, insecure_ssl
-        FROM webhooks WHERE id IN (SELECT value FROM json_each(?))`),
-      openWebhooks: db.prepare('SELECT id FROM webhooks WHERE deleted_at IS NULL LIMIT ?').pluck(),
-      // Each lease token is the claim's own prefix plus the row number, so one statement leases the whole batch.
-      lease: db.prepare(`
-        UPDATE deliveries SET lease_owner = @owner, lease_token = @prefix || seq, lease_expires_at = @until
-        WHERE seq IN (SELECT value FROM json_each(@seqs))`),
+      claimedWebhook: db.prepare('SELECT id, url, secret, previous_secret, previous_secret_expires_at, insecure_ssl FROM webhooks WHERE id = ?'),
+      openWebhooks: db.prepare('SELECT id FROM webhooks WHERE deleted_at IS NULL').pluck(),
+      // Each lease token is the claim's own prefix plus the row number.
+      lease: db.prepare('UPDATE deliveries SET lease_owner = ?, lease_token = ?, lease_expires_at = ? WHERE seq = ?'),
       // This statement and `finish` take positional parameters: binding by name costs a property lookup per parameter on every row.
       insertAttempt: db.prepare(`
         INSERT INTO attempts (delivery_seq, attempt, trigger, started_at, duration_ms, request_headers, status_code,
@@ -84,7 +93,8 @@ export class SqliteQueue {
   }
 
   claim(options: ClaimOptions): ClaimedDelivery[] {
-    return this.db.transaction(() => this.claimWithin(options)).immediate();
+    const run = this.db.transaction(() => this.claimWithin(options));
+    return this.atQueueLevel(() => run.immediate());
   }
 
   /** Runs a claim inside the write transaction that the caller opened on this queue's connection. */
@@ -97,48 +107,56 @@ export class SqliteQueue {
 
     // Once `target` rows are picked every webhook is at its limit, so the rest of the scan could only skip rows.
     const picked: number[] = [];
-    const candidates = this.statements.dueKeys.iterate({
-      now: options.now,
-      saturated: JSON.stringify(saturated),
-      scan: options.limit * CLAIM_SCAN_FACTOR,
-    }) as IterableIterator<[number, number]>;
+    const { dueKeys, dueKeysUnsaturated } = this.statements;
+    const candidates = (
+      saturated.length === 0
+        ? dueKeys.iterate(options.now, options.now)
+        : dueKeysUnsaturated.iterate(options.now, options.now, JSON.stringify(saturated))
+    ) as IterableIterator<[number, number]>;
     const webhookIds = new Set<number>();
+    let scanned = 0;
+    const scanLimit = options.limit * CLAIM_SCAN_FACTOR;
     for (const [seq, webhookId] of candidates) {
       const inFlight = leased.get(webhookId) ?? 0;
-      if (inFlight >= options.maxInFlightPerWebhook) continue;
-      leased.set(webhookId, inFlight + 1);
-      picked.push(seq);
-      webhookIds.add(webhookId);
-      if (picked.length >= target) break;
+      if (inFlight < options.maxInFlightPerWebhook) {
+        leased.set(webhookId, inFlight + 1);
+        picked.push(seq);
+        webhookIds.add(webhookId);
+        if (picked.length >= target) break;
+      }
+      if (++scanned >= scanLimit) break;
     }
 
     if (picked.length === 0) return [];
-    const seqs = JSON.stringify(picked);
     const prefix = `${options.workerId}:${randomUUID()}:`;
-    this.statements.lease.run({ owner: options.workerId, prefix, until: options.now + options.leaseMs, seqs });
-    const webhooks = this.claimedWebhooks([...webhookIds]);
-    return (this.statements.claimedRows.all(seqs) as unknown[][]).map((row) => ({
-      id: row[1] as string,
-      seq: row[0] as number,
-      webhookId: row[2] as number,
-      event: row[3] as string,
-      body: row[4] as Buffer,
-      status: row[5] as DeliveryStatus,
-      attempts: row[6] as number,
-      scheduledAttempts: row[9] as number,
-      manual: row[7] === 1,
-      resumeAt: row[8] === null ? null : Number(row[8]),
-      // The lease statement wrote exactly this token.
-      leaseToken: prefix + String(row[0]),
-      webhook: webhooks.get(row[2] as number)!,
-    }));
+    const until = options.now + options.leaseMs;
+    const { lease, claimedRow } = this.statements;
+    for (const seq of picked) lease.run(options.workerId, prefix + String(seq), until, seq);
+    const webhooks = this.claimedWebhooks(webhookIds);
+    return picked.map((seq) => {
+      const row = claimedRow.get(seq) as unknown[];
+      return {
+        id: row[1] as string,
+        seq,
+        webhookId: row[2] as number,
+        event: row[3] as string,
+        body: row[4] as Buffer,
+        status: row[5] as DeliveryStatus,
+        attempts: row[6] as number,
+        scheduledAttempts: row[9] as number,
+        manual: row[7] === 1,
+        resumeAt: row[8] === null ? null : Number(row[8]),
+        leaseToken: prefix + String(seq),
+        webhook: webhooks.get(row[2] as number)!,
+      };
+    });
   }
 
   /** Reads the sending details of each webhook of a claimed batch. */
-  private claimedWebhooks(ids: number[]): Map<number, ClaimedDelivery['webhook']> {
+  private claimedWebhooks(ids: Set<number>): Map<number, ClaimedDelivery['webhook']> {
     const webhooks = new Map<number, ClaimedDelivery['webhook']>();
-    for (const row of this.statements.claimedWebhooks.all(JSON.stringify(ids)) as Row[]) {
-      const webhook = toClaimedWebhook(row);
+    for (const id of ids) {
+      const webhook = toClaimedWebhook(this.statements.claimedWebhook.get(id) as Row);
       webhooks.set(webhook.id, webhook);
     }
     return webhooks;
@@ -152,8 +170,11 @@ export class SqliteQueue {
    */
   private freeSlots(leased: Map<number, number>, perWebhook: number, cap: number): number {
     const enough = leased.size + Math.ceil(cap / perWebhook) + 1;
-    const ids = this.statements.openWebhooks.all(enough) as number[];
-    if (ids.length >= enough) return cap;
+    const ids: number[] = [];
+    for (const id of this.statements.openWebhooks.iterate() as IterableIterator<number>) {
+      ids.push(id);
+      if (ids.length >= enough) return cap;
+    }
     let free = 0;
     for (const id of ids) free += Math.max(0, perWebhook - (leased.get(id) ?? 0));
     return Math.min(free, cap);
@@ -200,14 +221,14 @@ export class SqliteQueue {
       for (const [webhook, touch] of touches) this.statements.touchWebhook.run({ webhook, ...touch });
       return claimNext ? this.claimWithin(claimNext) : [];
     });
-    return run.immediate();
+    return this.atQueueLevel(() => run.immediate());
   }
 
   release(leases: { deliveryId: string; leaseToken: string }[]): void {
     const run = this.db.transaction(() => {
       for (const lease of leases) this.statements.release.run(lease.deliveryId, lease.leaseToken);
     });
-    run.immediate();
+    this.atQueueLevel(() => run.immediate());
   }
 
   nextDueAt(): number | null {

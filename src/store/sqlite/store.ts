@@ -81,6 +81,23 @@ function openConnection(file: string, synchronous: 'FULL' | 'NORMAL', busyTimeou
   return db;
 }
 
+/**
+ * Returns a wrapper that runs a transaction with synchronous=NORMAL and the
+ * queue's busy timeout, then restores the connection's own settings.
+ */
+function queueLevel(db: Database.Database, synchronous: 'FULL' | 'NORMAL'): <T>(run: () => T) => T {
+  const enter = [db.prepare(`PRAGMA busy_timeout = ${QUEUE_BUSY_TIMEOUT_MS}`), ...(synchronous === 'FULL' ? [db.prepare('PRAGMA synchronous = NORMAL')] : [])];
+  const leave = [db.prepare(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`), ...(synchronous === 'FULL' ? [db.prepare('PRAGMA synchronous = FULL')] : [])];
+  return <T>(run: () => T): T => {
+    for (const statement of enter) statement.run();
+    try {
+      return run();
+    } finally {
+      for (const statement of leave) statement.run();
+    }
+  };
+}
+
 function scopeClause(scope: WebhookScope): { sql: string; value: string | number } {
   return scope.kind === 'repo'
     ? { sql: 'repo_id = ?', value: scope.repoId }
@@ -98,13 +115,16 @@ export class SqliteStore implements Store {
   private readonly queue: SqliteQueue;
 
   /**
-   * Connection of the delivery queue. It commits with synchronous=NORMAL:
-   * claims and attempt records lost to a power cut only mean that a delivery
+   * Runs a queue transaction at the queue's own settings: synchronous=NORMAL
+   * and a short busy timeout, on the same connection as everything else.
+   * Claims and attempt records lost to a power cut only mean that a delivery
    * is sent again, which at-least-once delivery allows, and the next FULL
-   * commit of the main connection makes them durable as well. Events and
-   * deliveries are stored through the main connection, at the configured level.
+   * commit makes them durable as well. One connection keeps SQLite's page
+   * cache warm: a connection drops its whole cache whenever another one has
+   * written since its last transaction, which made every small transaction
+   * read its pages again.
    */
-  private readonly queueDb: Database.Database;
+  private readonly atQueueLevel: <T>(run: () => T) => T;
   private readonly checkpointer: Checkpointer | null;
   /**
    * With synchronous=FULL, ingestion commits at NORMAL and then waits for an
@@ -129,20 +149,15 @@ export class SqliteStore implements Store {
       if (!isStoreLocked(err)) throw err;
       throw new Error(`${file} is locked by another process (SQLITE_BUSY); stop the process that keeps a transaction open on it, or start again later`);
     }
-    if (file === ':memory:') {
-      this.queueDb = this.db;
-      this.checkpointer = null;
-    } else {
-      this.queueDb = openConnection(file, 'NORMAL', QUEUE_BUSY_TIMEOUT_MS);
-      this.checkpointer = new Checkpointer(file, (message) => this.onError(`checkpoint failed: ${message}`));
-    }
+    this.checkpointer = file === ':memory:' ? null : new Checkpointer(file, (message) => this.onError(`checkpoint failed: ${message}`));
+    this.atQueueLevel = queueLevel(this.db, options.synchronous === 'normal' ? 'NORMAL' : 'FULL');
     // Only a database in WAL mode has a log to sync. On a file system without WAL support, SQLite's own FULL commits stay.
     const inWalMode = String(this.db.pragma('journal_mode', { simple: true })).toLowerCase() === 'wal';
     this.logSync =
       file !== ':memory:' && options.synchronous !== 'normal' && inWalMode
         ? { wal: new WalSync(`${file}-wal`), normal: this.db.prepare('PRAGMA synchronous = NORMAL'), full: this.db.prepare('PRAGMA synchronous = FULL') }
         : null;
-    this.queue = new SqliteQueue(this.queueDb);
+    this.queue = new SqliteQueue(this.db, this.atQueueLevel);
   }
 
   private readonly statements = new Map<string, Database.Statement>();
@@ -193,7 +208,6 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     await this.logSync?.wal.close();
     await this.checkpointer?.stop();
-    if (this.queueDb.open) this.queueDb.close();
     if (this.db.open) this.db.close();
   }
 
@@ -488,9 +502,6 @@ export class SqliteStore implements Store {
     return this.ingestBatch(items, claim);
   }
 
-  /** The claim statements prepared on the main connection, for claims inside an ingest transaction. */
-  private ingestQueue: SqliteQueue | null = null;
-
   private async ingestBatch(items: IngestItem[], claim?: ClaimOptions): Promise<{ results: IngestResult[]; claimed: ClaimedDelivery[] }> {
     const findKey = this.prepare('SELECT id, event, deliveries, request_hash, created_at FROM events WHERE repo_id = ? AND idempotency_key = ?');
     const repoById = this.prepare(`SELECT * FROM repositories WHERE id = ? AND ${ACTIVE_REPO}`);
@@ -536,7 +547,7 @@ export class SqliteStore implements Store {
       }
       return { ok: true, eventId: item.eventId, event: item.event, deliveries: planned.length, replayed: false, createdAt: item.createdAt };
     };
-    const queue = claim ? (this.ingestQueue ??= new SqliteQueue(this.db)) : null;
+    const queue = claim ? this.queue : null;
     const batch = this.db.transaction((): ClaimedDelivery[] => {
       for (const item of items) results.push(storeItem(item));
       return queue && claim ? queue.claimWithin(claim) : [];
