@@ -24,8 +24,8 @@ export class SqliteQueue {
       leasedPerWebhook: db
         .prepare('SELECT webhook_id, COUNT(*) AS n FROM deliveries WHERE lease_expires_at IS NOT NULL AND lease_expires_at > ? GROUP BY webhook_id')
         .raw(),
-      // Reads only the keys of the candidates, so rows that are skipped cost no body copy. No LIMIT: the caller
-      // stops iterating once it has enough, and a bound LIMIT parameter cost SQLite several microseconds per call.
+      // Reads only the keys of the candidates, so rows that are skipped cost no body copy. The caller stops iterating
+      // once it has enough. A bound LIMIT parameter instead made each call several times slower (measured here).
       dueKeys: db
         .prepare(`
         SELECT d.seq, d.webhook_id
@@ -35,7 +35,7 @@ export class SqliteQueue {
           AND (w.active = 1 OR d.manual = 1) AND w.deleted_at IS NULL
         ORDER BY d.next_attempt_at, d.seq`)
         .raw(),
-      // The same, leaving out the webhooks at their in-flight limit inside SQLite, which skips their rows faster.
+      // The same, without the rows of webhooks at their in-flight limit: SQLite skips those faster than the caller.
       dueKeysUnsaturated: db
         .prepare(`
         SELECT d.seq, d.webhook_id

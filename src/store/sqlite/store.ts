@@ -120,9 +120,8 @@ export class SqliteStore implements Store {
    * Claims and attempt records lost to a power cut only mean that a delivery
    * is sent again, which at-least-once delivery allows, and the next FULL
    * commit makes them durable as well. One connection keeps SQLite's page
-   * cache warm: a connection drops its whole cache whenever another one has
-   * written since its last transaction, which made every small transaction
-   * read its pages again.
+   * cache warm, because SQLite drops a connection's whole cache when another
+   * connection has written since its last transaction.
    */
   private readonly atQueueLevel: <T>(run: () => T) => T;
   private readonly checkpointer: Checkpointer | null;
