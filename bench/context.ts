@@ -67,7 +67,7 @@ export async function pollUntil(check: () => Promise<boolean>, timeoutMs: number
 }
 
 /** Store calls of the delivery path during a phase (see store-trace.ts). */
-export type StoreStats = Record<'claimDue' | 'flushClaim' | 'completeAttempts' | 'ingest', { calls: number; empty: number; items: number; ms: number }>;
+export type StoreStats = Record<'claimDue' | 'flushClaim' | 'completeAttempts' | 'ingest' | 'ingestRecorded' | 'ingestClaim', { calls: number; empty: number; items: number; ms: number }>;
 
 export interface Throughput {
   /** Deliveries that arrived at the receiver. */

@@ -186,7 +186,10 @@ function storeRows(label: string, pick: (r: RunResult) => StoreStats | undefined
     return stats && ms ? ((stats.claimDue.ms + stats.completeAttempts.ms + stats.ingest.ms) * 100) / ms : undefined;
   };
   const ingestRows: Row[] = [
+    [`${label}: ingest transactions`, (r) => format(per(r, 'ingest', (s) => s.calls)), 'transactions'],
     [`${label}: events per ingest`, (r) => format(per(r, 'ingest', (s) => s.items / s.calls), 1), 'events'],
+    [`${label}: attempts recorded per ingest`, (r) => format(per(r, 'ingestRecorded', (s) => s.items / s.calls), 1), 'attempts'],
+    [`${label}: deliveries claimed per ingest`, (r) => format(per(r, 'ingestClaim', (s) => s.items / s.calls), 1), 'deliveries'],
     [`${label}: time per ingest`, (r) => format(per(r, 'ingest', (s) => s.ms / s.calls), 2), 'ms'],
   ];
   return [
@@ -296,7 +299,7 @@ export function renderReport(input: ReportInput): string {
     '',
     '## 5. Store transactions of the Dits service',
     '',
-    'Counted by wrapping the SQLite store in the service process (bench/store-trace.ts). A claim leases due deliveries, a complete records attempts and usually claims again in the same transaction, an ingest stores events with their deliveries. Each is one SQLite transaction that runs on the event loop. Times count the part of each call that blocks the event loop; the wait of an ingest for the WAL sync runs on a libuv thread and is not counted.',
+    'Counted by wrapping the SQLite store in the service process (bench/store-trace.ts). A claim leases due deliveries, a complete records attempts and usually claims again in the same transaction, an ingest stores events with their deliveries and, in the same transaction, records the attempts that finished since the last one and claims for the worker. Each is one SQLite transaction that runs on the event loop. Times count the part of each call that blocks the event loop; the wait of an ingest for the WAL sync runs on a libuv thread and is not counted.',
     '',
     storeTable(runs),
     '',

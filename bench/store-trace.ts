@@ -17,19 +17,30 @@ export interface CallStats {
   ms: number;
 }
 
-const stats: Record<'claimDue' | 'flushClaim' | 'completeAttempts' | 'ingest', CallStats> = {
+const stats: Record<'claimDue' | 'flushClaim' | 'completeAttempts' | 'ingest' | 'ingestRecorded' | 'ingestClaim', CallStats> = {
   claimDue: { calls: 0, empty: 0, items: 0, ms: 0 },
   flushClaim: { calls: 0, empty: 0, items: 0, ms: 0 },
   completeAttempts: { calls: 0, empty: 0, items: 0, ms: 0 },
   ingest: { calls: 0, empty: 0, items: 0, ms: 0 },
+  /** Attempts that ingestions recorded in their own transactions; its time is in the ingest's. */
+  ingestRecorded: { calls: 0, empty: 0, items: 0, ms: 0 },
+  /** Deliveries that ingestions claimed for the worker; its time is in the ingest's. */
+  ingestClaim: { calls: 0, empty: 0, items: 0, ms: 0 },
 };
 
 type AsyncMethod = (...args: any[]) => Promise<unknown>;
 
-function wrap(name: keyof typeof stats, count: (args: any[], result: unknown) => number): void {
+/** Counts the part of a call that rode along in its transaction. */
+function countRide(entry: CallStats, items: number): void {
+  entry.calls++;
+  entry.items += items;
+  if (items === 0) entry.empty++;
+}
+
+function wrap(method: string, name: keyof typeof stats, count: (args: any[], result: unknown) => number): void {
   const prototype = SqliteStore.prototype as unknown as Record<string, AsyncMethod>;
-  const original = prototype[name];
-  prototype[name] = async function traced(this: unknown, ...args: any[]) {
+  const original = prototype[method];
+  prototype[method] = async function traced(this: unknown, ...args: any[]) {
     const started = performance.now();
     // The SQLite store does its work before it returns the promise. What it awaits after that, such as the WAL sync
     // of an ingest, runs off the event loop.
@@ -46,18 +57,18 @@ function wrap(name: keyof typeof stats, count: (args: any[], result: unknown) =>
   };
 }
 
-wrap('claimDue', (_args, result) => (result as unknown[]).length);
-wrap('completeAttempts', (args, result) => {
-  // A claim that rode along with the complete is counted apart; its time is in the complete's.
-  if (args[2] !== undefined) {
-    const claimed = (result as unknown[]).length;
-    stats.flushClaim.calls++;
-    stats.flushClaim.items += claimed;
-    if (claimed === 0) stats.flushClaim.empty++;
-  }
+wrap('claimDue', 'claimDue', (_args, result) => (result as unknown[]).length);
+wrap('completeAttempts', 'completeAttempts', (args, result) => {
+  // A claim that rode along with the complete is counted apart.
+  if (args[2] !== undefined) countRide(stats.flushClaim, (result as unknown[]).length);
   return (args[0] as unknown[]).length;
 });
-wrap('ingest', (args) => (args[0] as unknown[]).length);
+wrap('ingest', 'ingest', (args) => (args[0] as unknown[]).length);
+wrap('ingestAndClaim', 'ingest', (args, result) => {
+  countRide(stats.ingestRecorded, (args[2]?.results as unknown[] | undefined)?.length ?? 0);
+  countRide(stats.ingestClaim, (result as { claimed: unknown[] }).claimed.length);
+  return (args[0] as unknown[]).length;
+});
 
 /** Returns the counts since the last reset and starts new ones. */
 export function takeStoreStats(): typeof stats {

@@ -26,6 +26,8 @@ export interface ServiceOptions extends ConfigSources {
   random?: () => number;
   /** Output function for the first admin token; default stdout. */
   announce?: (line: string) => void;
+  /** Wait of finished attempts for an ingestion to record them, in ms; tests raise it to make that path certain. */
+  rideWaitMs?: number;
 }
 
 export interface Service {
@@ -172,6 +174,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
       observer: metrics,
       clock,
       random: options.random,
+      rideWaitMs: options.rideWaitMs,
     });
     worker.start();
     ingestor.attachWorker(worker);

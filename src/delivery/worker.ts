@@ -12,6 +12,7 @@ import { prepareSigningKey, type SigningKey } from '../signing/sign.js';
 import { assertTransition } from './states.js';
 import { isEndedProcess, processIdentity } from './worker-identity.js';
 import { isPassingStoreFailure, isStoreFull, isStoreLocked } from '../errors.js';
+import type { IngestRide } from '../events/ingest.js';
 
 /** Observes attempts for metrics; every method is optional. */
 export interface DeliveryObserver {
@@ -31,6 +32,8 @@ export interface WorkerOptions {
   clock?: () => number;
   random?: () => number;
   workerId?: string;
+  /** How long finished attempts wait for an ingestion to record them while events come in, in ms; default RIDE_WAIT_MS. */
+  rideWaitMs?: number;
 }
 
 /** Result of an attempt that ended before any request was sent. */
@@ -46,6 +49,14 @@ const DISABLE_CHECK_INTERVAL_MS = 60_000;
 const FLUSH_RETRY_MS = 500;
 /** Minimum time between two log lines about retried attempt records, in ms. */
 const RECORD_RETRY_LOG_MS = 30_000;
+/**
+ * How long finished attempts wait for an ingestion to record them in its own
+ * transaction, in ms, while events come in. At 1,000 events/s one ingestion
+ * transaction then records most attempts, instead of a transaction each.
+ */
+const RIDE_WAIT_MS = 2;
+/** Time after an ingestion transaction during which finished attempts wait for the next one, in ms. */
+const INGESTING_MS = 50;
 /** How often the worker looks for leases of workers on this host that have ended, in ms. */
 const ORPHAN_CHECK_INTERVAL_MS = 5000;
 
@@ -80,7 +91,11 @@ export class DeliveryWorker {
   private disableTimer: NodeJS.Timeout | null = null;
   private orphanTimer: NodeJS.Timeout | null = null;
   private flushRetry: NodeJS.Timeout | null = null;
+  /** Starts the flush that waits for an ingestion without further wait; null when no flush waits. */
+  private flushNow: (() => void) | null = null;
   private lastRecordRetryLog = 0;
+  /** performance.now() of the last ingestion that offered to record attempts, or -Infinity. */
+  private lastIngestAt = -Infinity;
   private idleWaiters: (() => void)[] = [];
   private unlisten: (() => Promise<void>) | null = null;
 
@@ -155,26 +170,40 @@ export class DeliveryWorker {
   }
 
   /**
-   * Returns the options of a claim that ingestion may run in its own
-   * transaction, or undefined when the worker has no room or is stopping.
-   * The room stays reserved until `adopt` receives the claim's result.
+   * Hands the finished attempts waiting to be recorded, and the options of a
+   * claim, to an ingestion that runs both in its own transaction. Returns
+   * undefined when the worker is stopping or has nothing to record and no
+   * room. The claim's room stays reserved until `adopt` gets the ride back.
    */
-  claimForIngest(): ClaimOptions | undefined {
+  claimForIngest(): IngestRide | undefined {
     if (!this.running) return undefined;
-    const room = this.roomLeft(this.inFlight.size);
-    if (room <= 0) return undefined;
-    const options = this.claimOptions(room);
-    this.reserved += options.limit;
-    return options;
+    this.lastIngestAt = performance.now();
+    const finished = this.results;
+    const room = this.roomLeft(this.inFlight.size - finished.length);
+    if (room <= 0 && finished.length === 0) return undefined;
+    this.results = [];
+    const claim = this.claimOptions(Math.max(room, 0));
+    this.reserved += claim.limit;
+    return { claim, finished, now: this.clock() };
   }
 
   /**
-   * Sends the deliveries that an ingestion claimed with `claimForIngest`
-   * options, and frees the reserved room. `claimed` is empty when the
+   * Takes back a ride from `claimForIngest`: settles the attempts it
+   * recorded, or queues them for the next flush when the transaction failed,
+   * and sends the deliveries it claimed. `claimed` is empty when the
    * ingestion failed. A full claim may have left more due, so a pump follows.
    */
-  adopt(claimed: ClaimedDelivery[], options: ClaimOptions): void {
-    this.reserved -= options.limit;
+  adopt(claimed: ClaimedDelivery[], ride: IngestRide, recorded: boolean): void {
+    this.reserved -= ride.claim.limit;
+    if (ride.finished.length > 0) {
+      if (recorded) {
+        void this.settle(ride.finished);
+      } else {
+        // Recording the same results again changes nothing when the failure came after the commit.
+        this.results = ride.finished.concat(this.results);
+        this.scheduleFlush();
+      }
+    }
     if (!this.running) {
       // A worker that stopped meanwhile gives the leases back, so that the next worker sends these at once.
       if (claimed.length > 0) {
@@ -187,7 +216,7 @@ export class DeliveryWorker {
     for (const delivery of claimed) void this.attempt(delivery);
     const heldBack = this.heldBackByReservation;
     this.heldBackByReservation = false;
-    if (claimed.length >= options.limit || heldBack) this.notify();
+    if ((ride.claim.limit > 0 && claimed.length >= ride.claim.limit) || heldBack) this.notify();
   }
 
   /** Returns the room for more requests with `inFlight` in flight, net of reserved room, and notes when only the reservation leaves none. */
@@ -412,14 +441,28 @@ export class DeliveryWorker {
   private scheduleFlush(): void {
     if (this.flushing || this.flushRetry) return;
     this.flushing = new Promise<void>((resolve) => {
-      setImmediate(() => {
+      const run = () => {
         void this.flush().then((moreMayWait) => {
           this.flushing = null;
           resolve();
           if (this.results.length > 0) this.scheduleFlush();
           if (moreMayWait) this.notify();
         });
-      });
+      };
+      // While events come in, the next ingestion will likely record these attempts before the wait is over.
+      if (this.running && performance.now() - this.lastIngestAt < INGESTING_MS) {
+        const timer = setTimeout(() => {
+          this.flushNow = null;
+          run();
+        }, this.options.rideWaitMs ?? RIDE_WAIT_MS);
+        this.flushNow = () => {
+          clearTimeout(timer);
+          this.flushNow = null;
+          run();
+        };
+      } else {
+        setImmediate(run);
+      }
     });
   }
 
@@ -450,7 +493,8 @@ export class DeliveryWorker {
    */
   private async flush(): Promise<boolean> {
     const batch = this.results;
-    if (batch.length === 0) return true;
+    // An ingestion took the results into its own transaction, and its claim wakes the worker when needed.
+    if (batch.length === 0) return false;
     this.results = [];
     const { store, logger } = this.options;
     const claimNext = this.claimAfter(batch);
@@ -473,18 +517,23 @@ export class DeliveryWorker {
     }
     // Read before the batch leaves the in-flight set: the state that the claims since the last flush saw.
     const limited = this.atALimit();
-    for (const result of batch) {
-      if (this.inFlight.get(result.deliveryId)?.leaseToken === result.leaseToken) this.untrack(result.deliveryId);
-      if (result.deactivateWebhook) await this.disable(result.webhookId, result.deactivateWebhook);
-    }
+    await this.settle(batch);
     for (const delivery of claimed) void this.attempt(delivery);
-    if (this.inFlight.size === 0) {
-      for (const resolve of this.idleWaiters.splice(0)) resolve();
-    }
     // Without a claim of its own, a flush requests a pump only when an earlier claim may have left due deliveries
     // waiting because this worker or one of its webhooks was at its in-flight limit.
     if (!recorded) return true;
     return claimNext ? claimed.length >= claimNext.limit : limited;
+  }
+
+  /** Ends the tracking of attempts whose records were stored, or failed for good, and deactivates webhooks as they decided. */
+  private async settle(batch: AttemptResult[]): Promise<void> {
+    for (const result of batch) {
+      if (this.inFlight.get(result.deliveryId)?.leaseToken === result.leaseToken) this.untrack(result.deliveryId);
+      if (result.deactivateWebhook) await this.disable(result.webhookId, result.deactivateWebhook);
+    }
+    if (this.inFlight.size === 0) {
+      for (const resolve of this.idleWaiters.splice(0)) resolve();
+    }
   }
 
   private track(delivery: ClaimedDelivery): void {
@@ -560,6 +609,8 @@ export class DeliveryWorker {
     if (this.orphanTimer) clearInterval(this.orphanTimer);
     if (this.flushRetry) clearTimeout(this.flushRetry);
     this.flushRetry = null;
+    // Attempts that wait for an ingestion are recorded now, and attempts that finish later at once, so stopping waits no longer.
+    this.flushNow?.();
     if (this.unlisten) await this.unlisten();
     if (this.inFlight.size > 0) {
       await Promise.race([

@@ -1,6 +1,6 @@
 import { uuidv7 } from './ids.js';
 import type { Logger } from 'pino';
-import type { ClaimedDelivery, ClaimOptions, IngestItem, IngestResult, PlannedDelivery, RepositoryRecord, Store, WebhookRecord } from '../store/types.js';
+import type { AttemptResult, ClaimedDelivery, ClaimOptions, IngestItem, IngestResult, PlannedDelivery, RepositoryRecord, Store, WebhookRecord } from '../store/types.js';
 import { compileEventPatterns } from './patterns.js';
 import { compileWebhookFilters } from './filters.js';
 import { buildDeliveryBody, prepareBodyTemplate, repositoryPayload } from './payload.js';
@@ -18,10 +18,18 @@ export interface IngestRequest {
 /** Compiled webhooks kept for reuse, oldest dropped first. */
 const MAX_COMPILED_WEBHOOKS = 500;
 
-/** A delivery worker in this process that takes the deliveries an ingestion claims for it. */
+/** Work that an ingestion does for the worker in its transaction: finished attempts to record and a claim. */
+export interface IngestRide {
+  claim: ClaimOptions;
+  finished: AttemptResult[];
+  now: number;
+}
+
+/** A delivery worker in this process that lets ingestions record its attempts and claim deliveries for it. */
 export interface IngestClaimer {
-  claimForIngest(): ClaimOptions | undefined;
-  adopt(claimed: ClaimedDelivery[], options: ClaimOptions): void;
+  claimForIngest(): IngestRide | undefined;
+  /** Receives the ride back; `recorded` is false when the transaction failed and the finished attempts are not stored. */
+  adopt(claimed: ClaimedDelivery[], ride: IngestRide, recorded: boolean): void;
 }
 
 /** Largest number of events committed in one transaction. */
@@ -88,15 +96,17 @@ export class EventIngestor {
 
   private async commit(batch: IngestEntry[]): Promise<void> {
     const items = batch.map((entry) => this.toItem(entry.request));
-    const claim = this.store.ingestAndClaim ? this.claimer?.claimForIngest() : undefined;
+    const ride = this.store.ingestAndClaim ? this.claimer?.claimForIngest() : undefined;
     try {
       let results: IngestResult[];
-      if (claim && this.store.ingestAndClaim) {
+      if (ride && this.store.ingestAndClaim) {
         let claimed: ClaimedDelivery[] = [];
+        let recorded = false;
         try {
-          ({ results, claimed } = await this.store.ingestAndClaim(items, claim));
+          ({ results, claimed } = await this.store.ingestAndClaim(items, ride.claim, { results: ride.finished, now: ride.now }));
+          recorded = true;
         } finally {
-          this.claimer?.adopt(claimed, claim);
+          this.claimer?.adopt(claimed, ride, recorded);
         }
       } else {
         results = await this.store.ingest(items);

@@ -331,11 +331,16 @@ export interface Store {
    */
   ingest(items: IngestItem[]): Promise<IngestResult[]>;
   /**
-   * Ingests like `ingest` and, in the same transaction, claims due deliveries
-   * as `claimDue` would, so that a worker in this process can send new
-   * deliveries without a claim of its own. Optional: the SQLite store has it.
+   * Ingests like `ingest` and, in the same transaction, records the finished
+   * attempts given as `completeAttempts` would and claims due deliveries as
+   * `claimDue` would. A worker in this process then needs no transaction of
+   * its own for either. Optional: the SQLite store has it.
    */
-  ingestAndClaim?(items: IngestItem[], claim: ClaimOptions): Promise<{ results: IngestResult[]; claimed: ClaimedDelivery[] }>;
+  ingestAndClaim?(
+    items: IngestItem[],
+    claim: ClaimOptions,
+    finished?: { results: AttemptResult[]; now: number },
+  ): Promise<{ results: IngestResult[]; claimed: ClaimedDelivery[] }>;
   /** Creates a single delivery outside an event, for pings. */
   createDirectDelivery(input: { webhookId: number; event: string; planned: PlannedDelivery }, now: number): Promise<void>;
   listEvents(query: { repoId: number; afterSeq?: number; cursor?: string; limit: number }): Promise<Page<EventRecord>>;

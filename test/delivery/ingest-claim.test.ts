@@ -46,3 +46,34 @@ test('small worker limit sends every event', async () => {
     await receiver.close();
   }
 });
+
+test('ingestion records finished attempts', async () => {
+  const receiver = await Receiver.start();
+  // Finished attempts wait a minute for an ingestion, so only the second event's ingestion can record the first attempt.
+  const svc = await startTestService({ rideWaitMs: 60_000, overrides: { sqliteSynchronous: 'full', pollIntervalMs: 60_000 } });
+  try {
+    const { repoId, base } = await createHook(svc, receiver.url);
+    let completes = 0;
+    const completeAttempts = svc.store.completeAttempts.bind(svc.store);
+    svc.store.completeAttempts = (...args) => {
+      completes++;
+      return completeAttempts(...args);
+    };
+    assert.equal((await svc.api('POST', `/v1/repos/${repoId}/events`, pushEvent('first'))).status, 202);
+    await receiver.waitFor(1);
+    // The metric counts an attempt once the worker has its result, before the result is recorded.
+    await waitUntil(async () => /dits_webhook_deliveries_total\{status="delivered",event="push"\} 1/.test((await svc.api('GET', '/metrics', undefined, { token: '' })).text), 5000, 'the first attempt finished');
+    const [first] = (await svc.api('GET', `${base}/deliveries`)).json.data;
+    assert.equal(first.status, 'pending', 'the attempt waits for an ingestion');
+
+    assert.equal((await svc.api('POST', `/v1/repos/${repoId}/events`, pushEvent('second'))).status, 202);
+    const recorded = await svc.api('GET', `${base}/deliveries/${first.id}`);
+    assert.equal(recorded.json.status, 'delivered', 'the second ingestion recorded the first attempt');
+    assert.equal(recorded.json.attempts.length, 1);
+    assert.equal(completes, 0, 'no transaction of the worker recorded it');
+    await receiver.waitFor(2);
+  } finally {
+    await svc.stop();
+    await receiver.close();
+  }
+});

@@ -64,3 +64,46 @@ test('ingest claim is one transaction with the events', () =>
     assert.equal(await store.queueSize(), 0, 'nothing of the failed batch was stored');
     assert.deepEqual(await store.claimDue(claim({ now: 10_100 })), []);
   }));
+
+test('ingest records finished attempts', () =>
+  withSqlite(async (store) => {
+    const repo = await makeRepo(store);
+    const hook = await makeHook(store, { kind: 'repo', repoId: repo.id });
+    const first = ingestItem(repo.id, { createdAt: 2_000 });
+    const { claimed: [sent] } = await store.ingestAndClaim([first], claim({ maxInFlightPerWebhook: 1 }));
+    const second = ingestItem(repo.id, { createdAt: 3_000 });
+    const { claimed } = await store.ingestAndClaim([second], claim({ now: 10_300, maxInFlightPerWebhook: 1 }), {
+      results: [attemptResult(sent, 'delivered', { startedAt: 10_100 })],
+      now: 10_200,
+    });
+    const detail = await store.getDelivery(hook.id, sent.id);
+    assert.equal(detail?.status, 'delivered');
+    assert.equal(detail?.attemptsLog.length, 1);
+    assert.deepEqual(claimed.map(eventOf), [second.eventId], 'the recorded attempt freed the slot of the webhook');
+  }));
+
+test('failed ingest records no attempts', () =>
+  withSqlite(async (store) => {
+    const repo = await makeRepo(store);
+    const hook = await makeHook(store, { kind: 'repo', repoId: repo.id });
+    const { claimed: [sent] } = await store.ingestAndClaim([ingestItem(repo.id)], claim());
+    const failing = { ...ingestItem(repo.id), plan: () => { throw new Error('planning failed'); } };
+    const finished = { results: [attemptResult(sent, 'delivered')], now: 10_200 };
+    await assert.rejects(store.ingestAndClaim([failing], claim({ now: 10_300 }), finished), /planning failed/);
+    const detail = await store.getDelivery(hook.id, sent.id);
+    assert.equal(detail?.status, 'pending');
+    assert.equal(detail?.attemptsLog.length, 0);
+  }));
+
+test('same result recorded twice once', () =>
+  withSqlite(async (store) => {
+    const repo = await makeRepo(store);
+    const hook = await makeHook(store, { kind: 'repo', repoId: repo.id });
+    const { claimed: [sent] } = await store.ingestAndClaim([ingestItem(repo.id)], claim());
+    const result = attemptResult(sent, 'delivered');
+    await store.ingestAndClaim([ingestItem(repo.id)], claim({ now: 10_300 }), { results: [result], now: 10_200 });
+    await store.completeAttempts([result], 10_400);
+    const detail = await store.getDelivery(hook.id, sent.id);
+    assert.equal(detail?.attemptsLog.length, 1, 'a result recorded again, as after a commit whose sync failed, adds no attempt');
+    assert.equal(detail?.attempts, 1);
+  }));

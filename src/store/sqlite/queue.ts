@@ -73,6 +73,7 @@ export class SqliteQueue {
         VALUES (@seq, (SELECT COALESCE(MAX(attempt), 0) + 1 FROM attempts WHERE delivery_seq = @seq), @trigger, @started_at,
           @duration_ms, @request_headers, @status_code, @response_headers, @response_body, @truncated, @error_code,
           @error_message, @outcome)`),
+      recordedAttempt: db.prepare('SELECT started_at, duration_ms FROM attempts WHERE delivery_seq = ? AND attempt = ?'),
       finish: db.prepare(`
         UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?, resume_at = ?,
           manual = 0, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
@@ -99,6 +100,7 @@ export class SqliteQueue {
 
   /** Runs a claim inside the write transaction that the caller opened on this queue's connection. */
   claimWithin(options: ClaimOptions): ClaimedDelivery[] {
+    if (options.limit <= 0) return [];
     const leased = new Map<number, number>();
     for (const [webhookId, n] of this.statements.leasedPerWebhook.all(options.now) as [number, number][]) leased.set(webhookId, n);
     const saturated = [...leased].filter(([, n]) => n >= options.maxInFlightPerWebhook).map(([id]) => id);
@@ -183,45 +185,57 @@ export class SqliteQueue {
   /** Records a batch of attempts and, with `claimNext`, claims again in the same transaction: one commit instead of two. */
   complete(results: AttemptResult[], now: number, claimNext?: ClaimOptions): ClaimedDelivery[] {
     const run = this.db.transaction((): ClaimedDelivery[] => {
-      const webhookActive = new Map<number, boolean>();
-      const touches = new Map<number, WebhookTouch>();
-      const { insertAttempt, appendAttempt, finish } = this.statements;
-      for (const result of results) {
-        const seq = result.seq;
-        const attempt = result.attempt;
-        const requestHeaders = JSON.stringify(attempt.requestHeaders);
-        const responseHeaders = attempt.responseHeaders ? JSON.stringify(attempt.responseHeaders) : null;
-        const truncated = attempt.responseBodyTruncated ? 1 : 0;
-        const inserted = insertAttempt.run(seq, attempt.attempt, attempt.trigger, attempt.startedAt, attempt.durationMs, requestHeaders,
-          attempt.statusCode, responseHeaders, attempt.responseBody, truncated, attempt.errorCode, attempt.errorMessage, result.status);
-        if (inserted.changes === 0) {
-          appendAttempt.run({
-            seq, trigger: attempt.trigger, started_at: attempt.startedAt, duration_ms: attempt.durationMs, request_headers: requestHeaders,
-            status_code: attempt.statusCode, response_headers: responseHeaders, response_body: attempt.responseBody, truncated,
-            error_code: attempt.errorCode, error_message: attempt.errorMessage, outcome: result.status,
-          });
-        }
-
-        let active = webhookActive.get(result.webhookId);
-        if (active === undefined) {
-          const state = this.statements.webhookState.get(result.webhookId) as Row | undefined;
-          active = !!state && Number(state.active) === 1 && state.deleted_at === null;
-          webhookActive.set(result.webhookId, active);
-        }
-        // A retry for a webhook deleted or deactivated during the attempt would never be claimed.
-        const status = result.status === DeliveryStatus.retrying && !active ? DeliveryStatus.cancelled : result.status;
-        const waiting = status === DeliveryStatus.retrying;
-        const finished = finish.run(status, waiting ? result.nextAttemptAt : null, waiting ? null : result.resumeAt, attempt.statusCode,
-          attempt.errorMessage, now, seq, result.leaseToken);
-        // A lost lease: another worker owns the delivery now, and only its result moves the delivery on.
-        if (finished.changes === 0) continue;
-        foldTouch(touches, result, status);
-      }
-      // One update per webhook per batch: the last attempt wins, and failing_since follows the batch in order.
-      for (const [webhook, touch] of touches) this.statements.touchWebhook.run({ webhook, ...touch });
+      this.recordWithin(results, now);
       return claimNext ? this.claimWithin(claimNext) : [];
     });
     return this.atQueueLevel(() => run.immediate());
+  }
+
+  /**
+   * Records a batch of attempts inside the write transaction that the caller
+   * opened on this queue's connection. Recording the same result again, after
+   * a commit whose outcome was not reported, changes nothing.
+   */
+  recordWithin(results: AttemptResult[], now: number): void {
+    const webhookActive = new Map<number, boolean>();
+    const touches = new Map<number, WebhookTouch>();
+    const { insertAttempt, appendAttempt, recordedAttempt, finish } = this.statements;
+    for (const result of results) {
+      const seq = result.seq;
+      const attempt = result.attempt;
+      const requestHeaders = JSON.stringify(attempt.requestHeaders);
+      const responseHeaders = attempt.responseHeaders ? JSON.stringify(attempt.responseHeaders) : null;
+      const truncated = attempt.responseBodyTruncated ? 1 : 0;
+      const inserted = insertAttempt.run(seq, attempt.attempt, attempt.trigger, attempt.startedAt, attempt.durationMs, requestHeaders,
+        attempt.statusCode, responseHeaders, attempt.responseBody, truncated, attempt.errorCode, attempt.errorMessage, result.status);
+      if (inserted.changes === 0) {
+        // The same start time and duration mean this very result, recorded before; another worker's attempt differs.
+        const recorded = recordedAttempt.get(seq, attempt.attempt) as Row;
+        if (Number(recorded.started_at) === attempt.startedAt && Number(recorded.duration_ms) === attempt.durationMs) continue;
+        appendAttempt.run({
+          seq, trigger: attempt.trigger, started_at: attempt.startedAt, duration_ms: attempt.durationMs, request_headers: requestHeaders,
+          status_code: attempt.statusCode, response_headers: responseHeaders, response_body: attempt.responseBody, truncated,
+          error_code: attempt.errorCode, error_message: attempt.errorMessage, outcome: result.status,
+        });
+      }
+
+      let active = webhookActive.get(result.webhookId);
+      if (active === undefined) {
+        const state = this.statements.webhookState.get(result.webhookId) as Row | undefined;
+        active = !!state && Number(state.active) === 1 && state.deleted_at === null;
+        webhookActive.set(result.webhookId, active);
+      }
+      // A retry for a webhook deleted or deactivated during the attempt would never be claimed.
+      const status = result.status === DeliveryStatus.retrying && !active ? DeliveryStatus.cancelled : result.status;
+      const waiting = status === DeliveryStatus.retrying;
+      const finished = finish.run(status, waiting ? result.nextAttemptAt : null, waiting ? null : result.resumeAt, attempt.statusCode,
+        attempt.errorMessage, now, seq, result.leaseToken);
+      // A lost lease: another worker owns the delivery now, and only its result moves the delivery on.
+      if (finished.changes === 0) continue;
+      foldTouch(touches, result, status);
+    }
+    // One update per webhook per batch: the last attempt wins, and failing_since follows the batch in order.
+    for (const [webhook, touch] of touches) this.statements.touchWebhook.run({ webhook, ...touch });
   }
 
   release(leases: { deliveryId: string; leaseToken: string }[]): void {

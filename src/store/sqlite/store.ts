@@ -497,11 +497,19 @@ export class SqliteStore implements Store {
     return (await this.ingestBatch(items)).results;
   }
 
-  async ingestAndClaim(items: IngestItem[], claim: ClaimOptions): Promise<{ results: IngestResult[]; claimed: ClaimedDelivery[] }> {
-    return this.ingestBatch(items, claim);
+  async ingestAndClaim(
+    items: IngestItem[],
+    claim: ClaimOptions,
+    finished?: { results: AttemptResult[]; now: number },
+  ): Promise<{ results: IngestResult[]; claimed: ClaimedDelivery[] }> {
+    return this.ingestBatch(items, claim, finished);
   }
 
-  private async ingestBatch(items: IngestItem[], claim?: ClaimOptions): Promise<{ results: IngestResult[]; claimed: ClaimedDelivery[] }> {
+  private async ingestBatch(
+    items: IngestItem[],
+    claim?: ClaimOptions,
+    finished?: { results: AttemptResult[]; now: number },
+  ): Promise<{ results: IngestResult[]; claimed: ClaimedDelivery[] }> {
     const findKey = this.prepare('SELECT id, event, deliveries, request_hash, created_at FROM events WHERE repo_id = ? AND idempotency_key = ?');
     const repoById = this.prepare(`SELECT * FROM repositories WHERE id = ? AND ${ACTIVE_REPO}`);
     const hooksFor = this.prepare(
@@ -546,10 +554,10 @@ export class SqliteStore implements Store {
       }
       return { ok: true, eventId: item.eventId, event: item.event, deliveries: planned.length, replayed: false, createdAt: item.createdAt };
     };
-    const queue = claim ? this.queue : null;
     const batch = this.db.transaction((): ClaimedDelivery[] => {
       for (const item of items) results.push(storeItem(item));
-      return queue && claim ? queue.claimWithin(claim) : [];
+      if (finished && finished.results.length > 0) this.queue.recordWithin(finished.results, finished.now);
+      return claim ? this.queue.claimWithin(claim) : [];
     });
     const logSync = this.logSync;
     if (!logSync) return { results, claimed: batch.immediate() };
