@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { envName, loadConfig, type Config, type ConfigSources } from './config.js';
+import { envName, loadConfig, unknownEnvVariables, type Config, type ConfigSources } from './config.js';
 import { createLogger } from './logger.js';
 import { SqliteStore } from './store/sqlite/store.js';
 import type { Store } from './store/types.js';
@@ -101,6 +101,9 @@ export async function openStore(config: Readonly<Config>, logger?: Logger): Prom
 export async function startService(options: ServiceOptions = {}): Promise<Service> {
   const config = loadConfig(options);
   const logger = options.logger ?? createLogger(config.logLevel);
+  for (const { name, closest } of unknownEnvVariables(options.env ?? {})) {
+    logger.warn({ variable: name }, `environment variable ${name} is not a setting and is ignored; did you mean ${closest}? The README's configuration table lists every variable`);
+  }
   const clock = options.clock ?? Date.now;
   const store = await openStore(config, logger);
   const secretBox = new SecretBox(config.encryptionKey);

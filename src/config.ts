@@ -166,6 +166,35 @@ export function envName(key: string): string {
   return 'DITS_WEBHOOKS_' + key.replace(/([A-Z])/g, '_$1').toUpperCase();
 }
 
+/** Variables with the settings' prefix that other commands read: the CLI's server and token, the config file, key rotation. */
+const OTHER_ENV_NAMES = ['DITS_WEBHOOKS_URL', 'DITS_WEBHOOKS_TOKEN', 'DITS_WEBHOOKS_CONFIG', 'DITS_WEBHOOKS_OLD_ENCRYPTION_KEY'];
+
+/** Returns the number of single-character edits that turn `a` into `b`. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+/**
+ * Lists the `DITS_WEBHOOKS_*` variables of `env` that no setting or command
+ * reads, each with the known name closest to it, so that a misspelt
+ * variable is reported rather than silently ignored.
+ */
+export function unknownEnvVariables(env: NodeJS.ProcessEnv): { name: string; closest: string }[] {
+  const known = [...Object.keys(SPEC).map(envName), ...OTHER_ENV_NAMES];
+  return Object.keys(env)
+    .filter((name) => name.startsWith('DITS_WEBHOOKS_') && !known.includes(name))
+    .sort()
+    .map((name) => ({ name, closest: known.reduce((best, candidate) => (editDistance(name, candidate) < editDistance(name, best) ? candidate : best)) }));
+}
+
 /** Converts one raw value (a string from the environment, or a JSON value) to the key's type. */
 function coerce(key: string, spec: KeySpec, raw: unknown): { value?: unknown; error?: string } {
   const fromText = typeof raw === 'string';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, DEFAULT_CONFIG, loadConfig } from '../../src/config.js';
+import { ConfigError, DEFAULT_CONFIG, loadConfig, unknownEnvVariables } from '../../src/config.js';
 
 function errorsOf(overrides: Record<string, unknown>): { field: string; message: string }[] {
   try {
@@ -124,4 +124,9 @@ test('database errors name the variable', () => {
     () => loadConfig({ env: { DATABASE_URL: 'mysql://x' } }),
     (err: unknown) => err instanceof ConfigError && err.errors[0].field === 'DATABASE_URL',
   );
+});
+
+test('unknown variables get the closest name', () => {
+  const env = { DITS_WEBHOOKS_MAX_INFLIGHT: '5', DITS_WEBHOOKS_URL: 'http://127.0.0.1:1', PATH: '/bin', DITS_WEBHOOKS_LEASE_MS: '60000' };
+  assert.deepEqual(unknownEnvVariables(env), [{ name: 'DITS_WEBHOOKS_MAX_INFLIGHT', closest: 'DITS_WEBHOOKS_MAX_IN_FLIGHT' }]);
 });

@@ -49,3 +49,14 @@ test('data folder that is a file', async () => {
     new RegExp(`^Error: dataDir ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} cannot hold the database \\(.+\\); set a writable folder with --data-dir or DITS_WEBHOOKS_DATA_DIR$`),
   );
 });
+
+test('misspelt variable logs closest name', async () => {
+  const lines: { msg?: string; variable?: string }[] = [];
+  const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  const env = { DITS_WEBHOOKS_MIN_FREE_DISK: '1000', DITS_WEBHOOKS_TOKEN: 'read by the CLI', DITS_WEBHOOKS_PORT: '0' };
+  const service = await startService({ overrides: { host: '127.0.0.1', dataDir: join(root, 'misspelt') }, env, logger, announce: () => {} });
+  await service.close();
+  const warnings = lines.filter((line) => line.variable !== undefined);
+  assert.deepEqual(warnings.map((line) => line.variable), ['DITS_WEBHOOKS_MIN_FREE_DISK'], 'known variables, the CLI ones too, give no warning');
+  assert.match(warnings[0].msg ?? '', /did you mean DITS_WEBHOOKS_MIN_FREE_DISK_BYTES\?/);
+});
