@@ -1,6 +1,6 @@
 /** Operations on webhooks, their deliveries and replays, for repository and owner webhooks alike. */
 import { json, noContent, type OperationSpec } from './openapi-operation-spec.js';
-import { deliveryQuerySchema } from './schemas.js';
+import { deliveryQuerySchema, pageQuerySchema } from './schemas.js';
 
 /** Returns the operations under a webhooks collection path, such as /v1/repos/{repo_id}/webhooks. */
 export function webhookOperations(prefix: string, kind: 'Repository' | 'Owner'): OperationSpec[] {
@@ -151,7 +151,9 @@ function replayOperations(hookPath: string, kind: 'Repository' | 'Owner'): Opera
       operationId: `list${kind}WebhookReplays`,
       tag: 'Deliveries',
       summary: 'List replays',
+      description: 'Newest first, a page at a time: pass `next_cursor` as `cursor` for the next page.',
       scope: 'read',
+      query: pageQuerySchema,
       responses: { '200': { description: "The webhook's replays with their progress.", content: json('ReplayPage') } },
       errors: [400, 404],
     },

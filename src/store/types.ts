@@ -367,7 +367,8 @@ export interface Store {
    */
   createReplay(input: { webhookId: number; since: number; until: number | null; onlyFailed: boolean }, now: number): Promise<ReplayRecord | 'inactive'>;
   getReplay(webhookId: number, id: number): Promise<ReplayRecord | null>;
-  listReplays(webhookId: number): Promise<ReplayRecord[]>;
+  /** Lists a webhook's replays, newest first, a page at a time. */
+  listReplays(webhookId: number, page: { limit: number; cursor?: string }): Promise<Page<ReplayRecord>>;
 
   /** Leases due deliveries, at most `maxInFlightPerWebhook` leased per webhook across all workers. */
   claimDue(options: ClaimOptions): Promise<ClaimedDelivery[]>;

@@ -54,6 +54,15 @@ test('replay resends failed deliveries since time', async () => {
   assert.equal(overlapping.json.skipped, 12, 'deliveries in flight or queued for the previous replay');
   const list = await svc.api('GET', `${base}/replays`);
   assert.equal(list.json.data.length, 4);
+  assert.equal(list.json.next_cursor, null);
+  const firstPage = await svc.api('GET', `${base}/replays?limit=3`);
+  assert.deepEqual(firstPage.json.data.map((r: { id: number }) => r.id), list.json.data.slice(0, 3).map((r: { id: number }) => r.id));
+  const lastPage = await svc.api('GET', `${base}/replays?limit=3&cursor=${firstPage.json.next_cursor}`);
+  assert.deepEqual(lastPage.json.data.map((r: { id: number }) => r.id), [list.json.data[3].id]);
+  assert.equal(lastPage.json.next_cursor, null);
+  const unknown = await svc.api('GET', `${base}/replays?page=2`);
+  assert.equal(unknown.status, 400);
+  assert.equal(unknown.json.error.details[0].field, 'query.page');
   await receiver.close();
 });
 

@@ -824,10 +824,18 @@ function conformance(backend: Backend): void {
         await store.completeAttempts(queued.map((d) => attemptResult(d, 'delivered')), 10_500);
         const done = await store.getReplay(hook.id, replay.id);
         assert.equal(done?.completed, 1);
-        assert.deepEqual((await store.listReplays(hook.id)).map((r) => [r.id, r.total, r.completed]), [
+        const listed = await store.listReplays(hook.id, { limit: 30 });
+        assert.deepEqual(listed.items.map((r) => [r.id, r.total, r.completed]), [
           [all.id, 2, 2],
           [replay.id, 1, 1],
         ]);
+        assert.equal(listed.nextCursor, null);
+        const first = await store.listReplays(hook.id, { limit: 1 });
+        assert.deepEqual(first.items.map((r) => r.id), [all.id]);
+        assert.ok(first.nextCursor, 'a full page gives a cursor');
+        const second = await store.listReplays(hook.id, { limit: 1, cursor: first.nextCursor });
+        assert.deepEqual(second.items.map((r) => r.id), [replay.id]);
+        assert.equal(second.nextCursor, null);
         assert.equal(await store.getReplay(hook.id + 1, replay.id), null);
       }));
 

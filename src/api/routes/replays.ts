@@ -3,6 +3,8 @@ import { ApiError } from '../../errors.js';
 import type { ReplayRecord } from '../../store/types.js';
 import type { ApiContext } from '../context.js';
 import { parseIdParam, validateInput } from '../validation.js';
+import { pageParams } from '../pagination.js';
+import { pageQuerySchema } from '../schemas.js';
 import { loadWebhook, resolveScope } from './webhooks.js';
 
 type Params = { repoId?: string; owner?: string; hookId: string; replayId?: string };
@@ -74,9 +76,11 @@ function registerFor(app: FastifyInstance, context: ApiContext, prefix: string):
     return reply.status(202).send(replayView(replay));
   });
 
-  app.get(`${prefix}/replays`, { config: { scope: 'read' } }, async (request) => {
+  app.get(`${prefix}/replays`, { config: { scope: 'read', readsQuery: true } }, async (request) => {
     const hook = await loadHook(request);
-    return { data: (await store.listReplays(hook.id)).map(replayView), next_cursor: null };
+    const query = validateInput<{ cursor?: string; limit?: string }>(pageQuerySchema, request.query, 'query');
+    const page = await store.listReplays(hook.id, pageParams(query));
+    return { data: page.items.map(replayView), next_cursor: page.nextCursor };
   });
 
   app.get(`${prefix}/replays/:replayId`, { config: { scope: 'read' } }, async (request) => {

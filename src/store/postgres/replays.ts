@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import { toReplay, type Row } from '../rows.js';
-import type { ReplayRecord } from '../types.js';
+import { decodeCursor, encodeCursor, toReplay, type Row } from '../rows.js';
+import type { Page, ReplayRecord } from '../types.js';
 import { prepared, withTransaction } from './pool.js';
 import { lockActiveWebhook } from './statements.js';
 import { WORK_CHANNEL } from './work-listener.js';
@@ -43,7 +43,7 @@ const announceWork = prepared('dits_announce_work', `SELECT pg_notify('${WORK_CH
 
 const replayColumns = `r.*, (SELECT count(*) FROM deliveries d WHERE d.replay_id = r.id AND d.manual) AS queued`;
 const replayById = prepared('dits_replay_by_id', `SELECT ${replayColumns} FROM replays r WHERE r.id = $1 AND r.webhook_id = $2`);
-const replaysOf = prepared('dits_replay_list', `SELECT ${replayColumns} FROM replays r WHERE r.webhook_id = $1 ORDER BY r.id DESC LIMIT 100`);
+const replaysOf = prepared('dits_replay_list', `SELECT ${replayColumns} FROM replays r WHERE r.webhook_id = $1 AND r.id < $2 ORDER BY r.id DESC LIMIT $3`);
 
 export async function createReplay(
   pool: pg.Pool,
@@ -68,7 +68,9 @@ export async function getReplay(pool: pg.Pool, webhookId: number, id: number): P
   return rows[0] ? toReplay(rows[0]) : null;
 }
 
-export async function listReplays(pool: pg.Pool, webhookId: number): Promise<ReplayRecord[]> {
-  const { rows } = await pool.query(replaysOf([webhookId]));
-  return rows.map(toReplay);
+export async function listReplays(pool: pg.Pool, webhookId: number, page: { limit: number; cursor?: string }): Promise<Page<ReplayRecord>> {
+  const before = page.cursor ? decodeCursor(page.cursor) ?? Number.MAX_SAFE_INTEGER : Number.MAX_SAFE_INTEGER;
+  const { rows } = await pool.query(replaysOf([webhookId, before, page.limit + 1]));
+  const items = rows.slice(0, page.limit).map(toReplay);
+  return { items, nextCursor: rows.length > page.limit ? encodeCursor(items[items.length - 1].id) : null };
 }

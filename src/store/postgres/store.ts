@@ -399,8 +399,8 @@ export class PostgresStore implements Store {
     return replays.getReplay(this.pool, webhookId, id);
   }
 
-  async listReplays(webhookId: number): Promise<ReplayRecord[]> {
-    return replays.listReplays(this.pool, webhookId);
+  async listReplays(webhookId: number, page: { limit: number; cursor?: string }): Promise<Page<ReplayRecord>> {
+    return replays.listReplays(this.pool, webhookId, page);
   }
 
   // Queue

@@ -694,9 +694,12 @@ export class SqliteStore implements Store {
     return row ? toReplay(row) : null;
   }
 
-  async listReplays(webhookId: number): Promise<ReplayRecord[]> {
-    const rows = this.prepare(`SELECT ${this.replayColumns} FROM replays r WHERE r.webhook_id = ? ORDER BY r.id DESC LIMIT 100`).all(webhookId) as Row[];
-    return rows.map(toReplay);
+  async listReplays(webhookId: number, page: { limit: number; cursor?: string }): Promise<Page<ReplayRecord>> {
+    const before = page.cursor ? decodeCursor(page.cursor) ?? Number.MAX_SAFE_INTEGER : Number.MAX_SAFE_INTEGER;
+    const rows = this.prepare(`SELECT ${this.replayColumns} FROM replays r WHERE r.webhook_id = ? AND r.id < ? ORDER BY r.id DESC LIMIT ?`)
+      .all(webhookId, before, page.limit + 1) as Row[];
+    const items = rows.slice(0, page.limit).map(toReplay);
+    return { items, nextCursor: rows.length > page.limit ? encodeCursor(items[items.length - 1].id) : null };
   }
 
   // Queue
