@@ -217,6 +217,11 @@ function coerce(key: string, spec: KeySpec, raw: unknown): { value?: unknown; er
       if (typeof n !== 'number' || !Number.isFinite(n) || (spec.kind === 'integer' && !Number.isInteger(n))) {
         return { error: `expected ${spec.kind === 'integer' ? 'an integer' : 'a number'}, got ${JSON.stringify(raw)}` };
       }
+      // Past 2^53 the number is rounded, so the message quotes the digits as given.
+      if (fromText && spec.kind === 'integer' && !Number.isSafeInteger(n)) {
+        const bound = n < 0 ? `at least ${spec.min ?? Number.MIN_SAFE_INTEGER}` : `at most ${spec.max ?? Number.MAX_SAFE_INTEGER}`;
+        return { error: `must be ${bound}, got ${raw as string}` };
+      }
       return { value: n };
     }
     case 'list':

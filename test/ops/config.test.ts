@@ -130,3 +130,11 @@ test('unknown variables get the closest name', () => {
   const env = { DITS_WEBHOOKS_MAX_INFLIGHT: '5', DITS_WEBHOOKS_URL: 'http://127.0.0.1:1', PATH: '/bin', DITS_WEBHOOKS_LEASE_MS: '60000' };
   assert.deepEqual(unknownEnvVariables(env), [{ name: 'DITS_WEBHOOKS_MAX_INFLIGHT', closest: 'DITS_WEBHOOKS_MAX_IN_FLIGHT' }]);
 });
+
+test('huge integer quoted as given', () => {
+  const digits = '123456789012345678901234567890';
+  assert.throws(
+    () => loadConfig({ env: { DITS_WEBHOOKS_MIN_FREE_DISK_BYTES: digits } }),
+    (err: unknown) => err instanceof ConfigError && err.message.includes(`must be at most ${Number.MAX_SAFE_INTEGER}, got ${digits}`),
+  );
+});
