@@ -4,6 +4,9 @@ import { DeliveryStatus } from '../../delivery/states.js';
 import type { AttemptResult, ClaimedDelivery, ClaimOptions } from '../types.js';
 import { toClaimedWebhook, type Row } from '../rows.js';
 
+/** Smallest claim whose leases are written with one statement over a list rather than one statement per row. */
+const LEASE_LIST_MIN = 8;
+
 /** Rows read past the claim limit, so that webhooks at their in-flight limit do not starve the others. */
 const CLAIM_SCAN_FACTOR = 4;
 
@@ -58,8 +61,12 @@ export class SqliteQueue {
         .raw(),
       claimedWebhook: db.prepare('SELECT id, url, secret, previous_secret, previous_secret_expires_at, insecure_ssl FROM webhooks WHERE id = ?'),
       openWebhooks: db.prepare('SELECT id FROM webhooks WHERE deleted_at IS NULL').pluck(),
-      // Each lease token is the claim's own prefix plus the row number.
+      // Each lease token is the claim's own prefix plus the row number. A statement per row suits a few rows, one over
+      // a json_each list suits many (the cut-over measured with the drain and the latency store micro-benchmarks).
       lease: db.prepare('UPDATE deliveries SET lease_owner = ?, lease_token = ?, lease_expires_at = ? WHERE seq = ?'),
+      leaseList: db.prepare(`
+        UPDATE deliveries SET lease_owner = ?, lease_token = ? || seq, lease_expires_at = ?
+        WHERE seq IN (SELECT value FROM json_each(?))`),
       // This statement and `finish` take positional parameters: binding by name costs a property lookup per parameter on every row.
       insertAttempt: db.prepare(`
         INSERT INTO attempts (delivery_seq, attempt, trigger, started_at, duration_ms, request_headers, status_code,
@@ -132,8 +139,9 @@ export class SqliteQueue {
     if (picked.length === 0) return [];
     const prefix = `${options.workerId}:${randomUUID()}:`;
     const until = options.now + options.leaseMs;
-    const { lease, claimedRow } = this.statements;
-    for (const seq of picked) lease.run(options.workerId, prefix + String(seq), until, seq);
+    const { lease, leaseList, claimedRow } = this.statements;
+    if (picked.length >= LEASE_LIST_MIN) leaseList.run(options.workerId, prefix, until, JSON.stringify(picked));
+    else for (const seq of picked) lease.run(options.workerId, prefix + String(seq), until, seq);
     const webhooks = this.claimedWebhooks(webhookIds);
     return picked.map((seq) => {
       const row = claimedRow.get(seq) as unknown[];
