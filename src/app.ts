@@ -1,3 +1,4 @@
+import type { Agent } from 'undici';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -112,6 +113,8 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   const policy = { allowPrivateTargets: config.allowPrivateTargets, allowCidrs: [...config.allowCidrs] };
 
   let worker: DeliveryWorker | null = null;
+  /** The HTTP agents of the worker's requests, closed at shutdown. */
+  const agents: Agent[] = [];
   const wakeWorker = () => worker?.notify();
   const ingestor = new EventIngestor(store, logger, wakeWorker, clock);
   let server: FastifyInstance | null = null;
@@ -168,6 +171,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     const agentOptions = { connectTimeoutMs: config.deliveryTimeoutMs, agentOptions: { pipelining: 1 } };
     const secure = createGuardedAgent(policy, resolver, agentOptions);
     const insecure = createGuardedAgent(policy, resolver, { ...agentOptions, insecure: true });
+    agents.push(secure, insecure);
     worker = new DeliveryWorker({
       store,
       config,
@@ -190,6 +194,9 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     closing ??= (async () => {
       if (server) await server.close();
       if (worker) await worker.stop(config.shutdownGraceMs);
+      // Requests still running after the grace period were recorded as interrupted and their leases released, so
+      // their connections close now rather than keep the process alive until the receivers respond.
+      await Promise.all(agents.map((agent) => agent.destroy()));
       await presence.stop();
       await store.close();
       logger.info('Dits Webhooks stopped');

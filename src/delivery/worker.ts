@@ -9,7 +9,7 @@ import type { RetryPolicy } from './retry-policy.js';
 import { sendWebhookRequest, type SendResult } from './sender.js';
 import { SecretUnavailableError } from '../signing/secret-box.js';
 import { prepareSigningKey, type SigningKey } from '../signing/sign.js';
-import { assertTransition } from './states.js';
+import { assertTransition, DeliveryStatus } from './states.js';
 import { isEndedProcess, processIdentity } from './worker-identity.js';
 import { isPassingStoreFailure, isStoreFull, isStoreLocked } from '../errors.js';
 import type { IngestRide } from '../events/ingest.js';
@@ -73,8 +73,8 @@ export class DeliveryWorker {
   private readonly clock: () => number;
   private readonly keyCache = new Map<string, SigningKey>();
   private readonly targetCache = new Map<string, Target>();
-  /** Lease token and webhook of each delivery in flight, by delivery id. */
-  private readonly inFlight = new Map<string, { leaseToken: string; webhookId: number }>();
+  /** Each delivery in flight, by delivery id. */
+  private readonly inFlight = new Map<string, InFlight>();
   /** Deliveries in flight per webhook id. */
   private readonly inFlightPerWebhook = new Map<number, number>();
   private readonly warned = new Set<string>();
@@ -342,6 +342,8 @@ export class DeliveryWorker {
         // The delivery log shows that credentials were sent, never the credentials.
         headers = { ...headers, authorization: 'Basic [redacted]' };
       }
+      const entry = this.inFlight.get(delivery.id);
+      if (entry && 'headers' in signed) entry.request = { startedAt, headers };
       const response =
         'headers' in signed
           ? await sendWebhookRequest({
@@ -537,7 +539,7 @@ export class DeliveryWorker {
   }
 
   private track(delivery: ClaimedDelivery): void {
-    this.inFlight.set(delivery.id, { leaseToken: delivery.leaseToken, webhookId: delivery.webhookId });
+    this.inFlight.set(delivery.id, { leaseToken: delivery.leaseToken, webhookId: delivery.webhookId, delivery, request: null });
     this.inFlightPerWebhook.set(delivery.webhookId, (this.inFlightPerWebhook.get(delivery.webhookId) ?? 0) + 1);
   }
 
@@ -597,6 +599,52 @@ export class DeliveryWorker {
   }
 
   /**
+   * Records the requests still in flight when the grace period ends as
+   * attempts without a response, so that the log shows every request sent.
+   * Each is recorded like the result of a lost lease: it leaves the delivery
+   * alone, and the delivery is sent again once its lease is released.
+   */
+  private async recordInterrupted(): Promise<void> {
+    const now = this.clock();
+    const results: AttemptResult[] = [];
+    for (const [deliveryId, { webhookId, delivery, request }] of this.inFlight) {
+      if (request === null) continue;
+      results.push({
+        deliveryId,
+        seq: delivery.seq,
+        // No lease matches an empty token, so recording leaves the delivery as it is.
+        leaseToken: '',
+        webhookId,
+        event: delivery.event,
+        status: DeliveryStatus.retrying,
+        nextAttemptAt: null,
+        resumeAt: null,
+        deactivateWebhook: null,
+        attempt: {
+          attempt: delivery.attempts + 1,
+          trigger: delivery.manual ? 'manual' : 'scheduled',
+          startedAt: request.startedAt,
+          durationMs: Math.max(0, now - request.startedAt),
+          requestHeaders: request.headers,
+          statusCode: null,
+          responseHeaders: null,
+          responseBody: null,
+          responseBodyTruncated: false,
+          errorCode: 'interrupted',
+          errorMessage: 'the service stopped before the response arrived; the delivery is sent again',
+          outcome: DeliveryStatus.retrying,
+        },
+      });
+    }
+    if (results.length === 0) return;
+    try {
+      await this.options.store.completeAttempts(results, now);
+    } catch (err) {
+      this.options.logger.error({ err, count: results.length }, 'recording the attempts interrupted by the shutdown failed; the deliveries are sent again without them in the log');
+    }
+  }
+
+  /**
    * Stops claiming, waits up to `graceMs` for requests in flight, records
    * their attempts, and releases the leases of any still running so that
    * another worker retries them at once.
@@ -620,6 +668,7 @@ export class DeliveryWorker {
     }
     if (this.flushing) await this.flushing;
     await this.flush();
+    await this.recordInterrupted();
     const leftover = [...this.inFlight].map(([deliveryId, { leaseToken }]) => ({ deliveryId, leaseToken }));
     this.inFlight.clear();
     this.inFlightPerWebhook.clear();
@@ -630,6 +679,14 @@ export class DeliveryWorker {
     }
     this.options.logger.info({ worker_id: this.workerId }, 'delivery worker stopped');
   }
+}
+
+/** A delivery in flight: its lease and, once the request went out, when it started and the headers the log shows. */
+interface InFlight {
+  leaseToken: string;
+  webhookId: number;
+  delivery: ClaimedDelivery;
+  request: { startedAt: number; headers: Record<string, string> } | null;
 }
 
 /** A parsed webhook URL and the Authorization header its user name and password give, if any. */

@@ -90,8 +90,9 @@ export const branchNameSchema: JsonSchema = {
   type: 'string',
   minLength: 1,
   maxLength: 255,
-  pattern: `^${REF_NAME}$`,
-  description: `a branch name such as main or release/1.0, ${REF_RULES}`,
+  // A name that starts with refs/ is almost always a full ref given by mistake, so it is rejected.
+  pattern: `^(?!refs/)${REF_NAME}$`,
+  description: `a short branch name such as main or release/1.0, without refs/heads/, ${REF_RULES}`,
 };
 
 export const refSchema: JsonSchema = {

@@ -60,5 +60,8 @@ test('replay command resends failed deliveries', async () => {
   assert.match(usage.stderr, /--since is required/);
   const bad = await runCli(command, ['replay', String(hookId), '--repo', String(repoId), '--since', 'soon'], env);
   assert.equal(bad.code, 2);
+  const reversed = await runCli(command, ['replay', String(hookId), '--repo', String(repoId), '--since', '5m', '--until', '10m'], env);
+  assert.equal(reversed.code, 2, 'caught before any request');
+  assert.match(reversed.stderr, /--until \(.+\) must be later than --since/);
   await receiver.close();
 });
