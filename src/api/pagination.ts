@@ -3,12 +3,32 @@ import { decodeCursor } from '../store/rows.js';
 
 export const DEFAULT_PAGE_SIZE = 30;
 
-/** Reads `limit` and `cursor` from a validated query string. */
-export function pageParams(query: { limit?: string; cursor?: string }): { limit: number; cursor?: string } {
-  if (query.cursor !== undefined && decodeCursor(query.cursor) === null) {
+/**
+ * Reads `limit` and `cursor` from a validated query string. `list` names the
+ * list a cursor belongs to, such as `deliveries:7`: the API hands out cursors
+ * from `nextCursor` tagged with it, so a cursor taken to another list is
+ * rejected rather than paging that list from an unrelated position.
+ */
+export function pageParams(query: { limit?: string; cursor?: string }, list: string): { limit: number; cursor?: string } {
+  const limit = query.limit ? Number(query.limit) : DEFAULT_PAGE_SIZE;
+  if (query.cursor === undefined) return { limit };
+  const text = Buffer.from(query.cursor, 'base64url').toString('utf8');
+  const separator = text.lastIndexOf('@');
+  const storeCursor = text.slice(separator + 1);
+  if (separator < 0 || decodeCursor(storeCursor) === null) {
     throw new ApiError('invalid_request', 'Query parameter cursor is invalid; pass the next_cursor value of the previous page unchanged.', [
       { field: 'query.cursor', message: 'expected a next_cursor value returned by this API' },
     ]);
   }
-  return { limit: query.limit ? Number(query.limit) : DEFAULT_PAGE_SIZE, cursor: query.cursor };
+  if (text.slice(0, separator) !== list) {
+    throw new ApiError('invalid_request', 'Query parameter cursor belongs to another list; pass the next_cursor value of this list\'s previous page.', [
+      { field: 'query.cursor', message: 'expected a next_cursor value returned by this list' },
+    ]);
+  }
+  return { limit, cursor: storeCursor };
+}
+
+/** Tags a store's next-page cursor with the list it belongs to, for `pageParams`. */
+export function nextCursor(list: string, storeCursor: string | null): string | null {
+  return storeCursor === null ? null : Buffer.from(`${list}@${storeCursor}`).toString('base64url');
 }

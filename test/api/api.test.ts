@@ -236,6 +236,23 @@ test('delivery list filters and pages', async () => {
   await local.close();
 });
 
+test('cursor only pages its own list', async () => {
+  const local = await Receiver.start();
+  const { repoId, base } = await createHook(svc, local.url, { events: ['push'] });
+  const other = await createHook(svc, local.url, { events: ['push'] });
+  for (let i = 0; i < 3; i++) await svc.api('POST', `/v1/repos/${repoId}/events`, pushEvent(`c${i}`));
+  const first = await svc.api('GET', `${base}/deliveries?limit=1`);
+  const cursor = first.json.next_cursor;
+  assert.ok(cursor);
+  for (const path of [`${other.base}/deliveries`, '/v1/repos', `/v1/repos/${repoId}/events`]) {
+    const res = await svc.api('GET', `${path}?cursor=${cursor}`);
+    assert.equal(res.status, 400, path);
+    assert.equal(res.json.error.details[0].field, 'query.cursor', path);
+    assert.match(res.json.error.message, /belongs to another list/, path);
+  }
+  await local.close();
+});
+
 test('health endpoints answer', async () => {
   assert.equal((await svc.api('GET', '/healthz', undefined, { token: '' })).status, 200);
   const ready = await svc.api('GET', '/readyz', undefined, { token: '' });

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../../errors.js';
 import type { DeliveryStatus } from '../../delivery/states.js';
 import type { ApiContext } from '../context.js';
-import { pageParams } from '../pagination.js';
+import { nextCursor, pageParams } from '../pagination.js';
 import { deliveryQuerySchema } from '../schemas.js';
 import { validateInput } from '../validation.js';
 import { deliveryDetailView, deliverySummaryView } from '../views.js';
@@ -26,8 +26,9 @@ function registerFor(app: FastifyInstance, context: ApiContext, prefix: string):
   app.get(`${prefix}/deliveries`, { config: { scope: 'read', readsQuery: true } }, async (request) => {
     const hook = await loadHook(request);
     const query = validateInput<{ status?: DeliveryStatus; event?: string; cursor?: string; limit?: string }>(deliveryQuerySchema, request.query, 'query');
-    const page = await store.listDeliveries({ webhookId: hook.id, status: query.status, event: query.event, ...pageParams(query) });
-    return { data: page.items.map(deliverySummaryView), next_cursor: page.nextCursor };
+    const list = `deliveries:${hook.id}`;
+    const page = await store.listDeliveries({ webhookId: hook.id, status: query.status, event: query.event, ...pageParams(query, list) });
+    return { data: page.items.map(deliverySummaryView), next_cursor: nextCursor(list, page.nextCursor) };
   });
 
   app.get(`${prefix}/deliveries/:deliveryId`, { config: { scope: 'read' } }, async (request) => {

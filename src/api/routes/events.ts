@@ -5,7 +5,7 @@ import { wantsEventStream } from '../accept.js';
 import { EVENT_NAMES, getEventType, isEventName, listEventTypes } from '../../events/catalog.js';
 import { normalizeEventFields, validateEventFields } from '../../events/normalize.js';
 import type { ApiContext } from '../context.js';
-import { pageParams } from '../pagination.js';
+import { nextCursor, pageParams } from '../pagination.js';
 import { pageQuerySchema } from '../schemas.js';
 import { parseIdParam, validateInput } from '../validation.js';
 import { eventView } from '../views.js';
@@ -84,8 +84,9 @@ export function registerEventRoutes(app: FastifyInstance, context: ApiContext): 
       return streamEvents(context, request, reply, repo.id);
     }
     const query = validateInput<{ cursor?: string; limit?: string }>(pageQuerySchema, request.query, 'query');
-    const page = await context.store.listEvents({ repoId: repo.id, ...pageParams(query) });
-    return { data: page.items.map(eventView), next_cursor: page.nextCursor };
+    const list = `events:${repo.id}`;
+    const page = await context.store.listEvents({ repoId: repo.id, ...pageParams(query, list) });
+    return { data: page.items.map(eventView), next_cursor: nextCursor(list, page.nextCursor) };
   });
 
   app.get('/event-types', { config: { scope: 'read' } }, async () => {

@@ -3,7 +3,7 @@ import { ApiError } from '../../errors.js';
 import type { ReplayRecord } from '../../store/types.js';
 import type { ApiContext } from '../context.js';
 import { parseIdParam, validateInput } from '../validation.js';
-import { pageParams } from '../pagination.js';
+import { nextCursor, pageParams } from '../pagination.js';
 import { pageQuerySchema } from '../schemas.js';
 import { loadWebhook, resolveScope } from './webhooks.js';
 
@@ -79,8 +79,9 @@ function registerFor(app: FastifyInstance, context: ApiContext, prefix: string):
   app.get(`${prefix}/replays`, { config: { scope: 'read', readsQuery: true } }, async (request) => {
     const hook = await loadHook(request);
     const query = validateInput<{ cursor?: string; limit?: string }>(pageQuerySchema, request.query, 'query');
-    const page = await store.listReplays(hook.id, pageParams(query));
-    return { data: page.items.map(replayView), next_cursor: page.nextCursor };
+    const list = `replays:${hook.id}`;
+    const page = await store.listReplays(hook.id, pageParams(query, list));
+    return { data: page.items.map(replayView), next_cursor: nextCursor(list, page.nextCursor) };
   });
 
   app.get(`${prefix}/replays/:replayId`, { config: { scope: 'read' } }, async (request) => {

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { ApiError, invalidRequest } from '../../errors.js';
 import type { ApiContext } from '../context.js';
 import { emitRepositoryEvent } from '../emit.js';
-import { pageParams } from '../pagination.js';
+import { nextCursor, pageParams } from '../pagination.js';
 import { repoCreateSchema, repoPatchSchema, repoQuerySchema } from '../schemas.js';
 import { parseIdParam, validateInput } from '../validation.js';
 import { repositoryView } from '../views.js';
@@ -71,8 +71,9 @@ export function registerRepositoryRoutes(app: FastifyInstance, context: ApiConte
       const matches = repo !== null && (query.owner === undefined || query.owner.toLowerCase() === repo.owner.toLowerCase());
       return { data: matches ? [repositoryView(repo)] : [], next_cursor: null };
     }
-    const page = await store.listRepositories({ owner: query.owner, ...pageParams(query) });
-    return { data: page.items.map(repositoryView), next_cursor: page.nextCursor };
+    const list = `repos:${(query.owner ?? '').toLowerCase()}`;
+    const page = await store.listRepositories({ owner: query.owner, ...pageParams(query, list) });
+    return { data: page.items.map(repositoryView), next_cursor: nextCursor(list, page.nextCursor) };
   });
 
   app.get<{ Params: { repoId: string } }>('/repos/:repoId', { config: { scope: 'read' } }, async (request) => {
