@@ -451,8 +451,9 @@ export class DeliveryWorker {
           if (moreMayWait) this.notify();
         });
       };
-      // While events come in, the next ingestion will likely record these attempts before the wait is over.
-      if (this.running && performance.now() - this.lastIngestAt < INGESTING_MS) {
+      // While events come in, the next ingestion will likely record these attempts before the wait is over. A worker
+      // or webhook at its in-flight limit flushes at once, because the freed slots may let waiting deliveries go out.
+      if (this.running && performance.now() - this.lastIngestAt < INGESTING_MS && !this.atALimit()) {
         const timer = setTimeout(() => {
           this.flushNow = null;
           run();

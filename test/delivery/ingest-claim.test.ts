@@ -77,3 +77,17 @@ test('ingestion records finished attempts', async () => {
     await receiver.close();
   }
 });
+
+test('webhook at its limit records at once', async () => {
+  const receiver = await Receiver.start();
+  // Finished attempts would wait a minute for an ingestion, but a webhook at its limit of one must not wait for its next delivery.
+  const svc = await startTestService({ rideWaitMs: 60_000, overrides: { maxInFlightPerWebhook: 1, pollIntervalMs: 60_000 } });
+  try {
+    const { repoId } = await createHook(svc, receiver.url);
+    for (let i = 0; i < 3; i++) assert.equal((await svc.api('POST', `/v1/repos/${repoId}/events`, pushEvent(`serial ${i}`))).status, 202);
+    await waitUntil(() => receiver.requests.filter((r) => r.headers['x-dits-event'] === 'push').length === 3, 10_000, 'all three pushes');
+  } finally {
+    await svc.stop();
+    await receiver.close();
+  }
+});
