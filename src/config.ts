@@ -234,6 +234,12 @@ function coerce(key: string, spec: KeySpec, raw: unknown): { value?: unknown; er
         return { error: `expected a comma-separated list of numbers in decimal digits for ${key}, got ${JSON.stringify(raw)}` };
       }
       const items = fromText ? parts.map(Number) : raw;
+      // Text is checked against the range here, so that the message quotes each number as given, not rounded.
+      for (const part of parts) {
+        const n = Number(part);
+        if (spec.max !== undefined && n > spec.max) return { error: `must be at most ${spec.max}, got ${part}` };
+        if (spec.min !== undefined && n < spec.min) return { error: `must be at least ${spec.min}, got ${part}` };
+      }
       if (Array.isArray(items) && items.length > 0 && items.every((x) => typeof x === 'number' && Number.isFinite(x))) {
         return { value: items };
       }

@@ -36,7 +36,7 @@ export const ERROR_CATALOG = {
   unsupported_media_type: { status: 415, description: 'The request body must be sent as application/json.' },
   webhook_inactive: { status: 422, description: 'The webhook is inactive; activate it before pinging, redelivering or replaying.' },
   webhook_limit_reached: { status: 422, description: 'The repository or owner already has the maximum number of webhooks.' },
-  request_header_too_large: { status: 431, description: 'The request headers are larger than the server accepts.' },
+  request_header_too_large: { status: 431, description: 'The request line and headers together are larger than the server accepts.' },
   request_timeout: { status: 408, description: 'The request did not arrive completely in time.' },
   rate_limited: { status: 429, description: 'The token sent too many requests; retry after the number of seconds in Retry-After.' },
   too_many_streams: { status: 429, description: 'The token already has the maximum number of open event streams on this server process; close one before opening another.' },

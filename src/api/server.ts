@@ -1,5 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { STATUS_CODES } from 'node:http';
+import { maxHeaderSize, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { joinField } from '../events/validate.js';
 import { ApiError, ERROR_CATALOG, invalidRequest, isStoreFull, isStoreLocked, type ErrorCode } from '../errors.js';
@@ -86,7 +86,7 @@ function answerClientError(err: Error & { code?: string }, socket: Socket): void
   }
   const code: ErrorCode = err.code === 'HPE_HEADER_OVERFLOW' ? 'request_header_too_large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request_timeout' : 'invalid_request';
   const messages: Record<string, string> = {
-    request_header_too_large: 'The request headers are too large; send fewer or shorter headers.',
+    request_header_too_large: `The request line and headers together exceed ${maxHeaderSize} bytes; shorten the URL and its query string, or send fewer or shorter headers.`,
     request_timeout: 'The request took too long to arrive; send it again at once.',
     invalid_request: 'The request is malformed (for example a header with control characters); check the method, path and headers.',
   };

@@ -250,6 +250,11 @@ test('cursor only pages its own list', async () => {
     assert.equal(res.json.error.details[0].field, 'query.cursor', path);
     assert.match(res.json.error.message, /belongs to another list/, path);
   }
+  for (const cut of [1, 2, 3, 4, 8]) {
+    const res = await svc.api('GET', `${base}/deliveries?cursor=${cursor.slice(0, -cut)}`);
+    assert.equal(res.status, 400, `cursor cut by ${cut}`);
+    assert.equal(res.json.error.details[0].field, 'query.cursor');
+  }
   await local.close();
 });
 

@@ -104,3 +104,20 @@ test('inactive webhook refuses replay and redelivery', async () => {
   assert.match(leap.json.error.message, /Leap seconds/);
   await receiver.close();
 });
+
+test('replay since finer than milliseconds', async () => {
+  const receiver = await Receiver.start();
+  const { repoId, base } = await createHook(svc, receiver.url, { events: ['push'] });
+  await svc.api('POST', `/v1/repos/${repoId}/events`, pushEvent('fraction'));
+  const delivery = await waitUntil(async () => {
+    const [found] = (await svc.api('GET', `${base}/deliveries?event=push`)).json.data;
+    return found?.status === 'delivered' ? found : null;
+  }, 5000, 'the push delivered');
+  const createdAt: string = delivery.created_at;
+  const later = await svc.api('POST', `${base}/replays`, { since: createdAt.replace('Z', '9999Z'), status: 'all' });
+  assert.equal(later.status, 202, later.text);
+  assert.equal(later.json.total, 0, 'a since a fraction of a millisecond after the delivery leaves it out');
+  const exact = await svc.api('POST', `${base}/replays`, { since: createdAt.replace('Z', '0000Z'), status: 'all' });
+  assert.equal(exact.json.total, 1, 'trailing zeros change nothing');
+  await receiver.close();
+});

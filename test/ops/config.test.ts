@@ -138,3 +138,11 @@ test('huge integer quoted as given', () => {
     (err: unknown) => err instanceof ConfigError && err.message.includes(`must be at most ${Number.MAX_SAFE_INTEGER}, got ${digits}`),
   );
 });
+
+test('huge list number quoted as given', () => {
+  const digits = '123456789012345678901234567890';
+  assert.throws(
+    () => loadConfig({ env: { DITS_WEBHOOKS_RETRY_SCHEDULE: `60,${digits}` } }),
+    (err: unknown) => err instanceof ConfigError && err.message.includes(`got ${digits}`),
+  );
+});

@@ -184,6 +184,7 @@ describe('hostile raw requests', () => {
   test('oversized URL gets 431 or 414', async () => {
     const answer = await rawExchange(`GET /v1/repos?${'q'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n${auth()}\r\n`);
     assert.ok([414, 431].includes(statusOf(answer)), answer.slice(0, 200));
+    assert.match(answer, /shorten the URL/, 'the message names the URL as well as the headers');
   });
 
   test('header with bare CR is rejected', async () => {

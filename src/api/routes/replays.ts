@@ -31,7 +31,10 @@ function parseTime(value: string | undefined, field: string): number | null {
       { field, message: 'expected an RFC 3339 date-time' },
     ]);
   }
-  return at;
+  // Deliveries carry whole milliseconds, so a bound with a finer fraction rounds up: the range [since, until) then
+  // holds exactly the deliveries created within it.
+  const finer = /\.\d{3}(\d+)/.exec(value);
+  return finer && /[1-9]/.test(finer[1]) ? at + 1 : at;
 }
 
 export function replayView(replay: ReplayRecord): Record<string, unknown> {
