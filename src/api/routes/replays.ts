@@ -32,7 +32,7 @@ function parseTime(value: string | undefined, field: string): number | null {
     ]);
   }
   // Deliveries carry whole milliseconds, so a bound with a finer fraction rounds up: the range [since, until) then
-  // holds exactly the deliveries created within it.
+  // contains exactly the deliveries created within it.
   const finer = /\.\d{3}(\d+)/.exec(value);
   return finer && /[1-9]/.test(finer[1]) ? at + 1 : at;
 }
