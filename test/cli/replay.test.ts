@@ -35,6 +35,7 @@ test('since accepts times and durations', () => {
   const now = Date.UTC(2026, 0, 2, 12, 0, 0);
   assert.equal(parseSince('6h', now), '2026-01-02T06:00:00.000Z');
   assert.equal(parseSince('2d', now), '2025-12-31T12:00:00.000Z');
+  assert.equal(parseSince('90s', now), '2026-01-02T11:58:30.000Z');
   assert.equal(parseSince('2026-01-01T00:00:00Z', now), '2026-01-01T00:00:00Z');
   assert.throws(() => parseSince('yesterday', now), /--since must be/);
   assert.throws(() => parseSince('garbage', now, '--until'), /--until must be/);

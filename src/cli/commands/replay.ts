@@ -40,13 +40,13 @@ export function progressBar(completed: number, total: number, width = BAR_WIDTH)
 
 /** Accepts an RFC 3339 time, or a duration back from now such as 30m, 6h or 2d; `flag` names the option in errors. */
 export function parseSince(value: string, now = Date.now(), flag = '--since'): string {
-  const relative = /^(\d{1,6})([mhd])$/.exec(value.trim());
+  const relative = /^(\d{1,6})([smhd])$/.exec(value.trim());
   if (relative) {
-    const unitMs = { m: 60_000, h: 3_600_000, d: 86_400_000 }[relative[2] as 'm' | 'h' | 'd'];
+    const unitMs = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[relative[2] as 's' | 'm' | 'h' | 'd'];
     return new Date(now - Number(relative[1]) * unitMs).toISOString();
   }
   if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(value) && !Number.isNaN(Date.parse(value))) return value;
-  throw new UsageError(`${flag} must be an RFC 3339 time such as 2026-01-02T03:04:05Z or a duration such as 30m, 6h or 2d, got ${JSON.stringify(value)}`);
+  throw new UsageError(`${flag} must be an RFC 3339 time such as 2026-01-02T03:04:05Z or a duration such as 90s, 30m, 6h or 2d, got ${JSON.stringify(value)}`);
 }
 
 async function replay(hookId: string, flags: ReplayFlags, command: Command): Promise<void> {
@@ -65,7 +65,7 @@ async function replay(hookId: string, flags: ReplayFlags, command: Command): Pro
   if (settings.json && flags.detach) return printJson(job);
   const noun = `${flags.all ? '' : 'failed '}${job.total === 1 ? 'delivery' : 'deliveries'}`;
   const skipped = job.skipped > 0 ? ` ${job.skipped} more left out: in flight or already queued for a manual attempt, so their own attempt is on the way.` : '';
-  if (!settings.json) print(`Replay ${job.id}: ${job.total} ${noun} since ${job.since} queued.${skipped}`);
+  if (!settings.json) print(`Replay ${job.id}: ${job.total} ${noun} since ${job.since}${job.until ? ` until ${job.until}` : ''} queued.${skipped}`);
   if (flags.detach) return;
 
   const deadline = Date.now() + timeoutSeconds * 1000;
@@ -96,7 +96,7 @@ export function registerReplayCommands(program: Command): void {
       .argument('<hook>', 'webhook id')
       .option('--repo <repo>', 'repository id or owner/name of the webhook')
       .option('--owner <login>', 'owner login of an owner-level webhook')
-      .option('--since <time>', 'RFC 3339 time or a duration back from now (30m, 6h, 2d); required')
+      .option('--since <time>', 'RFC 3339 time or a duration back from now (90s, 30m, 6h, 2d); required')
       .option('--until <time>', 'RFC 3339 time or a duration back from now; default now')
       .option('--all', 'replay every delivery in the range, not only failed and cancelled ones')
       .option('--detach', 'queue the replay and exit without waiting')
