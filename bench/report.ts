@@ -299,7 +299,7 @@ export function renderReport(input: ReportInput): string {
     '',
     '## 5. Store transactions of the Dits service',
     '',
-    'Counted by wrapping the SQLite store in the service process (bench/store-trace.ts). A claim leases due deliveries, a complete records attempts and usually claims again in the same transaction, an ingest stores events with their deliveries and, in the same transaction, records the attempts that finished since the last one and claims for the worker. Each is one SQLite transaction that runs on the event loop. Times count the part of each call that blocks the event loop; the wait of an ingest for the WAL sync runs on a libuv thread and is not counted.',
+    'Counted by wrapping the SQLite store in the service process (bench/store-trace.ts). A claim leases due deliveries. A complete records attempts and usually claims again in the same transaction. An ingest stores events with their deliveries, and in the same transaction it also records the attempts that finished since the last one and claims for the worker. Each of these is one SQLite transaction that runs on the event loop. Times count the part of each call that blocks the event loop; the wait of an ingest for the WAL sync runs on a libuv thread and is not counted.',
     '',
     storeTable(runs),
     '',

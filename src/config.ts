@@ -192,7 +192,10 @@ export function unknownEnvVariables(env: NodeJS.ProcessEnv): { name: string; clo
   return Object.keys(env)
     .filter((name) => name.startsWith('DITS_WEBHOOKS_') && !known.includes(name))
     .sort()
-    .map((name) => ({ name, closest: known.reduce((best, candidate) => (editDistance(name, candidate) < editDistance(name, best) ? candidate : best)) }));
+    .map((name) => {
+      const distances = known.map((candidate) => editDistance(name, candidate));
+      return { name, closest: known[distances.indexOf(Math.min(...distances))] };
+    });
 }
 
 /** Converts one raw value (a string from the environment, or a JSON value) to the key's type. */

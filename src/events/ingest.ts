@@ -62,9 +62,9 @@ export class EventIngestor {
   ) {}
 
   /**
-   * Lets ingestion claim due deliveries for a worker in this process, in the
-   * transaction that stores the events, when the store can. The worker then
-   * sends new deliveries without a claim transaction of its own.
+   * Lets ingestion record the finished attempts of a worker in this process
+   * and claim due deliveries for it, in the transaction that stores the
+   * events, when the store can. The worker then needs fewer transactions.
    */
   attachWorker(claimer: IngestClaimer): void {
     this.claimer = claimer;

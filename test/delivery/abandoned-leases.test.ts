@@ -9,8 +9,8 @@ import { Receiver } from '../support/receiver.js';
 import { startTestService } from '../support/service.js';
 
 /**
- * Starts a receiver that holds every response and a service with a 200 ms
- * shutdown grace that keeps its data folder; `cleanUp` ends both.
+ * Starts a receiver that keeps every response open and a service with a
+ * 200 ms shutdown grace that keeps its data folder. `cleanUp` ends both.
  */
 async function holdingSetup(): Promise<{ receiver: Receiver; svc: Awaited<ReturnType<typeof startTestService>>; cleanUp: () => Promise<void> }> {
   const receiver = await Receiver.start();

@@ -4,6 +4,22 @@ import { DeliveryStatus } from '../../delivery/states.js';
 import type { AttemptResult, ClaimedDelivery, ClaimOptions } from '../types.js';
 import { toClaimedWebhook, type Row } from '../rows.js';
 
+/**
+ * Returns the scan of due, unleased deliveries of usable webhooks in due
+ * order, with `extra` added to its conditions. Its two parameters are both
+ * the current time.
+ */
+function dueKeysSql(extra: string): string {
+  return `
+    SELECT d.seq, d.webhook_id
+    FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+    WHERE d.next_attempt_at IS NOT NULL AND d.next_attempt_at <= ?
+      AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= ?)
+      AND (w.active = 1 OR d.manual = 1) AND w.deleted_at IS NULL
+      ${extra}
+    ORDER BY d.next_attempt_at, d.seq`;
+}
+
 /** Smallest claim whose leases are written with one statement over a list rather than one statement per row. */
 const LEASE_LIST_MIN = 8;
 
@@ -29,26 +45,9 @@ export class SqliteQueue {
         .raw(),
       // Reads only the keys of the candidates, so rows that are skipped cost no body copy. The caller stops iterating
       // once it has enough. A bound LIMIT parameter instead made each call several times slower (measured here).
-      dueKeys: db
-        .prepare(`
-        SELECT d.seq, d.webhook_id
-        FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
-        WHERE d.next_attempt_at IS NOT NULL AND d.next_attempt_at <= ?
-          AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= ?)
-          AND (w.active = 1 OR d.manual = 1) AND w.deleted_at IS NULL
-        ORDER BY d.next_attempt_at, d.seq`)
-        .raw(),
+      dueKeys: db.prepare(dueKeysSql('')).raw(),
       // The same, without the rows of webhooks at their in-flight limit: SQLite skips those faster than the caller.
-      dueKeysUnsaturated: db
-        .prepare(`
-        SELECT d.seq, d.webhook_id
-        FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
-        WHERE d.next_attempt_at IS NOT NULL AND d.next_attempt_at <= ?
-          AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= ?)
-          AND (w.active = 1 OR d.manual = 1) AND w.deleted_at IS NULL
-          AND d.webhook_id NOT IN (SELECT value FROM json_each(?))
-        ORDER BY d.next_attempt_at, d.seq`)
-        .raw(),
+      dueKeysUnsaturated: db.prepare(dueKeysSql('AND d.webhook_id NOT IN (SELECT value FROM json_each(?))')).raw(),
       // One row per call: for the batch sizes of a claim, a statement per row costs less than one statement over a
       // json_each list. A first attempt skips counting the automatic attempts before it. Columns are read by position.
       claimedRow: db

@@ -81,13 +81,20 @@ function openConnection(file: string, synchronous: 'FULL' | 'NORMAL', busyTimeou
   return db;
 }
 
+/** Statements that switch a FULL connection to synchronous=NORMAL for one transaction and back. */
+interface SyncSwitch {
+  normal: Database.Statement;
+  full: Database.Statement;
+}
+
 /**
- * Returns a wrapper that runs a transaction with synchronous=NORMAL and the
- * queue's busy timeout, then restores the connection's own settings.
+ * Returns a wrapper that runs a transaction with the queue's busy timeout
+ * and, on a FULL connection (`sync` given), at synchronous=NORMAL, then
+ * restores the connection's own settings.
  */
-function queueLevel(db: Database.Database, synchronous: 'FULL' | 'NORMAL'): <T>(run: () => T) => T {
-  const enter = [db.prepare(`PRAGMA busy_timeout = ${QUEUE_BUSY_TIMEOUT_MS}`), ...(synchronous === 'FULL' ? [db.prepare('PRAGMA synchronous = NORMAL')] : [])];
-  const leave = [db.prepare(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`), ...(synchronous === 'FULL' ? [db.prepare('PRAGMA synchronous = FULL')] : [])];
+function queueLevel(db: Database.Database, sync: SyncSwitch | null): <T>(run: () => T) => T {
+  const enter = [db.prepare(`PRAGMA busy_timeout = ${QUEUE_BUSY_TIMEOUT_MS}`), ...(sync ? [sync.normal] : [])];
+  const leave = [db.prepare(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`), ...(sync ? [sync.full] : [])];
   return <T>(run: () => T): T => {
     for (const statement of enter) statement.run();
     try {
@@ -131,7 +138,7 @@ export class SqliteStore implements Store {
    * are acknowledged, as with a FULL commit, and other requests and
    * deliveries go on during the disk wait. Null for NORMAL and in memory.
    */
-  private readonly logSync: { wal: WalSync; normal: Database.Statement; full: Database.Statement } | null;
+  private readonly logSync: ({ wal: WalSync } & SyncSwitch) | null;
 
   private readonly onError: (message: string) => void;
 
@@ -149,13 +156,12 @@ export class SqliteStore implements Store {
       throw new Error(`${file} is locked by another process (SQLITE_BUSY); stop the process that keeps a transaction open on it, or start again later`);
     }
     this.checkpointer = file === ':memory:' ? null : new Checkpointer(file, (message) => this.onError(`checkpoint failed: ${message}`));
-    this.atQueueLevel = queueLevel(this.db, options.synchronous === 'normal' ? 'NORMAL' : 'FULL');
+    const sync = options.synchronous === 'normal' ? null : { normal: this.db.prepare('PRAGMA synchronous = NORMAL'), full: this.db.prepare('PRAGMA synchronous = FULL') };
+    this.atQueueLevel = queueLevel(this.db, sync);
     // Only a database in WAL mode has a log to sync. On a file system without WAL support, SQLite's own FULL commits stay.
     const inWalMode = String(this.db.pragma('journal_mode', { simple: true })).toLowerCase() === 'wal';
     this.logSync =
-      file !== ':memory:' && options.synchronous !== 'normal' && inWalMode
-        ? { wal: new WalSync(`${file}-wal`), normal: this.db.prepare('PRAGMA synchronous = NORMAL'), full: this.db.prepare('PRAGMA synchronous = FULL') }
-        : null;
+      file !== ':memory:' && sync !== null && inWalMode ? { wal: new WalSync(`${file}-wal`), ...sync } : null;
     this.queue = new SqliteQueue(this.db, this.atQueueLevel);
   }
 
