@@ -123,5 +123,6 @@ export class BenchChild {
 function benchExecArgv(name: string): string[] {
   const profiled = (process.env.BENCH_CPU_PROF ?? '').split(',').filter(Boolean);
   if (!profiled.some((prefix) => name.startsWith(prefix))) return [];
-  return ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR ?? join(tmpdir(), 'dits-bench-profiles')}`];
+  const interval = process.env.BENCH_CPU_PROF_INTERVAL ? [`--cpu-prof-interval=${process.env.BENCH_CPU_PROF_INTERVAL}`] : [];
+  return ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR ?? join(tmpdir(), 'dits-bench-profiles')}`, ...interval];
 }

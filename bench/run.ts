@@ -16,7 +16,8 @@
  * Profiling: BENCH_CPU_PROF=service-worker (comma list of child name prefixes,
  * e.g. service-all, service-api, bullmq) writes V8 CPU profiles of those
  * children to BENCH_CPU_PROF_DIR, by default dits-bench-profiles in the
- * temporary folder.
+ * temporary folder. BENCH_CPU_PROF_INTERVAL sets the sampling interval in
+ * microseconds (V8's default is 1000).
  */
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -7,11 +7,13 @@ import { toClaimedWebhook, type Row } from '../rows.js';
 /**
  * Returns the scan of due, unleased deliveries of usable webhooks in due
  * order, with `extra` added to its conditions. Its two parameters are both
- * the current time.
+ * the current time. It reads the delivery columns of a claim too: the scan
+ * visits each row anyway to check its lease, and reading them again per
+ * picked row cost more.
  */
 function dueKeysSql(extra: string): string {
   return `
-    SELECT d.seq, d.webhook_id
+    SELECT d.seq, d.webhook_id, d.id, d.event, d.status, d.attempts, d.manual, d.resume_at
     FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
     WHERE d.next_attempt_at IS NOT NULL AND d.next_attempt_at <= ?
       AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= ?)
@@ -19,6 +21,9 @@ function dueKeysSql(extra: string): string {
       ${extra}
     ORDER BY d.next_attempt_at, d.seq`;
 }
+
+/** A row of the due scan: seq, webhook_id, id, event, status, attempts, manual, resume_at. */
+type DueRow = [number, number, string, string, DeliveryStatus, number, number, number | bigint | null];
 
 /** Smallest claim whose leases are written with one statement over a list rather than one statement per row. */
 const LEASE_LIST_MIN = 8;
@@ -43,21 +48,14 @@ export class SqliteQueue {
       leasedPerWebhook: db
         .prepare('SELECT webhook_id, COUNT(*) AS n FROM deliveries WHERE lease_expires_at IS NOT NULL AND lease_expires_at > ? GROUP BY webhook_id')
         .raw(),
-      // Reads only the keys of the candidates, so rows that are skipped cost no body copy. The caller stops iterating
-      // once it has enough. A bound LIMIT parameter instead made each call several times slower (measured here).
+      // Reads no body, so rows that are skipped cost no body copy. The caller stops iterating once it has enough. A
+      // bound LIMIT parameter instead made each call several times slower (measured here). Columns are read by position.
       dueKeys: db.prepare(dueKeysSql('')).raw(),
       // The same, without the rows of webhooks at their in-flight limit: SQLite skips those faster than the caller.
       dueKeysUnsaturated: db.prepare(dueKeysSql('AND d.webhook_id NOT IN (SELECT value FROM json_each(?))')).raw(),
-      // One row per call: for the batch sizes of a claim, a statement per row costs less than one statement over a
-      // json_each list. A first attempt skips counting the automatic attempts before it. Columns are read by position.
-      claimedRow: db
-        .prepare(`
-        SELECT d.seq, d.id, d.webhook_id, d.event, b.body, d.status, d.attempts, d.manual, d.resume_at,
-          CASE WHEN d.attempts = 0 THEN 0
-            ELSE (SELECT COUNT(*) FROM attempts a WHERE a.delivery_seq = d.seq AND a.trigger = 'scheduled') END
-        FROM deliveries d JOIN delivery_bodies b ON b.seq = d.seq
-        WHERE d.seq = ?`)
-        .raw(),
+      // One row per call: for the batch sizes of a claim, a statement per row costs less than one over a json_each list.
+      claimedBody: db.prepare('SELECT body FROM delivery_bodies WHERE seq = ?').pluck(),
+      scheduledAttempts: db.prepare("SELECT COUNT(*) FROM attempts WHERE delivery_seq = ? AND trigger = 'scheduled'").pluck(),
       claimedWebhook: db.prepare('SELECT id, url, secret, previous_secret, previous_secret_expires_at, insecure_ssl FROM webhooks WHERE id = ?'),
       openWebhooks: db.prepare('SELECT id FROM webhooks WHERE deleted_at IS NULL').pluck(),
       // Each lease token is the claim's own prefix plus the row number. A statement per row suits a few rows, one over
@@ -86,11 +84,12 @@ export class SqliteQueue {
           last_status_code = ?, last_error = ?, updated_at = ?
         WHERE seq = ? AND lease_token = ?`),
       webhookState: db.prepare('SELECT active, deleted_at FROM webhooks WHERE id = ?'),
+      // Parameters: delivery id, event, status, status code, time, reset flag, first failure (given twice), webhook id.
       touchWebhook: db.prepare(`
-        UPDATE webhooks SET last_delivery_id = @id, last_delivery_event = @event, last_delivery_status = @status,
-          last_status_code = @code, last_delivery_at = @at,
-          failing_since = CASE WHEN @reset = 1 THEN @fail_at ELSE COALESCE(failing_since, @fail_at) END
-        WHERE id = @webhook`),
+        UPDATE webhooks SET last_delivery_id = ?, last_delivery_event = ?, last_delivery_status = ?,
+          last_status_code = ?, last_delivery_at = ?,
+          failing_since = CASE WHEN ? = 1 THEN ? ELSE COALESCE(failing_since, ?) END
+        WHERE id = ?`),
       release: db.prepare(
         'UPDATE deliveries SET lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL WHERE id = ? AND lease_token = ?',
       ),
@@ -114,21 +113,22 @@ export class SqliteQueue {
     if (target === 0) return [];
 
     // Once `target` rows are picked every webhook is at its limit, so the rest of the scan could only skip rows.
-    const picked: number[] = [];
+    const picked: DueRow[] = [];
     const { dueKeys, dueKeysUnsaturated } = this.statements;
     const candidates = (
       saturated.length === 0
         ? dueKeys.iterate(options.now, options.now)
         : dueKeysUnsaturated.iterate(options.now, options.now, JSON.stringify(saturated))
-    ) as IterableIterator<[number, number]>;
+    ) as IterableIterator<DueRow>;
     const webhookIds = new Set<number>();
     let scanned = 0;
     const scanLimit = options.limit * CLAIM_SCAN_FACTOR;
-    for (const [seq, webhookId] of candidates) {
+    for (const row of candidates) {
+      const webhookId = row[1];
       const inFlight = leased.get(webhookId) ?? 0;
       if (inFlight < options.maxInFlightPerWebhook) {
         leased.set(webhookId, inFlight + 1);
-        picked.push(seq);
+        picked.push(row);
         webhookIds.add(webhookId);
         if (picked.length >= target) break;
       }
@@ -138,27 +138,25 @@ export class SqliteQueue {
     if (picked.length === 0) return [];
     const prefix = `${options.workerId}:${randomUUID()}:`;
     const until = options.now + options.leaseMs;
-    const { lease, leaseList, claimedRow } = this.statements;
-    if (picked.length >= LEASE_LIST_MIN) leaseList.run(options.workerId, prefix, until, JSON.stringify(picked));
-    else for (const seq of picked) lease.run(options.workerId, prefix + String(seq), until, seq);
+    const { lease, leaseList, claimedBody, scheduledAttempts } = this.statements;
+    if (picked.length >= LEASE_LIST_MIN) leaseList.run(options.workerId, prefix, until, JSON.stringify(picked.map((row) => row[0])));
+    else for (const row of picked) lease.run(options.workerId, prefix + String(row[0]), until, row[0]);
     const webhooks = this.claimedWebhooks(webhookIds);
-    return picked.map((seq) => {
-      const row = claimedRow.get(seq) as unknown[];
-      return {
-        id: row[1] as string,
-        seq,
-        webhookId: row[2] as number,
-        event: row[3] as string,
-        body: row[4] as Buffer,
-        status: row[5] as DeliveryStatus,
-        attempts: row[6] as number,
-        scheduledAttempts: row[9] as number,
-        manual: row[7] === 1,
-        resumeAt: row[8] === null ? null : Number(row[8]),
-        leaseToken: prefix + String(seq),
-        webhook: webhooks.get(row[2] as number)!,
-      };
-    });
+    return picked.map(([seq, webhookId, id, event, status, attempts, manual, resumeAt]) => ({
+      id,
+      seq,
+      webhookId,
+      event,
+      body: claimedBody.get(seq) as Buffer,
+      status,
+      attempts,
+      // A first attempt has no automatic attempts before it to count.
+      scheduledAttempts: attempts === 0 ? 0 : (scheduledAttempts.get(seq) as number),
+      manual: manual === 1,
+      resumeAt: resumeAt === null ? null : Number(resumeAt),
+      leaseToken: prefix + String(seq),
+      webhook: webhooks.get(webhookId)!,
+    }));
   }
 
   /** Reads the sending details of each webhook of a claimed batch. */
@@ -204,7 +202,7 @@ export class SqliteQueue {
    * a commit whose outcome was not reported, changes nothing.
    */
   recordWithin(results: AttemptResult[], now: number): void {
-    const webhookActive = new Map<number, boolean>();
+    const usable = new Map<number, boolean>();
     const touches = new Map<number, WebhookTouch>();
     const { insertAttempt, appendAttempt, recordedAttempt, finish } = this.statements;
     for (const result of results) {
@@ -226,14 +224,8 @@ export class SqliteQueue {
         });
       }
 
-      let active = webhookActive.get(result.webhookId);
-      if (active === undefined) {
-        const state = this.statements.webhookState.get(result.webhookId) as Row | undefined;
-        active = !!state && Number(state.active) === 1 && state.deleted_at === null;
-        webhookActive.set(result.webhookId, active);
-      }
       // A retry for a webhook deleted or deactivated during the attempt would never be claimed.
-      const status = result.status === DeliveryStatus.retrying && !active ? DeliveryStatus.cancelled : result.status;
+      const status = result.status === DeliveryStatus.retrying && !this.webhookUsable(result.webhookId, usable) ? DeliveryStatus.cancelled : result.status;
       const waiting = status === DeliveryStatus.retrying;
       const finished = finish.run(status, waiting ? result.nextAttemptAt : null, waiting ? null : result.resumeAt, attempt.statusCode,
         attempt.errorMessage, now, seq, result.leaseToken);
@@ -242,7 +234,20 @@ export class SqliteQueue {
       foldTouch(touches, result, status);
     }
     // One update per webhook per batch: the last attempt wins, and failing_since follows the batch in order.
-    for (const [webhook, touch] of touches) this.statements.touchWebhook.run({ webhook, ...touch });
+    for (const [webhook, touch] of touches) {
+      this.statements.touchWebhook.run(touch.id, touch.event, touch.status, touch.code, touch.at, touch.reset, touch.fail_at, touch.fail_at, webhook);
+    }
+  }
+
+  /** Reports whether a webhook is active and not deleted, reading each webhook once per batch. */
+  private webhookUsable(webhookId: number, known: Map<number, boolean>): boolean {
+    let usable = known.get(webhookId);
+    if (usable === undefined) {
+      const state = this.statements.webhookState.get(webhookId) as Row | undefined;
+      usable = !!state && Number(state.active) === 1 && state.deleted_at === null;
+      known.set(webhookId, usable);
+    }
+    return usable;
   }
 
   release(leases: { deliveryId: string; leaseToken: string }[]): void {
