@@ -51,6 +51,8 @@ export class EventIngestor {
   private scheduled = false;
   private running: Promise<void> | null = null;
   private readonly compiled = new Map<number, CompiledWebhook>();
+  /** The compiled form of each webhook record object; the store reads new records for every batch. */
+  private readonly compiledRecords = new WeakMap<WebhookRecord, CompiledWebhook>();
   private claimer: IngestClaimer | null = null;
 
   constructor(
@@ -150,6 +152,15 @@ export class EventIngestor {
   }
 
   private compile(webhook: WebhookRecord): CompiledWebhook {
+    // A batch of events reads each webhook record once, so its events after the first skip building the version.
+    const known = this.compiledRecords.get(webhook);
+    if (known) return known;
+    const compiled = this.compileVersion(webhook);
+    this.compiledRecords.set(webhook, compiled);
+    return compiled;
+  }
+
+  private compileVersion(webhook: WebhookRecord): CompiledWebhook {
     const version = `${webhook.updatedAt}:${JSON.stringify(webhook.events)}:${JSON.stringify(webhook.filters)}`;
     const cached = this.compiled.get(webhook.id);
     if (cached && cached.version === version) return cached;

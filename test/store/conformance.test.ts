@@ -225,6 +225,23 @@ function conformance(backend: Backend): void {
         assert.equal((await store.findTokenByHash('h1'))?.revokedAt, 6_000);
       }));
 
+    test('tokens revoked by another handle', () =>
+      withStore(async (store) => {
+        const sibling = await backend.openSibling();
+        try {
+          const token = await store.createToken({ name: 'ci', scopes: ['read'], hash: 'h3', prefix: 'dwt_ef' }, 1_000);
+          assert.equal((await store.findTokenByHash('h3'))?.revokedAt, null, 'found before the revocation');
+          assert.equal(await sibling.revokeToken(token.id, 2_000), true);
+          // A store may keep a found token for up to 0.1 s after another handle wrote.
+          await new Promise((resolve) => setTimeout(resolve, 150));
+          assert.equal((await store.findTokenByHash('h3'))?.revokedAt, 2_000, 'the revocation is seen');
+          const created = await sibling.createToken({ name: 'new', scopes: ['read'], hash: 'h4', prefix: 'dwt_gh' }, 3_000);
+          assert.equal((await store.findTokenByHash('h4'))?.id, created.id, 'a new token is found at once');
+        } finally {
+          await sibling.close();
+        }
+      }));
+
     test('service processes record, refresh, list, remove', () =>
       withStore(async (store) => {
         await store.recordServiceProcess({ id: 'service-a', role: 'api', startedAt: 1_000, seenAt: 1_000 });

@@ -105,6 +105,12 @@ function queueLevel(db: Database.Database, sync: SyncSwitch | null): <T>(run: ()
   };
 }
 
+/** Maximum number of tokens kept in memory; the cache is emptied when it is full. */
+const TOKEN_CACHE_SIZE = 1000;
+
+/** Maximum time a token revoked by another process still works in this one, in ms. */
+const TOKEN_RECHECK_MS = 100;
+
 function scopeClause(scope: WebhookScope): { sql: string; value: string | number } {
   return scope.kind === 'repo'
     ? { sql: 'repo_id = ?', value: scope.repoId }
@@ -166,6 +172,10 @@ export class SqliteStore implements Store {
   }
 
   private readonly statements = new Map<string, Database.Statement>();
+  /** Tokens found by hash, valid while `data_version` stays at `tokenCacheVersion`. */
+  private readonly tokenCache = new Map<string, TokenRecord>();
+  private tokenCacheVersion = -1;
+  private tokenCacheCheckedAt = -Infinity;
 
   /** Returns a prepared statement for the SQL text, preparing it once; preparing costs tens of microseconds. */
   private prepare(sql: string): Database.Statement {
@@ -470,15 +480,38 @@ export class SqliteStore implements Store {
   // Tokens
 
   async createToken(input: { name: string; scopes: TokenScope[]; hash: string; prefix: string }, now: number): Promise<TokenRecord> {
+    this.tokenCache.clear();
     const row = this.db
       .prepare('INSERT INTO tokens (name, scopes, hash, prefix, created_at) VALUES (?, ?, ?, ?, ?) RETURNING *')
       .get(input.name, JSON.stringify(input.scopes), input.hash, input.prefix, now) as Row;
     return toToken(row);
   }
 
+  /**
+   * Finds a token by its hash. Every API request looks one up, so found
+   * tokens are kept in memory until this connection writes the tokens table,
+   * and for at most TOKEN_RECHECK_MS after another connection has written
+   * anything, which `data_version` reports.
+   */
   async findTokenByHash(hash: string): Promise<TokenRecord | null> {
+    const now = performance.now();
+    if (now - this.tokenCacheCheckedAt >= TOKEN_RECHECK_MS) {
+      // Reading data_version costs about as much as the lookup it saves (measured here), so it runs once per interval.
+      this.tokenCacheCheckedAt = now;
+      const version = this.prepare('PRAGMA data_version').pluck().get() as number;
+      if (version !== this.tokenCacheVersion) {
+        this.tokenCache.clear();
+        this.tokenCacheVersion = version;
+      }
+    }
+    const cached = this.tokenCache.get(hash);
+    if (cached) return { ...cached, scopes: [...cached.scopes] };
     const row = this.prepare('SELECT * FROM tokens WHERE hash = ?').get(hash) as Row | undefined;
-    return row ? toToken(row) : null;
+    if (!row) return null;
+    const token = toToken(row);
+    if (this.tokenCache.size >= TOKEN_CACHE_SIZE) this.tokenCache.clear();
+    this.tokenCache.set(hash, token);
+    return { ...token, scopes: [...token.scopes] };
   }
 
   async listTokens(): Promise<TokenRecord[]> {
@@ -486,6 +519,7 @@ export class SqliteStore implements Store {
   }
 
   async revokeToken(id: number, now: number): Promise<boolean> {
+    this.tokenCache.clear();
     return this.prepare('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(now, id).changes === 1;
   }
 
@@ -494,6 +528,7 @@ export class SqliteStore implements Store {
   }
 
   async touchToken(id: number, now: number): Promise<void> {
+    this.tokenCache.clear();
     this.prepare('UPDATE tokens SET last_used_at = ? WHERE id = ?').run(now, id);
   }
 
