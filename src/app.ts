@@ -48,7 +48,7 @@ export interface Service {
 }
 
 /** Error codes of opening the SQLite file that a different data folder fixes. */
-const DATA_DIR_FAILURES = new Set(['EEXIST', 'ENOTDIR', 'EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'SQLITE_CANTOPEN', 'SQLITE_READONLY']);
+const DATA_DIR_FAILURES = new Set(['EEXIST', 'ENOTDIR', 'EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'ENOTSUP', 'SQLITE_CANTOPEN', 'SQLITE_READONLY']);
 
 /** Explains, by error code, a failed listen that the configuration can fix. */
 const LISTEN_FAILURES: Record<string, (host: string, port: number) => string> = {

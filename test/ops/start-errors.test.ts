@@ -50,6 +50,14 @@ test('data folder that is a file', async () => {
   );
 });
 
+test('data folder on a kernel file system', async () => {
+  // Node 20's own recursive mkdirSync spins on this path without returning, so the service checks the path first.
+  await assert.rejects(
+    startService({ overrides: { port: 0, dataDir: '/proc/dits-webhooks-data' }, env: {}, logger: silent, announce: () => {} }),
+    /^Error: dataDir \/proc\/dits-webhooks-data cannot hold the database \(\/proc\/dits-webhooks-data is on the kernel file system \/proc, which cannot hold files\); set a writable folder with --data-dir or DITS_WEBHOOKS_DATA_DIR$/,
+  );
+});
+
 test('misspelt variable logs closest name', async () => {
   const lines: { msg?: string; variable?: string }[] = [];
   const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line)) });

@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { assertKnownSchema } from '../schema-version.js';
@@ -105,6 +105,21 @@ function queueLevel(db: Database.Database, sync: SyncSwitch | null): <T>(run: ()
   };
 }
 
+/** Kernel file systems, which hold no ordinary files. */
+const KERNEL_FILE_SYSTEMS = ['/proc', '/sys'];
+
+/**
+ * Throws when the folder lies on a kernel file system, where no database can
+ * be created. Node 20.20's recursive mkdirSync spins without returning on paths
+ * under /proc, so the check comes before it.
+ */
+function assertOrdinaryFolder(folder: string): void {
+  const path = resolve(folder);
+  const root = KERNEL_FILE_SYSTEMS.find((prefix) => path === prefix || path.startsWith(prefix + '/'));
+  if (root === undefined) return;
+  throw Object.assign(new Error(`${path} is on the kernel file system ${root}, which cannot hold files`), { code: 'ENOTSUP' });
+}
+
 /** Maximum number of tokens kept in memory; the cache is emptied when it is full. */
 const TOKEN_CACHE_SIZE = 1000;
 
@@ -150,7 +165,10 @@ export class SqliteStore implements Store {
 
   constructor(file: string, options: { synchronous?: 'full' | 'normal'; onError?: (message: string) => void } = {}) {
     this.onError = options.onError ?? ((message) => process.stderr.write(`SQLite maintenance failed: ${message}\n`));
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    if (file !== ':memory:') {
+      assertOrdinaryFolder(dirname(file));
+      mkdirSync(dirname(file), { recursive: true });
+    }
     let db: Database.Database | null = null;
     try {
       db = openConnection(file, options.synchronous === 'normal' ? 'NORMAL' : 'FULL');
