@@ -37,6 +37,8 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     token: TokenRecord | null;
+    /** When the token was checked, on the monotonic clock (performance.now), in ms. */
+    tokenCheckedAt: number;
   }
   interface FastifyContextConfig {
     /** Scope the route requires; routes without one are public. */

@@ -75,7 +75,14 @@ export const tokenCreateSchema = {
   additionalProperties: false,
   required: ['name', 'scopes'],
   properties: {
-    name: { type: 'string', minLength: 1, maxLength: 100, description: 'a name of 1 to 100 characters' },
+    name: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 100,
+      // Control characters would reach terminals and logs that list the tokens.
+      pattern: '^[^\\u0000-\\u001F\\u007F-\\u009F]*$',
+      description: 'a name of 1 to 100 characters without control characters',
+    },
     scopes: {
       type: 'array',
       minItems: 1,

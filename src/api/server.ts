@@ -102,6 +102,9 @@ function apiLogLevel(logger: ApiContext['logger']): string {
   return logger.isLevelEnabled('warn') ? 'warn' : logger.level;
 }
 
+/** Time in ms after which a request's token is checked again before the route runs, the same bound as for revocations by another process. */
+const TOKEN_RECHECK_MS = 100;
+
 function bearerToken(request: FastifyRequest): string | null {
   const header = request.headers.authorization;
   if (typeof header !== 'string') return null;
@@ -144,6 +147,7 @@ export async function buildServer(context: ApiContext, extraRoutes: ((app: Fasti
     done(new ApiError('service_unavailable', 'The server is shutting down and takes no new requests; send the request again, to another instance or once it is back.'));
   });
   app.decorateRequest('token', null);
+  app.decorateRequest('tokenCheckedAt', 0);
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(/^application\/([a-z.+-]+\+)?json(;.*)?$/i, { parseAs: 'buffer' }, (request, body, done) => {
@@ -204,7 +208,20 @@ export async function buildServer(context: ApiContext, extraRoutes: ((app: Fasti
       throw new ApiError('insufficient_scope', `This route requires the ${scope} scope; token ${token.name} has ${token.scopes.join(', ')}.`);
     }
     request.token = token;
+    request.tokenCheckedAt = performance.now();
     tokenUses.record(token, request);
+  });
+
+  // The token is checked before the body arrives, and a body may take up to the request timeout. A request that
+  // took longer than TOKEN_RECHECK_MS is checked again, so that a token revoked meanwhile cannot finish it.
+  app.addHook('preHandler', async (request) => {
+    const token = request.token;
+    if (!token || performance.now() - request.tokenCheckedAt < TOKEN_RECHECK_MS) return;
+    const current = await store.findTokenByHash(token.hash);
+    if (!current || current.revokedAt !== null) {
+      throw new ApiError('unauthorized', `The bearer token ${token.name} was revoked while the request was being received; nothing was done.`);
+    }
+    request.tokenCheckedAt = performance.now();
   });
 
   // Every route with the scope it requires, so that tests can check that no route is left unguarded.

@@ -107,6 +107,9 @@ export interface WebhookSecretRecord {
 }
 
 /** An API token; only the SHA-256 hash of the token string is stored. */
+/** Outcome of a token revocation: done, no active token with that id, or refused for the last active admin token. */
+export type TokenRevocation = 'revoked' | 'not_found' | 'last_admin';
+
 export interface TokenRecord {
   id: number;
   name: string;
@@ -319,7 +322,12 @@ export interface Store {
   createToken(input: { name: string; scopes: TokenScope[]; hash: string; prefix: string }, now: number): Promise<TokenRecord>;
   findTokenByHash(hash: string): Promise<TokenRecord | null>;
   listTokens(): Promise<TokenRecord[]>;
-  revokeToken(id: number, now: number): Promise<boolean>;
+  /**
+   * Revokes an active token unless it is the last active admin token, which
+   * is kept so that someone can still create tokens. The check and the
+   * revocation are one atomic step, also across processes.
+   */
+  revokeToken(id: number, now: number): Promise<TokenRevocation>;
   countTokens(): Promise<number>;
   touchToken(id: number, now: number): Promise<void>;
 

@@ -1,5 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { Receiver } from '../support/receiver.js';
 import { startTestService, waitUntil, type TestService } from '../support/service.js';
 import { createHook, pushEvent } from '../support/fixtures.js';
@@ -214,6 +215,35 @@ test('token scopes are enforced', async () => {
   assert.equal(revoked.status, 204);
   const after = await svc.api('GET', '/v1/repos', undefined, { token: read.json.token });
   assert.equal(after.status, 401);
+});
+
+/** Sends a request whose body arrives in two parts, with `between` run in between, and resolves with the raw response. */
+async function slowBodyRequest(url: string, method: string, path: string, token: string, body: string, between: () => Promise<void>): Promise<string> {
+  const { port, hostname } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  let received = '';
+  socket.on('data', (chunk) => (received += chunk.toString('latin1')));
+  const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.write(`${method} ${path} HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body.slice(0, 1)}`);
+  await between();
+  socket.end(body.slice(1));
+  await ended;
+  return received;
+}
+
+test('token revoked during slow body', async () => {
+  const stolen = await svc.api('POST', '/v1/tokens', { name: 'stolen', scopes: ['admin'] });
+  const response = await slowBodyRequest(svc.url, 'POST', '/v1/tokens', stolen.json.token, JSON.stringify({ name: 'planted', scopes: ['admin'] }), async () => {
+    // The token was checked when the headers arrived; it is revoked before the body is complete.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal((await svc.api('DELETE', `/v1/tokens/${stolen.json.id}`)).status, 204);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+  });
+  assert.match(response, /^HTTP\/1\.1 401 /);
+  assert.match(response, /"code":"unauthorized"/);
+  const tokens = await svc.api('GET', '/v1/tokens');
+  assert.equal(tokens.json.data.some((token: { name: string }) => token.name === 'planted'), false, 'no token was created');
 });
 
 test('delivery list filters and pages', async () => {

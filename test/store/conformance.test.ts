@@ -220,8 +220,9 @@ function conformance(backend: Backend): void {
         assert.equal(await store.countTokens(), 2);
         await store.touchToken(token.id, 5_000);
         assert.equal((await store.findTokenByHash('h1'))?.lastUsedAt, 5_000);
-        assert.equal(await store.revokeToken(token.id, 6_000), true);
-        assert.equal(await store.revokeToken(token.id, 7_000), false);
+        assert.equal(await store.revokeToken(token.id, 6_000), 'revoked');
+        assert.equal(await store.revokeToken(token.id, 7_000), 'not_found');
+        assert.equal(await store.revokeToken(999_999, 7_000), 'not_found');
         assert.equal((await store.findTokenByHash('h1'))?.revokedAt, 6_000);
       }));
 
@@ -231,12 +232,42 @@ function conformance(backend: Backend): void {
         try {
           const token = await store.createToken({ name: 'ci', scopes: ['read'], hash: 'h3', prefix: 'dwt_ef' }, 1_000);
           assert.equal((await store.findTokenByHash('h3'))?.revokedAt, null, 'found before the revocation');
-          assert.equal(await sibling.revokeToken(token.id, 2_000), true);
+          assert.equal(await sibling.revokeToken(token.id, 2_000), 'revoked');
           // A store may keep a found token for up to 0.1 s after another handle wrote.
           await new Promise((resolve) => setTimeout(resolve, 150));
           assert.equal((await store.findTokenByHash('h3'))?.revokedAt, 2_000, 'the revocation is seen');
           const created = await sibling.createToken({ name: 'new', scopes: ['read'], hash: 'h4', prefix: 'dwt_gh' }, 3_000);
           assert.equal((await store.findTokenByHash('h4'))?.id, created.id, 'a new token is found at once');
+        } finally {
+          await sibling.close();
+        }
+      }));
+
+    test('tokens keep the last admin', () =>
+      withStore(async (store) => {
+        const first = await store.createToken({ name: 'a1', scopes: ['admin'], hash: 'a1', prefix: 'dwt_a1' }, 1_000);
+        const second = await store.createToken({ name: 'a2', scopes: ['read', 'admin'], hash: 'a2', prefix: 'dwt_a2' }, 1_000);
+        const reader = await store.createToken({ name: 'r', scopes: ['read', 'write'], hash: 'r1', prefix: 'dwt_r1' }, 1_000);
+        assert.equal(await store.revokeToken(first.id, 2_000), 'revoked');
+        assert.equal(await store.revokeToken(second.id, 2_000), 'last_admin', 'tokens without the admin scope do not count');
+        assert.equal((await store.findTokenByHash('a2'))?.revokedAt, null);
+        assert.equal(await store.revokeToken(reader.id, 2_000), 'revoked', 'other tokens are revoked as before');
+      }));
+
+    test('tokens concurrent revocation keeps an admin', () =>
+      withStore(async (store) => {
+        const sibling = await backend.openSibling();
+        try {
+          for (let round = 0; round < 5; round++) {
+            const left = await store.createToken({ name: `x${round}`, scopes: ['admin'], hash: `x${round}`, prefix: 'dwt_x' }, 1_000);
+            const right = await store.createToken({ name: `y${round}`, scopes: ['admin'], hash: `y${round}`, prefix: 'dwt_y' }, 1_000);
+            // Only the two new admin tokens are active when both revocations start.
+            for (const token of await store.listTokens()) {
+              if (token.revokedAt === null && token.id !== left.id && token.id !== right.id) await store.revokeToken(token.id, 1_500);
+            }
+            const outcomes = await Promise.all([store.revokeToken(left.id, 2_000), sibling.revokeToken(right.id, 2_000)]);
+            assert.deepEqual([...outcomes].sort(), ['last_admin', 'revoked'], `round ${round}: exactly one revocation wins`);
+          }
         } finally {
           await sibling.close();
         }

@@ -98,7 +98,7 @@ export function registerRepositoryRoutes(app: FastifyInstance, context: ApiConte
     return repositoryView(updated);
   });
 
-  app.delete<{ Params: { repoId: string } }>('/repos/:repoId', { config: { scope: 'write' } }, async (request, reply) => {
+  app.delete<{ Params: { repoId: string } }>('/repos/:repoId', { config: { scope: 'write', takesNoBody: true } }, async (request, reply) => {
     const repo = await loadRepository(context, request.params.repoId);
     // The event is stored first, so that the repository's own webhooks receive it as their last event.
     await emitRepositoryEvent(context, request, repo.id, 'repo.deleted');

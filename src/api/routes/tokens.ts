@@ -30,14 +30,14 @@ export function registerTokenRoutes(app: FastifyInstance, context: ApiContext): 
     return { data: (await context.store.listTokens()).map(tokenView), next_cursor: null };
   });
 
-  app.delete<{ Params: { tokenId: string } }>('/tokens/:tokenId', { config: { scope: 'admin' } }, async (request, reply) => {
+  app.delete<{ Params: { tokenId: string } }>('/tokens/:tokenId', { config: { scope: 'admin', takesNoBody: true } }, async (request, reply) => {
     const id = parseIdParam(request.params.tokenId, 'token_id');
-    const activeAdmins = (await context.store.listTokens()).filter((t) => t.revokedAt === null && t.scopes.includes('admin'));
-    if (activeAdmins.length === 1 && activeAdmins[0].id === id) {
+    const outcome = await context.store.revokeToken(id, context.clock());
+    if (outcome === 'last_admin') {
       // Without an admin token no one could create tokens again, because the first-start token is printed only for an empty store.
       throw new ApiError('last_admin_token', `Token ${id} is the last active admin token; create another admin token with POST /v1/tokens before revoking it.`);
     }
-    if (!(await context.store.revokeToken(id, context.clock()))) {
+    if (outcome === 'not_found') {
       throw new ApiError('token_not_found', `Token ${id} does not exist or is already revoked; list tokens with GET /v1/tokens.`);
     }
     return reply.status(204).send();

@@ -166,7 +166,7 @@ function registerFor(app: FastifyInstance, context: ApiContext, prefix: string):
     return webhookView(updated, now);
   });
 
-  app.delete(`${prefix}/:hookId`, { config: { scope: 'write' } }, async (request, reply) => {
+  app.delete(`${prefix}/:hookId`, { config: { scope: 'write', takesNoBody: true } }, async (request, reply) => {
     const scope = await scopeOf(request);
     const hook = await loadWebhook(context, scope, (request.params as Params).hookId);
     await store.deleteWebhook(scope, hook.id, clock());

@@ -31,6 +31,7 @@ import type {
   ServiceProcessRecord,
   Store,
   TokenRecord,
+  TokenRevocation,
   TokenScope,
   WebhookInput,
   WebhookPatch,
@@ -317,9 +318,18 @@ export class PostgresStore implements Store {
     return rows.map(toToken);
   }
 
-  async revokeToken(id: number, now: number): Promise<boolean> {
-    const result = await this.pool.query('UPDATE tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL', [id, now]);
-    return result.rowCount === 1;
+  async revokeToken(id: number, now: number): Promise<TokenRevocation> {
+    return withTransaction(this.pool, async (client) => {
+      // Serialises revocations in this schema, so that two cannot both pass the last-admin check.
+      await client.query(sql.lockScope([`dits_webhooks.tokens:${this.schema}`]));
+      const { rows } = await client.query('SELECT * FROM tokens WHERE revoked_at IS NULL');
+      const tokens = rows.map(toToken);
+      const target = tokens.find((token) => token.id === id);
+      if (!target) return 'not_found';
+      if (target.scopes.includes('admin') && !tokens.some((token) => token.id !== id && token.scopes.includes('admin'))) return 'last_admin';
+      await client.query('UPDATE tokens SET revoked_at = $2 WHERE id = $1', [id, now]);
+      return 'revoked';
+    });
   }
 
   async countTokens(): Promise<number> {

@@ -40,6 +40,7 @@ import type {
   RepositoryRecord,
   Store,
   TokenRecord,
+  TokenRevocation,
   TokenScope,
   WebhookInput,
   WebhookPatch,
@@ -536,9 +537,20 @@ export class SqliteStore implements Store {
     return (this.prepare('SELECT * FROM tokens ORDER BY id').all() as Row[]).map(toToken);
   }
 
-  async revokeToken(id: number, now: number): Promise<boolean> {
+  async revokeToken(id: number, now: number): Promise<TokenRevocation> {
     this.tokenCache.clear();
-    return this.prepare('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(now, id).changes === 1;
+    const active = this.prepare('SELECT * FROM tokens WHERE revoked_at IS NULL');
+    const revoke = this.prepare('UPDATE tokens SET revoked_at = ? WHERE id = ?');
+    // An immediate transaction holds the write lock from the first read, so two revocations cannot both pass the check.
+    const run = this.db.transaction((): TokenRevocation => {
+      const tokens = (active.all() as Row[]).map(toToken);
+      const target = tokens.find((token) => token.id === id);
+      if (!target) return 'not_found';
+      if (target.scopes.includes('admin') && !tokens.some((token) => token.id !== id && token.scopes.includes('admin'))) return 'last_admin';
+      revoke.run(now, id);
+      return 'revoked';
+    });
+    return run.immediate();
   }
 
   async countTokens(): Promise<number> {
