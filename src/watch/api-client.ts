@@ -32,7 +32,7 @@ export class ApiRequestError extends Error {
     readonly status: number | null,
     /** The server's error code, or the network error code such as `ECONNREFUSED`. */
     readonly code: string,
-    /** True when the same request may succeed later (network failure, 408, 429, 5xx, 401, 403). */
+    /** True when the same request may succeed later (network failure, 408, 429, 5xx, 401, 403, or a response from something other than the API). */
     readonly retryable: boolean,
     /** Delay requested by a Retry-After header, in milliseconds. */
     readonly retryAfterMs: number | null = null,
@@ -151,7 +151,8 @@ function headerValue(value: string | string[] | undefined): string | undefined {
 
 /** Returns the response data of a 2xx, or throws an ApiRequestError that carries the server's error code and message. */
 function expectSuccess(response: JsonResponse, call: string): unknown {
-  const action = classifyStatus(response.status);
+  const fromApi = isRecord(response.data) && isRecord(response.data.error) && typeof response.data.error.code === 'string';
+  const action = classifyStatus(response.status, fromApi);
   if (action === 'accepted') return response.data;
   const error = isRecord(response.data) && isRecord(response.data.error) ? response.data.error : {};
   const code = typeof error.code === 'string' ? error.code : `http_${response.status}`;

@@ -42,14 +42,18 @@ export function parseRetryAfter(value: string | undefined, nowMs: number): numbe
 export type StatusAction = 'accepted' | 'retry' | 'drop';
 
 /**
- * Classifies an ingestion response. Other 4xx statuses mean the event itself
- * is refused, so it is dropped and logged. 401 and 403 are retried instead,
+ * Classifies an ingestion response. A 4xx from the Dits Webhooks API
+ * (`fromApi`: a body with the API's error shape) means the event itself is
+ * refused, so it is dropped and logged. 401 and 403 are retried instead,
  * because they mean the watcher's token is wrong or lacks the
- * `events:write` scope. Once the token is fixed and the watcher restarted,
- * the queued events still go out.
+ * `events:write` scope. A redirect, a 404 or 405 (a wrong route), and a 4xx
+ * without the API's error shape mean that the server URL does not lead to
+ * the API, so those are retried too. Once the setting is fixed and the
+ * watcher restarted, the queued events still go out.
  */
-export function classifyStatus(status: number): StatusAction {
+export function classifyStatus(status: number, fromApi = true): StatusAction {
   if (status >= 200 && status < 300) return 'accepted';
   if (status === 408 || status === 429 || status === 401 || status === 403 || status >= 500) return 'retry';
+  if (status < 400 || status === 404 || status === 405 || !fromApi) return 'retry';
   return 'drop';
 }

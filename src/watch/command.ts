@@ -6,6 +6,8 @@ import type { Command } from 'commander';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import type { FieldError } from '../errors.js';
+import { UsageError } from '../cli/errors.js';
+import { settingsOf, type Settings } from '../cli/settings.js';
 import { startWatcher, WatchOptionsError } from './watcher.js';
 import type { WatchOptions } from './watcher.js';
 
@@ -89,16 +91,27 @@ export function registerWatchCommand(program: Command): void {
     .option('--sender <login>', 'login reported as sender of ref events (default the committer name, else the OS user name)')
     .option('--no-fs-watch', 'rely on polling only, for file systems without change notifications')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
-    .action(async (dirs: string[], flags: WatchFlags) => {
+    .action(async (dirs: string[], flags: WatchFlags, command: Command) => {
       const level = flags.logLevel ?? 'info';
       if (!LOG_LEVELS.includes(level)) {
         process.stderr.write(`Invalid watch options:\n--log-level: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}\n`);
         process.exit(2);
       }
+      // The server URL and token come from the settings flags before or after `watch`, the environment or the config
+      // file, as for every other command.
+      let settings: Settings;
+      try {
+        settings = settingsOf(command);
+      } catch (error) {
+        if (!(error instanceof UsageError)) throw error;
+        process.stderr.write(`Invalid watch options:\n${error.message}\n`);
+        process.exit(2);
+      }
       const logger = pino({ level });
+      logger.info({ url: settings.url }, 'sending events to this server');
       let watcher;
       try {
-        watcher = await startWatcher(watchOptionsFromFlags(dirs, flags, process.env, logger));
+        watcher = await startWatcher(watchOptionsFromFlags(dirs, { ...flags, url: settings.url, token: settings.token ?? '' }, process.env, logger));
       } catch (error) {
         if (!(error instanceof WatchOptionsError)) throw error;
         process.stderr.write(`Invalid watch options:\n${describeOptionErrors(error.details)}\n`);

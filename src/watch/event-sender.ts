@@ -1,10 +1,12 @@
 /**
  * Sends the events of one outbox to the server, oldest first, one at a time,
- * so the server receives them in the order they happened. While the server
- * is unreachable, responds with 408, 429, 5xx, 401 or 403, or does not have
- * the repository (404 `repo_not_found`), the head event stays queued and is
- * retried with capped exponential backoff. Any other 4xx response drops it
- * with an error log line.
+ * so the server receives them in the order they happened. The head event
+ * stays queued and is retried with capped exponential backoff while the
+ * server is unreachable, responds with 408, 429, 5xx, 401 or 403, or does
+ * not have the repository (404 `repo_not_found`). The same holds when the
+ * URL does not lead to the API: a redirect, a 404 or 405 route error, or a
+ * 4xx without the API's error shape. Any other 4xx response from the API
+ * drops the event with an error log line.
  */
 import type { Logger } from 'pino';
 import { ApiRequestError } from './api-client.js';
@@ -122,13 +124,13 @@ export class EventSender {
       outcome = 'sent';
     } catch (error) {
       if (signal.aborted) return { kind: 'stopped' };
-      if (!(error instanceof ApiRequestError) || error.retryable) {
-        return { kind: 'retry', error, retryAfterMs: error instanceof ApiRequestError ? error.retryAfterMs : null };
-      }
       if (isRepoNotFound(error)) {
         // The repository may not exist yet or may have been deleted. An owner/name mapping is looked up again on the next attempt.
         resolver.forget();
-        return { kind: 'retry', error, retryAfterMs: error.retryAfterMs };
+        return { kind: 'retry', error, retryAfterMs: (error as ApiRequestError).retryAfterMs };
+      }
+      if (!(error instanceof ApiRequestError) || error.retryable) {
+        return { kind: 'retry', error, retryAfterMs: error instanceof ApiRequestError ? error.retryAfterMs : null };
       }
       const smaller = error.status === 413 ? halveFileLists(entry.body) : null;
       if (smaller) {

@@ -110,7 +110,9 @@ test('push from a Dits working copy reaches listen', async () => {
   assert.equal(await watcher.stop(), 0);
   const c3 = fixture.writeCommit({ parent: c2, message: 'Trim intro', files: { 'shots/001.mov': 'S2', 'sound/mix.wav': 'M1' } });
   fixture.setRef('heads/main', c3);
-  watcher = start(['watch', fixture.dir, '--owner', OWNER, '--create'], watcherEnv);
+  // Settings flags before the command name work for watch as for every command; the environment names no server here.
+  watcher = start(['--url', service.url, '--token', watcherToken, 'watch', fixture.dir, '--owner', OWNER, '--create'], cliEnv(home));
+  await watcher.waitForLine(new RegExp(`"url":"${service.url.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}","msg":"sending events to this server"`));
   await waitUntil(() => linesMatching(listener, deliveryLine('push')).length === 2, 10_000, 'the second push in the listener');
 
   const log = await waitUntil(async () => {

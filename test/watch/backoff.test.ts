@@ -45,7 +45,8 @@ describe('classifyStatus', () => {
     [400, 'drop'],
     [401, 'retry'],
     [403, 'retry'],
-    [404, 'drop'],
+    [404, 'retry'],
+    [405, 'retry'],
     [408, 'retry'],
     [409, 'drop'],
     [413, 'drop'],
@@ -53,9 +54,12 @@ describe('classifyStatus', () => {
     [429, 'retry'],
     [500, 'retry'],
     [503, 'retry'],
-    [302, 'drop'],
+    [302, 'retry'],
+    [308, 'retry'],
   ];
   for (const [status, expected] of cases) {
     test(`status ${status}`, () => assert.equal(classifyStatus(status), expected));
   }
+  test('4xx from another server is retried', () => assert.equal(classifyStatus(400, false), 'retry'));
+  test('4xx from the API is dropped', () => assert.equal(classifyStatus(422, true), 'drop'));
 });

@@ -504,6 +504,25 @@ describe('watcher against an ingestion endpoint', () => {
     assert.equal(outboxEventLines(h).length, 0);
   });
 
+  test('wrong server route keeps events queued', async (t) => {
+    const h = await harness(t);
+    const watcher = await h.start();
+    // A URL with an extra path gets the server's route-not-found response, and a proxy may respond with a redirect.
+    let response: { status: number; body: unknown } | null = { status: 404, body: { error: { code: 'route_not_found', message: 'No route', details: [] } } };
+    h.server.override = () => response;
+    h.fixture.setRef('tags/v1', h.c1);
+    await waitFor(() => h.logs.filter((line) => line.event === 'tag.created' && line.retry_in_ms !== undefined).length >= 1, 'a retry after the 404');
+    response = { status: 302, body: '' };
+    await waitFor(() => h.logs.filter((line) => line.event === 'tag.created' && line.retry_in_ms !== undefined).length >= 2, 'a retry after the redirect');
+    assert.equal(h.logs.some((line) => line.msg === 'the server rejected the event; it is dropped'), false, 'nothing was dropped');
+
+    response = null;
+    await h.waitForEvents(1);
+    await flushed(watcher);
+    assert.deepEqual(h.received().map((b) => b.tag), ['v1']);
+    assert.equal(outboxEventLines(h).length, 0);
+  });
+
   test('folder removed during a rejected send', async (t) => {
     const h = await harness(t);
     await h.start();
