@@ -50,6 +50,9 @@ export interface Service {
 /** Error codes of opening the SQLite file that a different data folder fixes. */
 const DATA_DIR_FAILURES = new Set(['EEXIST', 'ENOTDIR', 'EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'ENOTSUP', 'SQLITE_CANTOPEN', 'SQLITE_READONLY']);
 
+/** Error codes of a PostgreSQL connection that the databaseUrl setting or the server's state explains: network, authentication, unknown database. */
+const DATABASE_CONNECT_FAILURES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ECONNRESET', '28P01', '28000', '3D000']);
+
 /** Explains, by error code, a failed listen that the configuration can fix. */
 const LISTEN_FAILURES: Record<string, (host: string, port: number) => string> = {
   EADDRINUSE: (host, port) => `port ${port} on ${host} is already in use; stop the process that holds it, or set another port with --port or ${envName('port')}`,
@@ -82,7 +85,16 @@ export async function openStore(config: Readonly<Config>, logger?: Logger): Prom
       schema: config.databaseSchema,
       onError: (err, context) => logger?.warn({ err }, context),
     });
-    await store.migrate();
+    try {
+      await store.migrate();
+    } catch (err) {
+      await store.close().catch(() => undefined);
+      const code = (err as { code?: string }).code ?? '';
+      if (!DATABASE_CONNECT_FAILURES.has(code)) throw err;
+      throw new Error(
+        `cannot reach the PostgreSQL database of databaseUrl (${(err as Error).message}); check the URL in --database or ${envName('databaseUrl')}, and that the server runs and accepts this user`,
+      );
+    }
     return store;
   }
   try {

@@ -4,8 +4,9 @@ import { CliError, UsageError, formatFailure } from './errors.js';
 /**
  * Wraps a commander action. A UsageError goes through `command.error`, so it
  * prints like commander's own usage errors and ends with exit status 2. A
- * CliError is printed to stderr and sets exit status 1. Any other error
- * propagates to main, which prints it and exits with status 1.
+ * CliError is printed to stderr and sets exit status 1, and so is a
+ * TypeError, which comes from a server response of another shape. Any other
+ * error propagates to main, which prints it and exits with status 1.
  */
 export function runAction<A extends unknown[]>(handler: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
   return async (...args: A) => {
@@ -21,6 +22,14 @@ export function runAction<A extends unknown[]>(handler: (...args: A) => Promise<
       }
       if (error instanceof CliError) {
         process.stderr.write(formatFailure(error));
+        process.exitCode = 1;
+        return;
+      }
+      if (error instanceof TypeError) {
+        // The commands read the server's JSON without checking every field, so a response of another shape ends here.
+        process.stderr.write(
+          `error: the server's response does not have the shape the Dits Webhooks API returns (${error.message}); check that --url or DITS_WEBHOOKS_URL points at the API\n`,
+        );
         process.exitCode = 1;
         return;
       }

@@ -59,8 +59,16 @@ export function resolveSettings(sources: SettingsSources): Settings {
   ];
   const chosen = candidates.find(([value]) => value !== undefined);
   const url = chosen ? checkServerUrl(chosen[0] as string, chosen[1]) : DEFAULT_SERVER_URL;
-  const token = flags.token ?? nonEmpty(env.DITS_WEBHOOKS_TOKEN) ?? file.values.token ?? null;
-  return { url, token: token === '' ? null : token, json: flags.json === true };
+  const tokens: [string | undefined, string][] = [
+    [flags.token, '--token'],
+    [nonEmpty(env.DITS_WEBHOOKS_TOKEN), 'DITS_WEBHOOKS_TOKEN'],
+    [file.values.token, `"token" in ${file.path}`],
+  ];
+  const [token, tokenSource] = tokens.find(([value]) => value !== undefined) ?? [null, ''];
+  if (token && /[\s\u0000-\u001f\u007f]/.test(token)) {
+    throw new UsageError(`the token from ${tokenSource} contains a space, line break or other control character; remove it (a token read from a file often ends with a newline)`);
+  }
+  return { url, token: token === '' || token === undefined ? null : token, json: flags.json === true };
 }
 
 function checkServerUrl(value: string, source: string): string {

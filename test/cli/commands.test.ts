@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -577,6 +578,23 @@ describe('errors and settings', () => {
     const result = await cli(['repo', 'list'], cliEnv(home, { DITS_WEBHOOKS_URL: `http://127.0.0.1:${port}` }));
     assert.equal(result.code, 1);
     assert.equal(result.stderr, `error: cannot reach the server at http://127.0.0.1:${port}: connection refused; start it with \`dits-webhook serve\` or set DITS_WEBHOOKS_URL\n`);
+  });
+
+  test('response of another shape exits 1', async () => {
+    // A loopback server that responds to every request with JSON that the API never returns.
+    const odd = createHttpServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end('{"data":"notalist"}');
+    });
+    await new Promise<void>((resolve) => odd.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(odd.address() as AddressInfo).port}`;
+      const result = await cli(['repo', 'list'], cliEnv(home, { DITS_WEBHOOKS_URL: url, DITS_WEBHOOKS_TOKEN: 't' }));
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /^error: the server's response does not have the shape the Dits Webhooks API returns \(.+\); check that --url or DITS_WEBHOOKS_URL points at the API\n$/);
+    } finally {
+      await new Promise((resolve) => odd.close(resolve));
+    }
   });
 
   test('config file, environment and flags in order', async () => {

@@ -58,6 +58,18 @@ test('data folder on a kernel file system', async () => {
   );
 });
 
+test('database URL with nothing listening', async () => {
+  // A port that was free a moment ago: the connection is refused on loopback, nothing leaves the machine.
+  const probe: Server = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as { port: number }).port;
+  await new Promise((resolve) => probe.close(resolve));
+  await assert.rejects(
+    startService({ overrides: { port: 0, host: '127.0.0.1', databaseUrl: `postgres://nobody@127.0.0.1:${port}/none` }, env: {}, logger: silent, announce: () => {} }),
+    /^Error: cannot reach the PostgreSQL database of databaseUrl \(connect ECONNREFUSED 127\.0\.0\.1:\d+\); check the URL in --database or DITS_WEBHOOKS_DATABASE_URL, and that the server runs and accepts this user$/,
+  );
+});
+
 test('misspelt variable logs closest name', async () => {
   const lines: { msg?: string; variable?: string }[] = [];
   const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line)) });

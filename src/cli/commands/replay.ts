@@ -57,7 +57,7 @@ async function replay(hookId: string, flags: ReplayFlags, command: Command): Pro
     throw new UsageError(`--until (${until}) must be later than --since (${since}); a duration counts back from now, so --since 10m --until 5m is the window from 10 to 5 minutes ago`);
   }
   const timeoutSeconds = flags.timeout === undefined ? 3600 : Number(flags.timeout);
-  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1) throw new UsageError(`--timeout must be a whole number of seconds, got ${JSON.stringify(flags.timeout)}`);
+  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1) throw new UsageError(`--timeout must be a whole number of seconds, at least 1, got ${JSON.stringify(flags.timeout)}`);
 
   const { settings, client } = connect(command);
   const base = `${await webhookPath(client, flags, hookId)}/replays`;
