@@ -141,6 +141,17 @@ export async function readWorkingCopy(
       throw error;
     }
   }
+  // A deleted branch or tag loses its file, not the whole folder. A folder that vanishes while it held refs is more
+  // likely being moved or restored than emptied, so scanning waits for it rather than report every ref deleted.
+  for (const kind of ['heads', 'tags'] as const) {
+    if (previous.refs[kind].size === 0) continue;
+    try {
+      await stat(join(ditsDir, 'refs', kind));
+    } catch (error) {
+      if (isNotFound(error)) throw new MissingDitsFolderError(ditsDir, `refs/${kind}`);
+      throw error;
+    }
+  }
   const refs = await readRefsSettled(ditsDir, previous.refs, retry);
   const locks = await readLocksSettled(ditsDir, previous.locks, retry, acceptMissingLocks);
   return {

@@ -5,7 +5,7 @@
  * unchanged against the real service.
  */
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
@@ -502,6 +502,25 @@ describe('watcher against an ingestion endpoint', () => {
     await flushed(watcher);
     assert.deepEqual(h.received().map((b) => b.event), ['tag.deleted']);
     assert.equal(outboxEventLines(h).length, 0);
+  });
+
+  test('refs folder moved away and back', async (t) => {
+    const h = await harness(t);
+    h.fixture.setRef('heads/main', h.c1);
+    h.fixture.setRef('tags/v1', h.c1);
+    const watcher = await h.start();
+    await flushed(watcher);
+    const heads = join(h.fixture.ditsDir, 'refs', 'heads');
+    const aside = join(h.fixture.ditsDir, 'heads-aside');
+    renameSync(heads, aside);
+    await new Promise((resolve) => setTimeout(resolve, DELETION_CONFIRM_MS * 3));
+    for (let i = 0; i < 3; i++) await flushed(watcher);
+    renameSync(aside, heads);
+    for (let i = 0; i < 3; i++) await flushed(watcher);
+    await new Promise((resolve) => setTimeout(resolve, DELETION_CONFIRM_MS * 2));
+    await flushed(watcher);
+    assert.deepEqual(h.received(), [], 'no branch was reported deleted or created');
+    assert.ok(h.logs.some((line) => String(line.err ?? '').includes('has no refs/heads')), 'the pause is logged');
   });
 
   test('wrong server route keeps events queued', async (t) => {
