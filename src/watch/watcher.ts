@@ -10,6 +10,7 @@ import { ApiClient } from './api-client.js';
 import { mappingByOwner } from './repo-mapping.js';
 import type { RepoMapping } from './repo-mapping.js';
 import { statePathsFor } from './snapshot.js';
+import { StateLock } from './state-lock.js';
 import { osLogin, resolveWatchOptions, WatchOptionsError } from './watch-options.js';
 import type { ResolvedWatchOptions, WatchOptions } from './watch-options.js';
 import { WorkingCopyWatch } from './working-copy-watch.js';
@@ -58,13 +59,19 @@ export async function startWatcher(input: WatchOptions): Promise<RunningWatcher>
 
   const client = new ApiClient({ serverUrl: options.serverUrl, token: options.token, timeoutMs: options.requestTimeoutMs });
   const copies: WorkingCopyWatch[] = [];
+  const locks: StateLock[] = [];
+  const releaseLocks = () => {
+    for (const lock of locks.splice(0)) lock.release();
+  };
   try {
     for (const dir of dirs) {
       const mapping = mappingFor(options, dir);
+      const paths = statePathsFor(dir, options.stateDir ?? undefined);
+      locks.push(StateLock.acquire(`${paths.snapshot}.lock`, dir));
       copies.push(
         await WorkingCopyWatch.start({
           dir,
-          paths: statePathsFor(dir, options.stateDir ?? undefined),
+          paths,
           mapping,
           client,
           logger: options.logger.child({ working_copy: dir, repository: mapping.kind === 'id' ? mapping.id : `${mapping.owner}/${mapping.name}` }),
@@ -82,6 +89,7 @@ export async function startWatcher(input: WatchOptions): Promise<RunningWatcher>
     }
   } catch (error) {
     await Promise.all(copies.map((copy) => copy.stop()));
+    releaseLocks();
     await client.close();
     throw error;
   }
@@ -91,6 +99,7 @@ export async function startWatcher(input: WatchOptions): Promise<RunningWatcher>
     stop() {
       stopping ??= (async () => {
         await Promise.all(copies.map((copy) => copy.stop()));
+        releaseLocks();
         await client.close();
       })();
       return stopping;

@@ -5,7 +5,8 @@
  * unchanged against the real service.
  */
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
@@ -502,6 +503,29 @@ describe('watcher against an ingestion endpoint', () => {
     await flushed(watcher);
     assert.deepEqual(h.received().map((b) => b.event), ['tag.deleted']);
     assert.equal(outboxEventLines(h).length, 0);
+  });
+
+  test('second watcher of one working copy refused', async (t) => {
+    const h = await harness(t);
+    const lockPath = join(h.fixture.ditsDir, 'webhooks-watch.json.lock');
+    // The lock names a process that runs: the test runner that started this one.
+    writeFileSync(lockPath, `${process.ppid}\n`);
+    await assert.rejects(h.start(), (error: Error) => {
+      assert.equal(error.name, 'WatchedElsewhereError');
+      assert.match(error.message, new RegExp(`^another watcher \\(process ${process.ppid}\\) already watches .*; stop it first, or delete .*webhooks-watch\\.json\\.lock if no watcher runs$`));
+      return true;
+    });
+
+    // A lock left by a process that has ended is taken over, and removed again at stop.
+    const ended = spawnSync(process.execPath, ['-e', '0']).pid;
+    writeFileSync(lockPath, `${ended}\n`);
+    const watcher = await h.start();
+    assert.equal(readFileSync(lockPath, 'utf8'), `${process.pid}\n`);
+    h.fixture.setRef('tags/v1', h.c1);
+    await h.waitForEvents(1);
+    await flushed(watcher);
+    await h.stop();
+    assert.equal(existsSync(lockPath), false, 'the lock file is removed at stop');
   });
 
   test('refs folder moved away and back', async (t) => {
