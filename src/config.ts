@@ -122,6 +122,8 @@ type Kind = 'string' | 'integer' | 'number' | 'boolean' | 'list' | 'numberList';
 
 interface KeySpec {
   kind: Kind;
+  /** For strings: whether the empty string is rejected. */
+  nonEmpty?: boolean;
   min?: number;
   max?: number;
   choices?: readonly string[];
@@ -131,7 +133,7 @@ const SPEC: Record<keyof Config, KeySpec> = {
   host: { kind: 'string' },
   port: { kind: 'integer', min: 0, max: 65535 },
   role: { kind: 'string', choices: ['all', 'api', 'worker'] },
-  dataDir: { kind: 'string' },
+  dataDir: { kind: 'string', nonEmpty: true },
   databaseUrl: { kind: 'string' },
   databaseSchema: { kind: 'string' },
   sqliteSynchronous: { kind: 'string', choices: ['full', 'normal'] },
@@ -203,7 +205,10 @@ function coerce(key: string, spec: KeySpec, raw: unknown): { value?: unknown; er
   const fromText = typeof raw === 'string';
   switch (spec.kind) {
     case 'string':
-      return typeof raw === 'string' ? { value: raw } : { error: `expected a string, got ${JSON.stringify(raw)}` };
+      if (typeof raw !== 'string') return { error: `expected a string, got ${JSON.stringify(raw)}` };
+      // An empty folder path would put the database in the current folder without a word.
+      if (spec.nonEmpty && raw.trim() === '') return { error: 'expected a non-empty value, got ""' };
+      return { value: raw };
     case 'boolean':
       if (typeof raw === 'boolean') return { value: raw };
       if (fromText && /^(true|1|yes)$/i.test(raw as string)) return { value: true };

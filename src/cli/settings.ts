@@ -81,6 +81,9 @@ function checkServerUrl(value: string, source: string): string {
   if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
     throw new UsageError(`server URL ${JSON.stringify(value)} from ${source} is not an absolute http or https URL; use a URL such as ${DEFAULT_SERVER_URL}`);
   }
+  if (parsed.search !== '' || parsed.hash !== '') {
+    throw new UsageError(`server URL ${JSON.stringify(value)} from ${source} has a query or fragment, which the API paths cannot follow; remove the part from ? or #`);
+  }
   return value.replace(/\/+$/, '');
 }
 

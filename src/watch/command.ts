@@ -37,6 +37,7 @@ const FLAG_OF_OPTION: Record<string, string> = {
   repo: '--repo',
   owner: '--owner',
   create: '--create',
+  createPrivate: '--private',
   pollIntervalMs: '--poll-interval',
   sender: '--sender',
 };

@@ -122,6 +122,7 @@ function checkMapping(errors: FieldError[], options: WatchOptions): void {
     errors.push({ field: 'owner', message: `expected an owner name of ${SERVER_NAME_RULE}, got ${JSON.stringify(options.owner)}` });
   }
   if (options.create && !hasOwner) errors.push({ field: 'create', message: 'create needs owner: only repositories named after their folder can be created' });
+  if (options.createPrivate && !options.create) errors.push({ field: 'createPrivate', message: 'private applies only to repositories that --create makes; add --create or drop --private' });
 }
 
 /**

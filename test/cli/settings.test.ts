@@ -59,6 +59,7 @@ describe('resolveSettings', () => {
     { name: 'bad env URL', flags: {}, env: { DITS_WEBHOOKS_URL: 'ftp://x' }, files: {}, message: /from DITS_WEBHOOKS_URL/ },
     { name: 'bad file URL', flags: {}, env: {}, files: { [DEFAULT_FILE]: '{"url":"nope"}' }, message: /from "url" in \/home\/tester\/\.config\/dits-webhook\/config\.json/ },
     { name: 'missing --config file', flags: { config: '/nowhere.json' }, env: {}, files: {}, message: /config file \/nowhere\.json does not exist/ },
+    { name: 'URL with a query', flags: { url: 'http://127.0.0.1:1/?x=1' }, env: {}, files: {}, message: /from --url has a query or fragment, which the API paths cannot follow; remove the part from \? or #/ },
     { name: 'token with a newline', flags: {}, env: { DITS_WEBHOOKS_TOKEN: 'dwt_abc\n' }, files: {}, message: /the token from DITS_WEBHOOKS_TOKEN contains a space, line break or other control character; remove it/ },
     { name: 'token flag with a space', flags: { token: 'dwt_a b' }, env: {}, files: {}, message: /the token from --token contains/ },
   ];

@@ -31,6 +31,16 @@ test('lease error names the setting that was changed', () => {
   });
 });
 
+test('empty data folder is rejected', () => {
+  const build = () => loadConfig({ env: { DITS_WEBHOOKS_DATA_DIR: '' } });
+  assert.throws(build, (err: unknown) => {
+    assert.ok(err instanceof ConfigError);
+    assert.deepEqual(err.errors.map((e) => e.field), ['DITS_WEBHOOKS_DATA_DIR']);
+    assert.match(err.errors[0].message, /expected a non-empty value, got ""/);
+    return true;
+  });
+});
+
 test('invalid lease gives one error, not two', () => {
   const build = () => loadConfig({ env: { DITS_WEBHOOKS_LEASE_MS: 'abc', DITS_WEBHOOKS_DELIVERY_TIMEOUT_MS: '60000' } });
   assert.throws(build, (err: unknown) => {

@@ -48,6 +48,11 @@ describe('watchOptionsFromFlags', () => {
     assert.match(text, /^--repo: expected a positive integer repository id, got "seven"$/m);
     assert.match(text, /^--poll-interval: expected an integer from 10 to 3600000 milliseconds, got "fast"$/m);
   });
+
+  test('private without create', () => {
+    const options = watchOptionsFromFlags(['/w'], { owner: 'studio', token: 't', private: true }, {}, logger);
+    assert.match(describeOptionErrors(validateWatchOptions(options)), /^--private: private applies only to repositories that --create makes; add --create or drop --private$/m);
+  });
 });
 
 describe('watch command', () => {
