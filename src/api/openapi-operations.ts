@@ -154,9 +154,11 @@ const tokenOperations: OperationSpec[] = [
     operationId: 'listTokens',
     tag: 'Tokens',
     summary: 'List tokens',
+    description: 'Lists tokens in creation order, revoked ones included.',
     scope: 'admin',
-    responses: { '200': { description: 'Every token, revoked ones included.', content: json('TokenPage') } },
-    errors: [],
+    query: pageQuerySchema,
+    responses: { '200': { description: 'One page of tokens.', content: json('TokenPage') } },
+    errors: [400],
   },
   {
     method: 'delete',

@@ -322,6 +322,8 @@ export interface Store {
   createToken(input: { name: string; scopes: TokenScope[]; hash: string; prefix: string }, now: number): Promise<TokenRecord>;
   findTokenByHash(hash: string): Promise<TokenRecord | null>;
   listTokens(): Promise<TokenRecord[]>;
+  /** Lists tokens in creation order, revoked ones included, one page at a time. */
+  listTokenPage(query: { cursor?: string; limit: number }): Promise<Page<TokenRecord>>;
   /**
    * Revokes an active token unless it is the last active admin token, which
    * is kept so that someone can still create tokens. The check and the

@@ -232,6 +232,28 @@ async function slowBodyRequest(url: string, method: string, path: string, token:
   return received;
 }
 
+test('token list pages', async () => {
+  for (let i = 0; i < 3; i++) assert.equal((await svc.api('POST', '/v1/tokens', { name: `paged-${i}`, scopes: ['read'] })).status, 201);
+  const all = await svc.api('GET', '/v1/tokens?limit=100');
+  assert.equal(all.json.next_cursor, null);
+  const seen: number[] = [];
+  let cursor: string | null = null;
+  do {
+    const page: { status: number; json: { data: { id: number }[]; next_cursor: string | null } } = await svc.api('GET', `/v1/tokens?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+    assert.equal(page.status, 200);
+    assert.ok(page.json.data.length <= 2);
+    seen.push(...page.json.data.map((token) => token.id));
+    cursor = page.json.next_cursor;
+  } while (cursor !== null);
+  assert.deepEqual(seen, all.json.data.map((token: { id: number }) => token.id), 'the pages together list every token once, in order');
+  for (const name of ['cursor-a', 'cursor-b']) await svc.api('POST', '/v1/repos', { owner: 'paging', name });
+  const repos = await svc.api('GET', '/v1/repos?owner=paging&limit=1');
+  assert.ok(repos.json.next_cursor, 'the repository list has a second page');
+  const foreign = await svc.api('GET', `/v1/tokens?cursor=${repos.json.next_cursor}`);
+  assert.equal(foreign.status, 400, 'a cursor of another list is rejected');
+  assert.equal((await svc.api('GET', '/v1/tokens?limit=0')).status, 400);
+});
+
 test('token revoked during slow body', async () => {
   const stolen = await svc.api('POST', '/v1/tokens', { name: 'stolen', scopes: ['admin'] });
   const response = await slowBodyRequest(svc.url, 'POST', '/v1/tokens', stolen.json.token, JSON.stringify({ name: 'planted', scopes: ['admin'] }), async () => {

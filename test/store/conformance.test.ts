@@ -243,6 +243,22 @@ function conformance(backend: Backend): void {
         }
       }));
 
+    test('tokens list in pages', () =>
+      withStore(async (store) => {
+        const created = [];
+        for (let i = 0; i < 5; i++) created.push(await store.createToken({ name: `t${i}`, scopes: ['read'], hash: `p${i}`, prefix: 'dwt_p' }, 1_000 + i));
+        await store.revokeToken(created[1].id, 2_000);
+        const first = await store.listTokenPage({ limit: 2 });
+        assert.deepEqual(first.items.map((t) => t.name), ['t0', 't1']);
+        assert.equal(first.items[1].revokedAt, 2_000, 'revoked tokens are listed');
+        assert.ok(first.nextCursor);
+        const second = await store.listTokenPage({ limit: 2, cursor: first.nextCursor });
+        assert.deepEqual(second.items.map((t) => t.name), ['t2', 't3']);
+        const last = await store.listTokenPage({ limit: 2, cursor: second.nextCursor! });
+        assert.deepEqual(last.items.map((t) => t.name), ['t4']);
+        assert.equal(last.nextCursor, null);
+      }));
+
     test('tokens keep the last admin', () =>
       withStore(async (store) => {
         const first = await store.createToken({ name: 'a1', scopes: ['admin'], hash: 'a1', prefix: 'dwt_a1' }, 1_000);

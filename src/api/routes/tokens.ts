@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../../errors.js';
 import type { TokenScope } from '../../store/types.js';
 import type { ApiContext } from '../context.js';
-import { tokenCreateSchema } from '../schemas.js';
+import { nextCursor, pageParams } from '../pagination.js';
+import { pageQuerySchema, tokenCreateSchema } from '../schemas.js';
 import { generateToken, hashToken, TOKEN_PREFIX } from '../tokens.js';
 import { parseIdParam, validateInput } from '../validation.js';
 import { tokenView } from '../views.js';
@@ -26,8 +27,10 @@ export function registerTokenRoutes(app: FastifyInstance, context: ApiContext): 
     return reply.status(201).send({ ...tokenView(record), token });
   });
 
-  app.get('/tokens', { config: { scope: 'admin' } }, async () => {
-    return { data: (await context.store.listTokens()).map(tokenView), next_cursor: null };
+  app.get('/tokens', { config: { scope: 'admin', readsQuery: true } }, async (request) => {
+    const query = validateInput<{ limit?: string; cursor?: string }>(pageQuerySchema, request.query, 'query');
+    const page = await context.store.listTokenPage(pageParams(query, 'tokens'));
+    return { data: page.items.map(tokenView), next_cursor: nextCursor('tokens', page.nextCursor) };
   });
 
   app.delete<{ Params: { tokenId: string } }>('/tokens/:tokenId', { config: { scope: 'admin', takesNoBody: true } }, async (request, reply) => {

@@ -1,5 +1,6 @@
 /** `token create|list|revoke`: API tokens; these calls need an admin token. */
 import type { Command } from 'commander';
+import { fetchAllPages } from '../client.js';
 import { TOKEN_SCOPES } from '../../api/tokens.js';
 import { UsageError } from '../errors.js';
 import { cell, formatTable, formatTime, print, printJson } from '../output.js';
@@ -7,6 +8,9 @@ import { parseId } from '../references.js';
 import { runAction } from '../run-action.js';
 import { addSettingsOptions, connect } from '../settings.js';
 import { splitList } from '../webhook-flags.js';
+
+/** Maximum number of pages of 100 tokens that `token list` reads. */
+const MAX_TOKEN_PAGES = 100;
 
 interface Token {
   id: number;
@@ -45,10 +49,12 @@ async function createToken(flags: { name: string; scopes: string }, command: Com
 
 async function listTokens(_flags: unknown, command: Command): Promise<void> {
   const { settings, client } = connect(command);
-  const page = await client.get<{ data: Token[]; next_cursor: string | null }>('/v1/tokens');
+  // Token lists are short, so the pages are read and shown as one list.
+  const page = await fetchAllPages<Token>(client, '/v1/tokens', { limit: 100 }, MAX_TOKEN_PAGES);
   if (settings.json) return printJson(page);
   const rows = page.data.map((t) => [String(t.id), t.name, t.scopes.join(','), t.prefix + '...', formatTime(t.created_at), formatTime(t.last_used_at), t.revoked_at ? `revoked ${formatTime(t.revoked_at)}` : 'active']);
   print(formatTable(['id', 'name', 'scopes', 'prefix', 'created', 'last used', 'status'], rows.map((row) => row.map(cell))));
+  if (page.next_cursor) print(`Showing the first ${page.data.length} tokens; the API lists the rest with GET /v1/tokens?cursor=${page.next_cursor}.`);
 }
 
 async function revokeToken(id: string, _flags: unknown, command: Command): Promise<void> {

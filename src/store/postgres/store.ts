@@ -318,6 +318,13 @@ export class PostgresStore implements Store {
     return rows.map(toToken);
   }
 
+  async listTokenPage(query: { cursor?: string; limit: number }): Promise<Page<TokenRecord>> {
+    const after = query.cursor ? decodeCursor(query.cursor) ?? 0 : 0;
+    const { rows } = await this.pool.query('SELECT * FROM tokens WHERE id > $1 ORDER BY id LIMIT $2', [after, query.limit + 1]);
+    const items = rows.slice(0, query.limit).map(toToken);
+    return { items, nextCursor: rows.length > query.limit ? encodeCursor(items[items.length - 1].id) : null };
+  }
+
   async revokeToken(id: number, now: number): Promise<TokenRevocation> {
     return withTransaction(this.pool, async (client) => {
       // Serialises revocations in this schema, so that two cannot both pass the last-admin check.

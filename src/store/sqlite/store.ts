@@ -537,6 +537,13 @@ export class SqliteStore implements Store {
     return (this.prepare('SELECT * FROM tokens ORDER BY id').all() as Row[]).map(toToken);
   }
 
+  async listTokenPage(query: { cursor?: string; limit: number }): Promise<Page<TokenRecord>> {
+    const after = query.cursor ? decodeCursor(query.cursor) ?? 0 : 0;
+    const rows = this.prepare('SELECT * FROM tokens WHERE id > ? ORDER BY id LIMIT ?').all(after, query.limit + 1) as Row[];
+    const items = rows.slice(0, query.limit).map(toToken);
+    return { items, nextCursor: rows.length > query.limit ? encodeCursor(items[items.length - 1].id) : null };
+  }
+
   async revokeToken(id: number, now: number): Promise<TokenRevocation> {
     this.tokenCache.clear();
     const active = this.prepare('SELECT * FROM tokens WHERE revoked_at IS NULL');
