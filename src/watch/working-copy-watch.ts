@@ -196,9 +196,10 @@ export class WorkingCopyWatch {
         return;
       }
       // Polling repeats a lasting failure twice a second, so each distinct failure is logged once until a scan succeeds.
-      // A system error is told apart by code and call, because its message names a temporary file that differs each time.
+      // A system error is identified by its code and call, because its message names a temporary file that differs each time.
       const system = error as NodeJS.ErrnoException;
-      const message = typeof system?.code === 'string' ? `${system.code} ${system.syscall ?? ''}` : error instanceof Error ? error.message : String(error);
+      let message = error instanceof Error ? error.message : String(error);
+      if (typeof system?.code === 'string') message = `${system.code} ${system.syscall ?? ''}`;
       if (message !== this.scanErrorMessage) this.logger.error({ err: error }, 'scanning the working copy failed; the next scan retries');
       this.scanErrorMessage = message;
     }
