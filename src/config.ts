@@ -3,6 +3,7 @@ import type { FieldError } from './errors.js';
 import { BODY_READ_TIMEOUT_MS } from './delivery/sender.js';
 import { parseCidr } from './delivery/ip-ranges.js';
 import { parseEncryptionKey } from './signing/secret-box.js';
+import { repeatedJsonKey } from './api/json-body.js';
 
 /** Integer and decimal number text, with optional surrounding spaces. */
 const INTEGER = /^\s*-?\d+\s*$/;
@@ -290,7 +291,13 @@ export interface ConfigSources {
 
 function readConfigFile(path: string, errors: FieldError[]): Record<string, unknown> {
   try {
-    const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    const text = readFileSync(path, 'utf8');
+    const parsed: unknown = JSON.parse(text);
+    const repeated = repeatedJsonKey(text);
+    if (repeated !== null) {
+      errors.push({ field: 'configFile', message: `${path} sets key ${JSON.stringify(repeated)} twice in one object; keep one` });
+      return {};
+    }
     if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
     errors.push({ field: 'configFile', message: `${path} must contain a JSON object` });
   } catch (err) {

@@ -63,6 +63,21 @@ function scanJsonText(text: string): RepeatedKey | null {
   return repeated;
 }
 
+/**
+ * Returns the first key repeated within one object of the JSON text, or
+ * null. JSON.parse keeps the last value of a repeated key without a word, so
+ * files that people edit by hand are checked with this too. Text that the
+ * body checks reject for other reasons (nesting, numbers) counts as having
+ * no repeated key here.
+ */
+export function repeatedJsonKey(text: string): string | null {
+  try {
+    return scanJsonText(text)?.key ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /** Adds the key whose quotes stand at `start` and `end` to its object's keys; returns it when it was there already. */
 function recordKey(text: string, start: number, end: number, keys: Set<string> | null | undefined): RepeatedKey | null {
   if (!keys) return null;

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { ApiClient } from './client.js';
 import { UsageError } from './errors.js';
+import { repeatedJsonKey } from '../api/json-body.js';
 
 export const DEFAULT_SERVER_URL = 'http://127.0.0.1:8080';
 
@@ -114,6 +115,8 @@ export function parseConfig(text: string, path: string): { url?: string; token?:
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     throw new UsageError(`config file ${path} must contain a JSON object with keys "url" and "token"`);
   }
+  const repeated = repeatedJsonKey(text);
+  if (repeated !== null) throw new UsageError(`config file ${path} sets key ${JSON.stringify(repeated)} twice; keep one`);
   const values: { url?: string; token?: string } = {};
   for (const [key, value] of Object.entries(data)) {
     if (!(CONFIG_KEYS as readonly string[]).includes(key)) {

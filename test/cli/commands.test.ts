@@ -361,6 +361,11 @@ describe('emit', () => {
     const lock = await cli(['emit', 'lock.acquired', '--repo', String(repo.id), '--file', payloadFile, '--field', 'lock.path=edit.prproj', '--field', 'lock.reason="color grade"']);
     assert.equal(lock.code, 0, lock.stderr);
     assert.match(lock.stdout, /\(lock\.acquired\) accepted: 1 delivery\./);
+    const repeatedFile = join(home, 'repeated.json');
+    writeFileSync(repeatedFile, '{"sender": {"login": "alice"}, "ref": "refs/heads/a", "ref": "refs/heads/b"}');
+    const repeated = await cli(['emit', 'push', '--repo', String(repo.id), '--file', repeatedFile]);
+    assert.equal(repeated.code, 2);
+    assert.match(repeated.stderr, /--file .*repeated\.json sets key "ref" twice in one object; keep one/);
 
     await receiver.waitFor(3);
     const pushes = receiver.requests.filter((r) => r.headers['x-dits-event'] === 'push');

@@ -87,6 +87,7 @@ describe('parseConfig', () => {
     ['[]', /must contain a JSON object/],
     ['{"url": 8080}', /"url" must be a string, got number/],
     ['{"tokn": "x"}', /unknown key "tokn"; the keys are url and token/],
+    ['{"url": "http://a", "url": "http://b"}', /config file c\.json sets key "url" twice; keep one/],
   ];
   for (const [text, message] of rejected) {
     test(`rejects ${text}`, () => assert.throws(() => parseConfig(text, 'c.json'), message));

@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError, DEFAULT_CONFIG, loadConfig, unknownEnvVariables } from '../../src/config.js';
 
 function errorsOf(overrides: Record<string, unknown>): { field: string; message: string }[] {
@@ -29,6 +32,22 @@ test('lease error names the setting that was changed', () => {
     assert.match(err.errors[0].message, /leaseMs 60000 \(the default\) must exceed deliveryTimeoutMs 56000 \(DITS_WEBHOOKS_DELIVERY_TIMEOUT_MS\)/);
     return true;
   });
+});
+
+test('config file with a repeated key', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dits-config-'));
+  try {
+    const file = join(dir, 'config.json');
+    writeFileSync(file, '{"port": 8081, "port": 8082}');
+    assert.throws(() => loadConfig({ configFile: file, env: {} }), (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.deepEqual(err.errors.map((e) => e.field), ['configFile']);
+      assert.match(err.errors[0].message, /config\.json sets key "port" twice in one object; keep one$/);
+      return true;
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('empty data folder is rejected', () => {

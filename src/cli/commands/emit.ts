@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
+import { repeatedJsonKey } from '../../api/json-body.js';
 import { buildEventBody } from '../event-fields.js';
 import { print, printJson } from '../output.js';
 import { resolveRepoId } from '../references.js';
@@ -33,11 +34,15 @@ function readPayloadFile(path: string): unknown {
   } catch (error) {
     throw new UsageError(`cannot read --file ${path}: ${(error as Error).message}; pass the path of a JSON file of event fields`);
   }
+  let payload: unknown;
   try {
-    return JSON.parse(text);
+    payload = JSON.parse(text);
   } catch (error) {
     throw new UsageError(`--file ${path} is not valid JSON (${(error as Error).message}); fix the file or pass fields with --field`);
   }
+  const repeated = repeatedJsonKey(text);
+  if (repeated !== null) throw new UsageError(`--file ${path} sets key ${JSON.stringify(repeated)} twice in one object; keep one`);
+  return payload;
 }
 
 /** Returns the local user's login, which is the sender when neither --sender nor the payload sets one. */
