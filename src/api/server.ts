@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import { maxHeaderSize, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { joinField } from '../events/validate.js';
+import { TOKEN_RECHECK_MS } from '../store/token-policy.js';
 import { ApiError, ERROR_CATALOG, invalidRequest, isStoreFull, isStoreLocked, type ErrorCode } from '../errors.js';
 import type { ApiContext, RouteEntry } from './context.js';
 import { parseJsonBody } from './json-body.js';
@@ -101,9 +102,6 @@ function apiLogLevel(logger: ApiContext['logger']): string {
   if (logger.isLevelEnabled('debug')) return 'debug';
   return logger.isLevelEnabled('warn') ? 'warn' : logger.level;
 }
-
-/** Time in ms after which a request's token is checked again before the route runs, the same bound as for revocations by another process. */
-const TOKEN_RECHECK_MS = 100;
 
 function bearerToken(request: FastifyRequest): string | null {
   const header = request.headers.authorization;
@@ -219,7 +217,7 @@ export async function buildServer(context: ApiContext, extraRoutes: ((app: Fasti
     if (!token || performance.now() - request.tokenCheckedAt < TOKEN_RECHECK_MS) return;
     const current = await store.findTokenByHash(token.hash);
     if (!current || current.revokedAt !== null) {
-      throw new ApiError('unauthorized', `The bearer token ${token.name} was revoked while the request was being received; nothing was done.`);
+      throw new ApiError('unauthorized', `The bearer token ${token.name} was revoked while the request was being received, so nothing was done; send it again with an active token.`);
     }
     request.tokenCheckedAt = performance.now();
   });

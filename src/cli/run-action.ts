@@ -5,8 +5,9 @@ import { CliError, UsageError, formatFailure } from './errors.js';
  * Wraps a commander action. A UsageError goes through `command.error`, so it
  * prints like commander's own usage errors and ends with exit status 2. A
  * CliError is printed to stderr and sets exit status 1, and so is a
- * TypeError, which comes from a server response of another shape. Any other
- * error propagates to main, which prints it and exits with status 1.
+ * TypeError, which here nearly always means a server response of another
+ * shape. Any other error propagates to main, which prints it and exits with
+ * status 1.
  */
 export function runAction<A extends unknown[]>(handler: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
   return async (...args: A) => {

@@ -69,7 +69,7 @@ export function resolveSettings(sources: SettingsSources): Settings {
   if (token && /[\s\u0000-\u001f\u007f]/.test(token)) {
     throw new UsageError(`the token from ${tokenSource} contains a space, line break or other control character; remove it (a token read from a file often ends with a newline)`);
   }
-  return { url, token: token === '' || token === undefined ? null : token, json: flags.json === true };
+  return { url, token: token ? token : null, json: flags.json === true };
 }
 
 function checkServerUrl(value: string, source: string): string {

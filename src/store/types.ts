@@ -107,7 +107,7 @@ export interface WebhookSecretRecord {
 }
 
 /** An API token; only the SHA-256 hash of the token string is stored. */
-/** Outcome of a token revocation: done, no active token with that id, or refused for the last active admin token. */
+/** Outcome of a token revocation: done, no active token with that id, or rejected for the last active admin token. */
 export type TokenRevocation = 'revoked' | 'not_found' | 'last_admin';
 
 export interface TokenRecord {

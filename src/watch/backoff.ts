@@ -44,7 +44,7 @@ export type StatusAction = 'accepted' | 'retry' | 'drop';
 /**
  * Classifies an ingestion response. A 4xx from the Dits Webhooks API
  * (`fromApi`: a body with the API's error shape) means the event itself is
- * refused, so it is dropped and logged. 401 and 403 are retried instead,
+ * rejected, so it is dropped and logged. 401 and 403 are retried instead,
  * because they mean the watcher's token is wrong or lacks the
  * `events:write` scope. A redirect, a 404 or 405 (a wrong route), and a 4xx
  * without the API's error shape mean that the server URL does not lead to

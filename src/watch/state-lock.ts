@@ -23,8 +23,8 @@ function processRuns(pid: number): boolean {
 }
 
 /**
- * A lock file next to a working copy's snapshot that holds the watcher's
- * process id, so that a second watcher of the same working copy refuses to
+ * A lock file next to a working copy's snapshot that contains the watcher's
+ * process id, so that a second watcher of the same working copy fails to
  * start instead of sending every event twice. A lock whose process has
  * ended is taken over. The lock is best effort: a state folder that cannot
  * hold the file leaves the working copy unlocked, and writing the snapshot

@@ -141,7 +141,7 @@ export async function readWorkingCopy(
       throw error;
     }
   }
-  // A deleted branch or tag loses its file, not the whole folder. A folder that vanishes while it held refs is more
+  // A deleted branch or tag loses its file, not the whole folder. A folder that vanishes while it contained refs is more
   // likely being moved or restored than emptied, so scanning waits for it rather than report every ref deleted.
   for (const kind of ['heads', 'tags'] as const) {
     if (previous.refs[kind].size === 0) continue;

@@ -505,7 +505,7 @@ describe('watcher against an ingestion endpoint', () => {
     assert.equal(outboxEventLines(h).length, 0);
   });
 
-  test('second watcher of one working copy refused', async (t) => {
+  test('second watcher on one copy rejected', async (t) => {
     const h = await harness(t);
     const lockPath = join(h.fixture.ditsDir, 'webhooks-watch.json.lock');
     // The lock names a process that runs: the test runner that started this one.

@@ -42,6 +42,7 @@ import type {
 import { ingestBatch } from './ingest.js';
 import { applyMigrations } from './migrations.js';
 import { clientConfig, createPool, withTransaction } from './pool.js';
+import { rejectedRevocation } from '../token-policy.js';
 import { PostgresQueue } from './queue.js';
 import * as replays from './replays.js';
 import { WorkListener } from './work-listener.js';
@@ -330,10 +331,8 @@ export class PostgresStore implements Store {
       // Serialises revocations in this schema, so that two cannot both pass the last-admin check.
       await client.query(sql.lockScope([`dits_webhooks.tokens:${this.schema}`]));
       const { rows } = await client.query('SELECT * FROM tokens WHERE revoked_at IS NULL');
-      const tokens = rows.map(toToken);
-      const target = tokens.find((token) => token.id === id);
-      if (!target) return 'not_found';
-      if (target.scopes.includes('admin') && !tokens.some((token) => token.id !== id && token.scopes.includes('admin'))) return 'last_admin';
+      const rejection = rejectedRevocation(rows.map(toToken), id);
+      if (rejection) return rejection;
       await client.query('UPDATE tokens SET revoked_at = $2 WHERE id = $1', [id, now]);
       return 'revoked';
     });
