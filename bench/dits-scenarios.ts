@@ -44,7 +44,7 @@ function serviceOverrides(settings: BenchSettings, dataDir: string, role: 'all' 
     maxInFlightPerWebhook: settings.maxInFlightPerWebhook,
     // The default of 6,000 requests per minute per token would cap ingestion at 100 events/s.
     rateLimitPerMinute: 10_000_000,
-    // Development aid: BENCH_SERVICE_CONFIG='{"deliveryThreads":0}' tries other settings.
+    // Development aid: BENCH_SERVICE_CONFIG='{"leaseMs":60000}' tries other settings.
     ...(process.env.BENCH_SERVICE_CONFIG ? (JSON.parse(process.env.BENCH_SERVICE_CONFIG) as Record<string, unknown>) : {}),
   };
 }

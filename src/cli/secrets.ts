@@ -37,6 +37,7 @@ interface ReencryptFlags {
   dataDir?: string;
   database?: string;
   schema?: string;
+  config?: string;
   oldKey?: string;
   newKey?: string;
 }
@@ -162,7 +163,12 @@ async function runReencrypt(flags: ReencryptFlags): Promise<void> {
     if (flags.dataDir !== undefined) overrides.dataDir = flags.dataDir;
     if (flags.database !== undefined) overrides.databaseUrl = flags.database;
     if (flags.schema !== undefined) overrides.databaseSchema = flags.schema;
-    config = loadConfig({ overrides, overrideFlags: { dataDir: '--data-dir', databaseUrl: '--database', databaseSchema: '--schema' }, env: process.env });
+    config = loadConfig({
+      overrides,
+      overrideFlags: { dataDir: '--data-dir', databaseUrl: '--database', databaseSchema: '--schema' },
+      env: process.env,
+      configFile: flags.config,
+    });
   } catch (err) {
     if (err instanceof ConfigError) throw new UsageError(err.message);
     throw err;
@@ -220,6 +226,7 @@ export function registerSecretsCommands(program: Command): void {
     .option('--data-dir <dir>', 'folder of the SQLite database (default ./data)')
     .option('--database <url>', 'PostgreSQL connection string; overrides DATABASE_URL')
     .option('--schema <name>', 'PostgreSQL schema of the service (default DITS_WEBHOOKS_DATABASE_SCHEMA, else public)')
+    .option('--config <file>', 'JSON config file of the service (default DITS_WEBHOOKS_CONFIG)')
     .option('--old-key <key>', `key the secrets are sealed with now, 64 hex characters or base64 of 32 bytes (default ${OLD_KEY_ENV}); not needed for plain-text secrets`)
     .option('--new-key <key>', 'key to seal the secrets with, in the same form (default DITS_WEBHOOKS_ENCRYPTION_KEY)')
     .addHelpText(

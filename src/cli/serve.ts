@@ -88,10 +88,11 @@ export function registerServeCommands(program: Command): void {
     .description('Apply database migrations and exit')
     .option('--data-dir <dir>', 'folder of the SQLite database (default ./data)')
     .option('--database <url>', 'PostgreSQL connection string; overrides DATABASE_URL')
+    .option('--config <file>', 'JSON config file of the service (default DITS_WEBHOOKS_CONFIG)')
     .action(async (flags: ServeFlags) => {
       const { loadConfig } = await import('../config.js');
       const { openStore } = await import('../app.js');
-      const config = loadConfig({ overrides: overridesFrom(flags), overrideFlags: OVERRIDE_FLAGS, env: process.env });
+      const config = loadConfig({ overrides: overridesFrom(flags), overrideFlags: OVERRIDE_FLAGS, env: process.env, configFile: flags.config });
       const store = await openStore(config);
       await store.migrate();
       await store.close();

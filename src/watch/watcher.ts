@@ -40,6 +40,21 @@ async function checkWorkingCopies(dirs: string[]): Promise<void> {
   if (problems.length > 0) throw new WatchOptionsError(problems);
 }
 
+/** Creates the state folder, or explains why it cannot hold the snapshot and outbox files. */
+async function prepareStateDir(stateDir: string): Promise<void> {
+  let reason: string;
+  try {
+    await mkdir(stateDir, { recursive: true });
+    if ((await stat(stateDir)).isDirectory()) return;
+    reason = 'it is not a folder';
+  } catch (error) {
+    reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+  }
+  throw new WatchOptionsError([
+    { field: '--state-dir', message: `${JSON.stringify(stateDir)} cannot hold the snapshot and outbox files (${reason}); pass a folder this user can create or write to` },
+  ]);
+}
+
 function mappingFor(options: ResolvedWatchOptions, dir: string): RepoMapping {
   if (options.repo !== null) return { kind: 'id', id: options.repo };
   return mappingByOwner(dir, options.owner!, options.create, options.createPrivate);
@@ -55,7 +70,7 @@ export async function startWatcher(input: WatchOptions): Promise<RunningWatcher>
   const options = resolveWatchOptions(input);
   const dirs = options.dirs.map((dir) => resolve(dir));
   await checkWorkingCopies(dirs);
-  if (options.stateDir) await mkdir(options.stateDir, { recursive: true });
+  if (options.stateDir) await prepareStateDir(options.stateDir);
 
   const client = new ApiClient({ serverUrl: options.serverUrl, token: options.token, timeoutMs: options.requestTimeoutMs });
   const copies: WorkingCopyWatch[] = [];

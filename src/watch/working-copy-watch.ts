@@ -68,6 +68,12 @@ export const LOCKS_MISSING_GRACE_MS = 10_000;
  * milliseconds, and the confirming scan then finds the folder gone.
  */
 export const DELETION_CONFIRM_MS = 300;
+/**
+ * Time a ref file or `locks.json` may hold an unreadable value before the
+ * watcher warns about it, in ms. A write in progress is readable again within
+ * milliseconds; a file that stays unreadable this long was written wrongly.
+ */
+export const UNREADABLE_WARN_MS = 5000;
 
 export class WorkingCopyWatch {
   private readonly ditsDir: string;
@@ -90,6 +96,8 @@ export class WorkingCopyWatch {
   private malformedLocksLogged = '';
   /** Skipped refs (rejected names) already logged. A name is logged again only after a scan without its file. */
   private readonly skippedRefsLogged = new Set<string>();
+  /** Files (relative to `.dits`) unreadable since the given watcher time, and whether that was logged. */
+  private readonly unreadableSince = new Map<string, { since: number; warned: boolean }>();
   /** Refs (`heads/<name>`, `tags/<name>`) missing since the given performance.now() time, not reported yet. */
   private readonly missingRefsSince = new Map<string, number>();
   private confirmTimer: NodeJS.Timeout | null = null;
@@ -212,7 +220,7 @@ export class WorkingCopyWatch {
     const observed = await readWorkingCopy(this.ditsDir, previous, this.options.readRetry, acceptMissingLocks);
     this.locksMissingSince = observed.locksFileMissing ? (this.locksMissingSince ?? now) : null;
     this.logSkippedRefs(observed.skippedRefs);
-    if (observed.unready.length > 0) this.logger.debug({ files: observed.unready }, 'files still being written; kept their previous values');
+    this.noteUnreadable(observed.unready, now);
     const malformed = observed.malformedLocks.join('\n');
     if (malformed !== '' && malformed !== this.malformedLocksLogged) this.logger.warn({ locks: observed.malformedLocks }, 'malformed locks.json entries; kept their previous values');
     this.malformedLocksLogged = malformed;
@@ -229,6 +237,23 @@ export class WorkingCopyWatch {
     this.snapshot = next;
     if (requests.length > 0) this.sender.notify();
     this.scheduleExpiryTimer();
+  }
+
+  /** Logs files that stay unreadable past UNREADABLE_WARN_MS, once each until they read again. */
+  private noteUnreadable(files: string[], now: number): void {
+    if (files.length > 0) this.logger.debug({ files }, 'files still being written; kept their previous values');
+    const current = new Set(files);
+    for (const file of this.unreadableSince.keys()) if (!current.has(file)) this.unreadableSince.delete(file);
+    for (const file of files) {
+      const entry = this.unreadableSince.get(file) ?? { since: now, warned: false };
+      this.unreadableSince.set(file, entry);
+      if (entry.warned || now - entry.since < UNREADABLE_WARN_MS) continue;
+      entry.warned = true;
+      this.logger.warn(
+        { file: join('.dits', file) },
+        `file unreadable for ${UNREADABLE_WARN_MS / 1000} s (a ref needs a 64-character object id, locks.json a JSON object); its previous value is kept and its changes are not sent until it reads again`,
+      );
+    }
   }
 
   private logSkippedRefs(skippedRefs: string[]): void {

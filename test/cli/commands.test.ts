@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -557,14 +557,27 @@ describe('listen', () => {
 });
 
 describe('errors and settings', () => {
+  test('migrate reads the service config file of --config', async () => {
+    const dataDir = join(home, 'migrate-config-data');
+    const configFile = join(home, 'migrate-config.json');
+    writeFileSync(configFile, JSON.stringify({ dataDir }));
+    const result = await cli(['migrate', '--config', configFile]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /Migrations applied \(sqlite\)/);
+    assert.ok(existsSync(join(dataDir, 'dits-webhooks.db')), 'the database was created in the dataDir of the config file');
+  });
+
   test('usage errors exit 2', async () => {
-    const [unknown, missingUrl, badLimit, badRepo, bothScopes] = await Promise.all([
+    const [unknown, missingUrl, badLimit, badRepo, bothScopes, bothSsl] = await Promise.all([
       cli(['frobnicate']),
       cli(['create', '--repo', '1', '--events', 'push']),
       cli(['deliveries', '1', '--repo', '1', '--limit', '500']),
       cli(['repo', 'show', 'not a repo']),
       cli(['list', '--repo', '1', '--owner', 'studio']),
+      cli(['update', '3', '--repo', '1', '--insecure-ssl', '--no-insecure-ssl']),
     ]);
+    assert.equal(bothSsl.code, 2);
+    assert.match(bothSsl.stderr, /pass --insecure-ssl or --no-insecure-ssl, not both/);
     assert.equal(bothScopes.code, 2);
     assert.match(bothScopes.stderr, /pass either --repo or --owner, not both/);
     assert.equal(unknown.code, 2);

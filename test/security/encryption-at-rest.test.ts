@@ -7,7 +7,7 @@
 // Network safety: deliveries go only to a Receiver on 127.0.0.1.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -279,6 +279,11 @@ describe('encryption at rest', () => {
     assert.equal(mistyped.code, 2, mistyped.stderr);
     assert.match(mistyped.stderr, /no database at .*missing.*dits-webhooks\.db; pass the --data-dir the service uses/);
     assert.equal(existsSync(join(dataDir, 'missing')), false, 'no empty store was created');
+    const configFile = join(dataDir, 'reencrypt-config.json');
+    writeFileSync(configFile, JSON.stringify({ dataDir: join(dataDir, 'from-config') }));
+    const configured = await reencrypt(['--config', configFile, '--new-key', KEY_2]);
+    assert.equal(configured.code, 2, configured.stderr);
+    assert.match(configured.stderr, /no database at .*from-config.*dits-webhooks\.db/);
   });
 });
 

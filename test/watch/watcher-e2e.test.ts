@@ -12,9 +12,9 @@ import { describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { ZERO_ID } from '../../src/watch/dits-format.js';
 import { lockId, secondsToIso } from '../../src/watch/lock-events.js';
-import { osLogin } from '../../src/watch/watch-options.js';
+import { osLogin, WatchOptionsError } from '../../src/watch/watch-options.js';
 import { startWatcher } from '../../src/watch/watcher.js';
-import { DELETION_CONFIRM_MS, LOCKS_MISSING_GRACE_MS } from '../../src/watch/working-copy-watch.js';
+import { DELETION_CONFIRM_MS, LOCKS_MISSING_GRACE_MS, UNREADABLE_WARN_MS } from '../../src/watch/working-copy-watch.js';
 import type { RunningWatcher, WatchOptions } from '../../src/watch/watcher.js';
 import { DEFAULT_AUTHOR, DitsRepoFixture } from './dits-fixture.js';
 import { rejectedTextLock, SENT_COMMITTER_LOGIN, writeRejectedTextCommit } from './rejected-text.js';
@@ -581,6 +581,44 @@ describe('watcher against an ingestion endpoint', () => {
       'the failed outbox write in the log',
     );
     assert.ok(h.logs.some((line) => line.msg === 'the server rejected the event; it is dropped'));
+  });
+
+  test('a ref file that stays unreadable is reported once', async (t) => {
+    const h = await harness(t);
+    await h.start();
+    const broken = join(h.fixture.ditsDir, 'refs', 'heads', 'broken');
+    writeFileSync(broken, 'not an object id\n');
+    const warnings = () => h.logs.filter((line) => line.level === 40 && String(line.msg).startsWith('file unreadable for'));
+    // Scans run every 25 ms; the watcher's clock stands still until the test moves it.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    assert.equal(warnings().length, 0, 'no warning while the write may still be in progress');
+    h.clock.ms += UNREADABLE_WARN_MS;
+    await waitFor(() => warnings().length === 1, 'the warning about refs/heads/broken');
+    assert.equal(warnings()[0].file, join('.dits', 'refs', 'heads', 'broken'));
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    assert.equal(warnings().length, 1, 'logged once while the file stays unreadable');
+
+    h.fixture.setRef('heads/broken', h.c1);
+    await h.waitForEvents(1);
+    assert.equal(h.received()[0].ref, 'refs/heads/broken');
+  });
+
+  test('a state folder that cannot hold files is refused by name', async (t) => {
+    const h = await harness(t);
+    const file = join(h.fixture.dir, 'not-a-folder');
+    writeFileSync(file, 'x');
+    for (const stateDir of [file, join(file, 'below')]) {
+      await assert.rejects(
+        h.start({ stateDir }),
+        (error: unknown) =>
+          error instanceof WatchOptionsError &&
+          error.details.length === 1 &&
+          error.details[0].field === '--state-dir' &&
+          error.details[0].message.includes(JSON.stringify(stateDir)) &&
+          /\((it is not a folder|EEXIST|ENOTDIR)\); pass a folder/.test(error.details[0].message),
+      );
+    }
+    assert.equal(h.server.posts.length, 0);
   });
 
   test('owner mapping creates missing repositories', async (t) => {

@@ -3,6 +3,7 @@ import { Option, type Command } from 'commander';
 import { generateSecret } from '../../signing/secret.js';
 import { cell, formatFields, formatTable, formatTime, print, printJson } from '../output.js';
 import { webhookCollectionPath, webhookPath, type ScopeFlags } from '../references.js';
+import { UsageError } from '../errors.js';
 import { runAction } from '../run-action.js';
 import { addSettingsOptions, connect } from '../settings.js';
 import { collect, createBody, describeFilters, patchBody, type WebhookFilters, type WebhookFlags } from '../webhook-flags.js';
@@ -173,8 +174,17 @@ export function registerWebhookCommands(program: Command): void {
     .option('--secret [secret]', 'rotate the secret: the given one, or a generated one printed once; the old one keeps signing during the overlap')
     .addOption(new Option('--insecure-ssl', 'skip TLS certificate checks (unsafe)'))
     .addOption(new Option('--no-insecure-ssl', 'check TLS certificates again'))
-    .addHelpText('after', '\nThe server URL goes before the command name here, e.g. dits-webhook --url http://server:8080 update 3 --url http://receiver/new ...')
-    .action(runAction(updateWebhook));
+    .addHelpText('after', '\nThe server URL goes before the command name here, e.g. dits-webhook --url http://server:8080 update 3 --url http://receiver/new ...');
+  // Both flags set one value, and commander would keep the last one given without a word.
+  const sslFlags = new Set<string>();
+  update.on('option:insecure-ssl', () => sslFlags.add('--insecure-ssl'));
+  update.on('option:no-insecure-ssl', () => sslFlags.add('--no-insecure-ssl'));
+  update.action(
+    runAction(async (hookId: string, flags: HookFlags, command: Command) => {
+      if (sslFlags.size > 1) throw new UsageError('pass --insecure-ssl or --no-insecure-ssl, not both');
+      await updateWebhook(hookId, flags, command);
+    }),
+  );
 
   addSettingsOptions(addScopeOptions(program.command('delete').description('Delete a webhook').argument('<hook>', 'webhook id'))).action(runAction(deleteWebhook));
 
