@@ -3,7 +3,7 @@ import type { FieldError } from './errors.js';
 import { BODY_READ_TIMEOUT_MS } from './delivery/sender.js';
 import { parseCidr } from './delivery/ip-ranges.js';
 import { parseEncryptionKey } from './signing/secret-box.js';
-import { repeatedJsonKey } from './api/json-body.js';
+import { repeatedJsonKey, withoutByteOrderMark } from './api/json-body.js';
 
 /** Integer and decimal number text, with optional surrounding spaces. */
 const INTEGER = /^\s*-?\d+\s*$/;
@@ -291,7 +291,7 @@ export interface ConfigSources {
 
 function readConfigFile(path: string, errors: FieldError[]): Record<string, unknown> {
   try {
-    const text = readFileSync(path, 'utf8');
+    const text = withoutByteOrderMark(readFileSync(path, 'utf8'));
     const parsed: unknown = JSON.parse(text);
     const repeated = repeatedJsonKey(text);
     if (repeated !== null) {

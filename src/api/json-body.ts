@@ -63,6 +63,11 @@ function scanJsonText(text: string): RepeatedKey | null {
   return repeated;
 }
 
+/** Drops the byte order mark that some editors put at the start of a UTF-8 file; JSON.parse refuses it. */
+export function withoutByteOrderMark(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
 /**
  * Returns the first key repeated within one object of the JSON text, or
  * null. JSON.parse keeps the last value of a repeated key without a word, so

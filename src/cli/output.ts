@@ -5,9 +5,10 @@
  * recolour the terminal.
  */
 
-/** Replaces control characters (escape sequences included) by visible `\uXXXX` escapes; keeps line breaks and tabs when asked. */
+/** Replaces control characters (escape sequences and bidirectional controls included) by visible `\uXXXX` escapes; keeps line breaks and tabs when asked. */
 export function sanitize(text: string, { keepLineBreaks = false } = {}): string {
-  const pattern = keepLineBreaks ? /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g : /[\u0000-\u001f\u007f-\u009f]/g;
+  // Bidirectional controls (U+200E, U+200F, U+202A to U+202E, U+2066 to U+2069) count too: they reorder the text shown around them.
+  const pattern = keepLineBreaks ? /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g : /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
   return text.replace(pattern, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { ApiClient } from './client.js';
 import { UsageError } from './errors.js';
-import { repeatedJsonKey } from '../api/json-body.js';
+import { repeatedJsonKey, withoutByteOrderMark } from '../api/json-body.js';
 
 export const DEFAULT_SERVER_URL = 'http://127.0.0.1:8080';
 
@@ -60,6 +60,9 @@ export function resolveSettings(sources: SettingsSources): Settings {
   ];
   const chosen = candidates.find(([value]) => value !== undefined);
   const url = chosen ? checkServerUrl(chosen[0] as string, chosen[1]) : DEFAULT_SERVER_URL;
+  if (flags.token === '') {
+    throw new UsageError('--token is empty; pass the token, or leave the flag out to use DITS_WEBHOOKS_TOKEN or the config file');
+  }
   const tokens: [string | undefined, string][] = [
     [flags.token, '--token'],
     [nonEmpty(env.DITS_WEBHOOKS_TOKEN), 'DITS_WEBHOOKS_TOKEN'],
@@ -105,7 +108,8 @@ function readConfigFile(sources: SettingsSources): { path: string; values: { url
 }
 
 /** Parses a config file: a JSON object whose only keys are `url` and `token`, both strings. */
-export function parseConfig(text: string, path: string): { url?: string; token?: string } {
+export function parseConfig(file: string, path: string): { url?: string; token?: string } {
+  const text = withoutByteOrderMark(file);
   let data: unknown;
   try {
     data = JSON.parse(text);

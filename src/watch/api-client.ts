@@ -83,7 +83,9 @@ export class ApiClient {
     const path = `/v1/repos?full_name=${encodeURIComponent(fullName)}`;
     const data = expectSuccess(await this.call('GET', path, undefined, signal), `GET ${path}`);
     const list = isRecord(data) && Array.isArray(data.data) ? data.data : [];
-    const match = list.find((repo) => isRecord(repo) && repo.full_name === fullName);
+    // The service matches owner and name without regard to letter case, so `Studio/Film` finds `studio/film`.
+    const wanted = fullName.toLowerCase();
+    const match = list.find((repo) => isRecord(repo) && typeof repo.full_name === 'string' && repo.full_name.toLowerCase() === wanted);
     return match && Number.isSafeInteger(match.id) ? (match as Repository) : null;
   }
 

@@ -8,6 +8,7 @@
  * lowercase hex form is the id used in ref files and object paths.
  */
 import { isValidRefName } from '../events/schemas-common.js';
+import { isUtf8 } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -135,12 +136,17 @@ export function parseManifest(text: string): ManifestFiles | null {
   return files;
 }
 
-/** Reads Unix seconds from a number or an RFC 3339 string; null unless it is a date that `Date` can represent. */
+/** Unix seconds of 0000-01-01T00:00:00Z and of the end of 9999: RFC 3339 times have four-digit years. */
+const FIRST_RFC3339_SECOND = -62_167_219_200;
+const END_OF_RFC3339_SECONDS = 253_402_300_800;
+
+/** Reads Unix seconds from a number or an RFC 3339 string; null unless the time falls in the years 0000 to 9999. */
 function parseSeconds(value: unknown): number | null {
   let seconds: number | null = null;
   if (typeof value === 'number') seconds = value;
   else if (typeof value === 'string' && value.trim() !== '') seconds = Date.parse(value) / 1000;
-  if (seconds === null || !Number.isFinite(new Date(seconds * 1000).getTime())) return null;
+  if (seconds === null || !Number.isFinite(seconds)) return null;
+  if (seconds < FIRST_RFC3339_SECOND || seconds >= END_OF_RFC3339_SECONDS) return null;
   return seconds;
 }
 
@@ -189,29 +195,75 @@ export async function readTextIfExists(path: string): Promise<string | null> {
   }
 }
 
-/** Lists the ref names under `refs/heads` or `refs/tags`, nested names joined with `/`, sorted. */
-export async function listRefNames(ditsDir: string, kind: RefKind): Promise<string[]> {
+/**
+ * Reads one of the watcher's own state files, or returns null when it does
+ * not exist. Any other failure names the file, so that a folder or an
+ * unreadable file in its place is not reported as a bare system error.
+ */
+export async function readStateFile(path: string, fileRole: string): Promise<string | null> {
+  try {
+    return await readTextIfExists(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new Error(`cannot read the watcher's ${fileRole} ${path} (${code}); make it a file this user can read and write, or move it away`);
+  }
+}
+
+/** Why a ref file is left out: a name the service rejects, a name that is not UTF-8, a symbolic link, or too deep a folder. */
+export type SkipReason = 'name' | 'not_utf8' | 'symlink' | 'too_deep';
+
+/** A ref file left out of a scan; `ref` is `refs/<kind>/<name>`. */
+export interface SkippedRef {
+  ref: string;
+  reason: SkipReason;
+}
+
+/** Folder depth below `refs/heads` or `refs/tags` past which a scan does not descend. */
+export const MAX_REF_DEPTH = 32;
+
+/**
+ * Lists the ref names under `refs/heads` or `refs/tags`, sorted, with nested
+ * names joined by `/`. It also returns the files it left out. Names that are
+ * not UTF-8 cannot be sent as JSON text, Dits writes refs as plain files and
+ * never as symbolic links, and folders deeper than MAX_REF_DEPTH are not read.
+ */
+export async function listRefNames(ditsDir: string, kind: RefKind): Promise<{ names: string[]; skipped: SkippedRef[] }> {
   const root = join(ditsDir, 'refs', kind);
   const names: string[] = [];
+  const skipped: SkippedRef[] = [];
   // Depth bound: ref names are short paths, and a symlink loop must not hang a scan.
   const pending: Array<{ dir: string; prefix: string; depth: number }> = [{ dir: root, prefix: '', depth: 0 }];
   while (pending.length > 0) {
     const { dir, prefix, depth } = pending.pop()!;
     let entries;
     try {
-      entries = await readdir(dir, { withFileTypes: true });
+      entries = await readdir(dir, { withFileTypes: true, encoding: 'buffer' });
     } catch (error) {
       // A folder removed while listing held only deleted refs.
       if (isNotFound(error) || isNotDirectory(error)) continue;
       throw error;
     }
     for (const entry of entries) {
-      const name = prefix + entry.name;
-      if (entry.isFile()) names.push(name);
-      else if (entry.isDirectory() && depth < 32) pending.push({ dir: join(dir, entry.name), prefix: name + '/', depth: depth + 1 });
+      const raw = entry.name as unknown as Buffer;
+      const name = prefix + raw.toString('utf8');
+      const ref = `refs/${kind}/${name}`;
+      if (!isUtf8(raw)) skipped.push({ ref, reason: 'not_utf8' });
+      else if (entry.isSymbolicLink()) skipped.push({ ref, reason: 'symlink' });
+      else if (entry.isFile()) names.push(name);
+      else if (!entry.isDirectory()) continue;
+      else if (depth < MAX_REF_DEPTH) pending.push({ dir: join(dir, raw.toString('utf8')), prefix: name + '/', depth: depth + 1 });
+      else skipped.push({ ref, reason: 'too_deep' });
     }
   }
-  return names.sort();
+  names.sort();
+  skipped.sort((a, b) => compareText(a.ref, b.ref));
+  return { names, skipped };
+}
+
+/** Orders strings by UTF-16 code units, as Array.prototype.sort does without a comparator. */
+function compareText(a: string, b: string): number {
+  if (a === b) return 0;
+  return a < b ? -1 : 1;
 }
 
 /**

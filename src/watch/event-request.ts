@@ -79,7 +79,9 @@ function sendableValue(value: unknown): unknown {
  * the two writes) therefore yields the same keys. A later identical change,
  * such as a branch deleted and created again at the same commit, gets a new key.
  */
-export function idempotencyKey(repoKey: string, sequence: number, request: EventRequest): string {
-  const material = JSON.stringify([repoKey, sequence, request.body.event, ...request.identity]);
+export function idempotencyKey(repoKey: string, baseline: string, sequence: number, request: EventRequest): string {
+  // Snapshots from before baseline ids keep their keys, so events recomputed after an upgrade are not sent twice.
+  const scope = baseline === '' ? [repoKey] : [repoKey, baseline];
+  const material = JSON.stringify([...scope, sequence, request.body.event, ...request.identity]);
   return createHash('sha256').update(material).digest('hex');
 }

@@ -12,7 +12,7 @@
  * it is loaded, when the queue empties and after many completions.
  */
 import { open } from 'node:fs/promises';
-import { isRecord, readTextIfExists } from './dits-format.js';
+import { isRecord, readStateFile } from './dits-format.js';
 import type { EventBody } from './event-request.js';
 import { writeFileAtomic } from './snapshot.js';
 
@@ -57,7 +57,7 @@ export class Outbox {
   /** Loads the outbox at `path` (missing means empty) and rewrites it with only the waiting events. */
   static async open(path: string): Promise<{ outbox: Outbox; skippedLines: number }> {
     const outbox = new Outbox(path);
-    const text = (await readTextIfExists(path)) ?? '';
+    const text = (await readStateFile(path, 'outbox file')) ?? '';
     let skippedLines = 0;
     for (const line of text.split('\n')) {
       if (line.trim() === '') continue;

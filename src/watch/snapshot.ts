@@ -7,11 +7,18 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { isRecord, parseLockEntry, parseRefContent, readTextIfExists } from './dits-format.js';
+import { isRecord, parseLockEntry, parseRefContent, readStateFile } from './dits-format.js';
 import type { RefHeads } from './dits-format.js';
 import type { LockTable } from './lock-events.js';
 
 export interface Snapshot {
+  /**
+   * Random id of the baseline that this line of snapshots started from, in
+   * each event's key, or '' in files written before it existed. A baseline
+   * taken again after the state file was deleted starts `sequence` over, and
+   * the new id keeps its events' keys apart from the earlier ones.
+   */
+  baseline: string;
   /** Events queued so far from this working copy; each event's key includes its number. */
   sequence: number;
   refs: RefHeads;
@@ -27,8 +34,15 @@ export interface StatePaths {
 const FORMAT_VERSION = 1;
 
 export function emptySnapshot(): Snapshot {
-  return { sequence: 0, refs: { heads: new Map(), tags: new Map() }, locks: new Map() };
+  return { baseline: '', sequence: 0, refs: { heads: new Map(), tags: new Map() }, locks: new Map() };
 }
+
+/** Returns a new baseline id: 16 random hex characters. */
+export function newBaselineId(): string {
+  return randomBytes(8).toString('hex');
+}
+
+const BASELINE_ID = /^[0-9a-f]{16}$/;
 
 /**
  * Places the state files in `<working copy>/.dits` by default. In a shared
@@ -56,6 +70,7 @@ export function snapshotToJson(snapshot: Snapshot): string {
   );
   return JSON.stringify({
     version: FORMAT_VERSION,
+    ...(snapshot.baseline === '' ? {} : { baseline: snapshot.baseline }),
     sequence: snapshot.sequence,
     refs: { heads: Object.fromEntries(snapshot.refs.heads), tags: Object.fromEntries(snapshot.refs.tags) },
     locks,
@@ -100,8 +115,13 @@ export function snapshotFromJson(text: string): Snapshot {
   if (typeof sequence !== 'number' || !Number.isSafeInteger(sequence) || sequence < 0) {
     throw new Error(`sequence must be a non-negative integer, got ${JSON.stringify(sequence)}`);
   }
+  const baseline = data.baseline ?? '';
+  if (typeof baseline !== 'string' || (baseline !== '' && !BASELINE_ID.test(baseline))) {
+    throw new Error(`baseline must be 16 lowercase hex characters, got ${JSON.stringify(data.baseline)}`);
+  }
   if (!isRecord(data.refs)) throw new Error('refs must be an object with heads and tags');
   return {
+    baseline,
     sequence,
     refs: { heads: refsFromJson(data.refs.heads, 'refs.heads'), tags: refsFromJson(data.refs.tags, 'refs.tags') },
     locks: locksFromJson(data.locks),
@@ -114,7 +134,7 @@ export function snapshotFromJson(text: string): Snapshot {
  * new baseline would silently skip what changed while the watcher was down.
  */
 export async function loadSnapshot(path: string): Promise<Snapshot | null> {
-  const text = await readTextIfExists(path);
+  const text = await readStateFile(path, 'state file');
   if (text === null) return null;
   try {
     return snapshotFromJson(text);

@@ -10,7 +10,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isNotFound, isSendableRefName, listRefNames, parseLocks, readRef, readTextIfExists } from './dits-format.js';
-import type { LockEntry, RefHeads, RefKind } from './dits-format.js';
+import type { LockEntry, RefHeads, RefKind, SkippedRef } from './dits-format.js';
 import type { Snapshot } from './snapshot.js';
 
 export interface ReadRetry {
@@ -27,8 +27,8 @@ export interface ObservedState {
   locks: Map<string, LockEntry>;
   /** Files that stayed half-written through every attempt, relative to `.dits`; their previous values were kept. */
   unready: string[];
-  /** Refs (`refs/heads/<name>`, `refs/tags/<name>`) left out of `refs` because the service rejects their names. */
-  skippedRefs: string[];
+  /** Ref files left out of `refs`: names the service rejects or that are not UTF-8, symbolic links, folders too deep. */
+  skippedRefs: SkippedRef[];
   /** Keys of `locks.json` whose values were malformed; their previous entries were kept. */
   malformedLocks: string[];
   /** True when `locks.json` does not exist. */
@@ -56,14 +56,16 @@ export class MissingDitsFolderError extends Error {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function readRefsSettled(ditsDir: string, previous: RefHeads, retry: ReadRetry): Promise<{ refs: RefHeads; unready: string[]; skipped: string[] }> {
+async function readRefsSettled(ditsDir: string, previous: RefHeads, retry: ReadRetry): Promise<{ refs: RefHeads; unready: string[]; skipped: SkippedRef[] }> {
   const refs: RefHeads = { heads: new Map(), tags: new Map() };
-  const skipped: string[] = [];
+  const skipped: SkippedRef[] = [];
   let pending: Array<{ kind: RefKind; name: string }> = [];
   for (const kind of ['heads', 'tags'] as const) {
-    for (const name of await listRefNames(ditsDir, kind)) {
+    const listed = await listRefNames(ditsDir, kind);
+    skipped.push(...listed.skipped);
+    for (const name of listed.names) {
       if (isSendableRefName(name)) pending.push({ kind, name });
-      else skipped.push(`refs/${kind}/${name}`);
+      else skipped.push({ ref: `refs/${kind}/${name}`, reason: 'name' });
     }
   }
 

@@ -12,8 +12,8 @@ import type { Logger } from 'pino';
 import type { ApiClient } from './api-client.js';
 import type { BackoffPolicy } from './backoff.js';
 import type { WalkLimits } from './commit-graph.js';
-import { isSendableRefName } from './dits-format.js';
-import type { RefHeads } from './dits-format.js';
+import { isSendableRefName, MAX_REF_DEPTH } from './dits-format.js';
+import type { RefHeads, SkippedRef, SkipReason } from './dits-format.js';
 import { idempotencyKey, sendableBody } from './event-request.js';
 import type { EventRequest } from './event-request.js';
 import { EventSender } from './event-sender.js';
@@ -25,7 +25,7 @@ import { diffRefs } from './ref-events.js';
 import type { RefEventContext } from './ref-events.js';
 import { RepoResolver, repoKeyOf } from './repo-mapping.js';
 import type { RepoMapping } from './repo-mapping.js';
-import { emptySnapshot, loadSnapshot, saveSnapshot, snapshotToJson } from './snapshot.js';
+import { emptySnapshot, loadSnapshot, newBaselineId, saveSnapshot, snapshotToJson } from './snapshot.js';
 import type { Snapshot, StatePaths } from './snapshot.js';
 import { MissingDitsFolderError, readWorkingCopy } from './working-copy-reader.js';
 import type { ReadRetry } from './working-copy-reader.js';
@@ -75,6 +75,14 @@ export const DELETION_CONFIRM_MS = 300;
  */
 export const UNREADABLE_WARN_MS = 5000;
 
+/** The warning for each kind of ref file that a scan leaves out; each names the fix. */
+const SKIPPED_REF_MESSAGES: Record<SkipReason, string> = {
+  name: 'skipping a ref whose name the server rejects (a control character, or an empty, "." or ".." part); rename its file under .dits/refs to have its changes sent',
+  not_utf8: 'skipping a ref whose file name is not valid UTF-8 (shown with U+FFFD in its place); rename its file under .dits/refs to have its changes sent',
+  symlink: 'skipping a ref that is a symbolic link; Dits writes refs as plain files, so replace the link with a copy of its target to have its changes sent',
+  too_deep: `skipping refs in a folder nested more than ${MAX_REF_DEPTH} levels below .dits/refs/heads or .dits/refs/tags; shorten the ref names to have their changes sent`,
+};
+
 export class WorkingCopyWatch {
   private readonly ditsDir: string;
   private readonly logger: Logger;
@@ -94,7 +102,7 @@ export class WorkingCopyWatch {
   private scanErrorMessage: string | null = null;
   /** Malformed `locks.json` keys logged last, joined, so that the same ones are not logged on every scan. */
   private malformedLocksLogged = '';
-  /** Skipped refs (rejected names) already logged. A name is logged again only after a scan without its file. */
+  /** Skipped ref files already logged, as `<reason> <ref>`. One is logged again only after a scan without it. */
   private readonly skippedRefsLogged = new Set<string>();
   /** Files (relative to `.dits`) unreadable since the given watcher time, and whether that was logged. */
   private readonly unreadableSince = new Map<string, { since: number; warned: boolean }>();
@@ -184,7 +192,7 @@ export class WorkingCopyWatch {
     this.logSkippedRefs(observed.skippedRefs);
     // Locks that had already expired before the first start are not reported as expiring now.
     const { locks } = diffLocks(new Map(), observed.locks, this.options.now());
-    const baseline: Snapshot = { sequence: 0, refs: observed.refs, locks };
+    const baseline: Snapshot = { baseline: newBaselineId(), sequence: 0, refs: observed.refs, locks };
     await saveSnapshot(this.options.paths.snapshot, baseline);
     this.snapshot = baseline;
     this.scheduleExpiryTimer();
@@ -229,9 +237,9 @@ export class WorkingCopyWatch {
     const refEvents = await diffRefs(previous.refs, observed.refs, this.refEventContext());
     const lockDiff = diffLocks(previous.locks, observed.locks, this.options.now());
     const requests = [...refEvents, ...lockDiff.events];
-    const next: Snapshot = { sequence: previous.sequence + requests.length, refs: observed.refs, locks: lockDiff.locks };
+    const next: Snapshot = { baseline: previous.baseline, sequence: previous.sequence + requests.length, refs: observed.refs, locks: lockDiff.locks };
 
-    if (requests.length > 0) await this.queue(requests, previous.sequence);
+    if (requests.length > 0) await this.queue(requests, previous.baseline, previous.sequence);
     // The outbox is synced before the snapshot moves on: a crash in between repeats events under the same keys instead of losing them.
     if (snapshotToJson(next) !== snapshotToJson(previous)) await saveSnapshot(this.options.paths.snapshot, next);
     this.snapshot = next;
@@ -256,17 +264,18 @@ export class WorkingCopyWatch {
     }
   }
 
-  private logSkippedRefs(skippedRefs: string[]): void {
-    for (const ref of skippedRefs) {
-      if (this.skippedRefsLogged.has(ref)) continue;
-      this.logger.warn(
-        { ref },
-        'skipping a ref whose name the server rejects (a control character, or an empty, "." or ".." part); rename its file under .dits/refs to have its changes sent',
-      );
+  private logSkippedRefs(skippedRefs: SkippedRef[]): void {
+    const current = new Set<string>();
+    for (const skipped of skippedRefs) {
+      const key = `${skipped.reason} ${skipped.ref}`;
+      current.add(key);
+      if (this.skippedRefsLogged.has(key)) continue;
+      this.logger.warn({ ref: skipped.ref }, SKIPPED_REF_MESSAGES[skipped.reason]);
     }
     this.skippedRefsLogged.clear();
-    for (const ref of skippedRefs) this.skippedRefsLogged.add(ref);
+    for (const key of current) this.skippedRefsLogged.add(key);
   }
+
 
   /**
    * Puts refs that went missing less than DELETION_CONFIRM_MS ago back into
@@ -300,10 +309,10 @@ export class WorkingCopyWatch {
   }
 
   /** Queues events of every kind. Their bodies pass through sendableBody here, so the outbox contains only text the server accepts. */
-  private async queue(requests: EventRequest[], firstSequence: number): Promise<void> {
+  private async queue(requests: EventRequest[], baseline: string, firstSequence: number): Promise<void> {
     const queuedAt = new Date().toISOString();
     const entries = requests.map((request, index) => ({
-      key: idempotencyKey(this.repoKey, firstSequence + index + 1, request),
+      key: idempotencyKey(this.repoKey, baseline, firstSequence + index + 1, request),
       body: sendableBody(request.body),
       queuedAt,
     }));

@@ -26,6 +26,8 @@ describe('sanitize', () => {
     ['\u001b[2J', true, '\\u001b[2J'],
     ['\u009b', false, '\\u009b'],
     ['ünïcødé', false, 'ünïcødé'],
+    ['abc\u202edef', false, 'abc\\u202edef'],
+    ['a\u2066b\u2069', true, 'a\\u2066b\\u2069'],
   ];
   for (const [input, keepLineBreaks, expected] of cases) {
     test(JSON.stringify(input), () => assert.equal(sanitize(input, { keepLineBreaks }), expected));

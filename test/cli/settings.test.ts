@@ -62,6 +62,7 @@ describe('resolveSettings', () => {
     { name: 'URL with a query', flags: { url: 'http://127.0.0.1:1/?x=1' }, env: {}, files: {}, message: /from --url has a query or fragment, which the API paths cannot follow; remove the part from \? or #/ },
     { name: 'token with a newline', flags: {}, env: { DITS_WEBHOOKS_TOKEN: 'dwt_abc\n' }, files: {}, message: /the token from DITS_WEBHOOKS_TOKEN contains a space, line break or other control character; remove it/ },
     { name: 'token flag with a space', flags: { token: 'dwt_a b' }, env: {}, files: {}, message: /the token from --token contains/ },
+    { name: 'empty token flag', flags: { token: '' }, env: { DITS_WEBHOOKS_TOKEN: 'dwt_env' }, files: {}, message: /--token is empty; pass the token, or leave the flag out/ },
   ];
   for (const c of failures) {
     test(`rejects ${c.name}`, () => {
@@ -95,6 +96,10 @@ describe('parseConfig', () => {
 
   test('accepts url and token', () => {
     assert.deepEqual(parseConfig('{"url":"http://a","token":"b"}', 'c.json'), { url: 'http://a', token: 'b' });
+  });
+
+  test('accepts a byte order mark', () => {
+    assert.deepEqual(parseConfig('\ufeff{"token":"b"}', 'c.json'), { token: 'b' });
   });
 });
 

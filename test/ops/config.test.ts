@@ -50,6 +50,17 @@ test('config file with a repeated key', () => {
   }
 });
 
+test('config file with a byte order mark', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dits-config-'));
+  try {
+    const file = join(dir, 'config.json');
+    writeFileSync(file, '\ufeff{"port": 8081}');
+    assert.equal(loadConfig({ configFile: file, env: {} }).port, 8081);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('empty data folder is rejected', () => {
   const build = () => loadConfig({ env: { DITS_WEBHOOKS_DATA_DIR: '' } });
   assert.throws(build, (err: unknown) => {

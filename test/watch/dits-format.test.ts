@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { hashToHex, isSendableRefName, parseCommit, parseLocks, parseManifest, parseRefContent } from '../../src/watch/dits-format.js';
+import { hashToHex, isSendableRefName, MAX_REF_DEPTH, parseCommit, parseLocks, parseManifest, parseRefContent } from '../../src/watch/dits-format.js';
 import { emptySnapshot } from '../../src/watch/snapshot.js';
 import type { Snapshot } from '../../src/watch/snapshot.js';
 import { MissingDitsFolderError, readWorkingCopy } from '../../src/watch/working-copy-reader.js';
 import { DitsRepoFixture, hexToHash } from './dits-fixture.js';
+import { secondsToIso } from '../../src/watch/lock-events.js';
 
 const ID_A = 'a'.repeat(64);
 const ID_B = '0123456789abcdef'.repeat(4);
@@ -139,9 +140,19 @@ describe('parseLocks', () => {
   }
 
   test('malformed entry is listed apart', () => {
-    const parsed = parseLocks(JSON.stringify({ 'edit.prproj': entry, 'bad.psd': { owner: 7 }, 'far.psd': { ...entry, expires_at: 1e300 } }));
-    assert.deepEqual([...parsed!.locks.keys()], ['edit.prproj']);
-    assert.deepEqual(parsed!.malformed, ['bad.psd', 'far.psd']);
+    const parsed = parseLocks(
+      JSON.stringify({
+        'edit.prproj': entry,
+        'bad.psd': { owner: 7 },
+        'far.psd': { ...entry, expires_at: 1e300 },
+        'year-11476.psd': { ...entry, expires_at: 300_000_000_000 },
+        'year-minus-1.psd': { ...entry, acquired_at: -62_198_755_200 },
+        'year-9999.psd': { ...entry, expires_at: 253_402_300_799 },
+      }),
+    );
+    assert.deepEqual([...parsed!.locks.keys()], ['edit.prproj', 'year-9999.psd']);
+    assert.deepEqual(parsed!.malformed, ['bad.psd', 'far.psd', 'year-11476.psd', 'year-minus-1.psd']);
+    assert.equal(secondsToIso(parsed!.locks.get('year-9999.psd')!.expiresAt), '9999-12-31T23:59:59.000Z');
   });
 });
 
@@ -202,8 +213,32 @@ describe('readWorkingCopy', () => {
     const state = await readWorkingCopy(fixture.ditsDir, emptySnapshot(), FAST_RETRY);
     assert.deepEqual([...state.refs.heads.keys()], ['main', 'my branch']);
     assert.deepEqual([...state.refs.tags.keys()], []);
-    assert.deepEqual(state.skippedRefs, ['refs/heads/bad\tname', 'refs/tags/v\u00011']);
+    assert.deepEqual(state.skippedRefs, [
+      { ref: 'refs/heads/bad\tname', reason: 'name' },
+      { ref: 'refs/tags/v\u00011', reason: 'name' },
+    ]);
     assert.deepEqual(state.unready, []);
+  }));
+
+  test('unusable ref files are skipped', withFixture(async (fixture) => {
+    fixture.setRef('heads/main', ID_A);
+    const heads = join(fixture.ditsDir, 'refs', 'heads');
+    writeFileSync(Buffer.concat([Buffer.from(heads + '/bad'), Buffer.from([0xff, 0xfe])]), ID_A + '\n');
+    symlinkSync(join(heads, 'main'), join(heads, 'linked'));
+    const deep = Array.from({ length: MAX_REF_DEPTH + 1 }, (_, i) => `d${i}`);
+    mkdirSync(join(heads, ...deep), { recursive: true });
+    writeFileSync(join(heads, ...deep, 'tip'), ID_B + '\n');
+    mkdirSync(join(heads, ...deep.slice(0, MAX_REF_DEPTH - 1)), { recursive: true });
+    writeFileSync(join(heads, ...deep.slice(0, MAX_REF_DEPTH - 1), 'deepest'), ID_B + '\n');
+
+    const state = await readWorkingCopy(fixture.ditsDir, emptySnapshot(), FAST_RETRY);
+    const deepestName = [...deep.slice(0, MAX_REF_DEPTH - 1), 'deepest'].join('/');
+    assert.deepEqual([...state.refs.heads.keys()].sort(), [deepestName, 'main'].sort(), 'a ref 32 folders down is still read');
+    assert.deepEqual(state.skippedRefs, [
+      { ref: 'refs/heads/bad\ufffd\ufffd', reason: 'not_utf8' },
+      { ref: `refs/heads/${deep.slice(0, MAX_REF_DEPTH + 1).join('/')}`, reason: 'too_deep' },
+      { ref: 'refs/heads/linked', reason: 'symlink' },
+    ]);
   }));
 
   test('deleted ref file is absent', withFixture(async (fixture) => {

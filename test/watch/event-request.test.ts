@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { accountLogin, idempotencyKey, sendableBody } from '../../src/watch/event-request.js';
 import type { EventRequest } from '../../src/watch/event-request.js';
@@ -6,17 +7,24 @@ import type { EventRequest } from '../../src/watch/event-request.js';
 const PUSH: EventRequest = { body: { event: 'push', ref: 'refs/heads/main' }, identity: ['refs/heads/main', 'a'.repeat(64), 'b'.repeat(64)] };
 
 describe('idempotencyKey', () => {
-  test('same input, same key', () => assert.equal(idempotencyKey('repo:1', 5, PUSH), idempotencyKey('repo:1', 5, { ...PUSH })));
-  test('key is sha256 hex', () => assert.match(idempotencyKey('repo:1', 5, PUSH), /^[0-9a-f]{64}$/));
+  const BASE = '0123456789abcdef';
+  test('same input, same key', () => assert.equal(idempotencyKey('repo:1', BASE, 5, PUSH), idempotencyKey('repo:1', BASE, 5, { ...PUSH })));
+  test('key is sha256 hex', () => assert.match(idempotencyKey('repo:1', BASE, 5, PUSH), /^[0-9a-f]{64}$/));
+  test('no baseline keeps the earlier key', () => {
+    const earlier = createHash('sha256').update(JSON.stringify(['repo:1', 5, 'push', ...PUSH.identity])).digest('hex');
+    assert.equal(idempotencyKey('repo:1', '', 5, PUSH), earlier);
+  });
 
-  const variants: Array<[string, string, number, EventRequest]> = [
-    ['another repository', 'repo:2', 5, PUSH],
-    ['another sequence number', 'repo:1', 6, PUSH],
-    ['another event name', 'repo:1', 5, { ...PUSH, body: { ...PUSH.body, event: 'push.force' } }],
-    ['another identity', 'repo:1', 5, { ...PUSH, identity: ['refs/heads/main', 'a'.repeat(64), 'c'.repeat(64)] }],
+  const variants: Array<[string, string, string, number, EventRequest]> = [
+    ['another repository', 'repo:2', BASE, 5, PUSH],
+    ['another baseline', 'repo:1', 'fedcba9876543210', 5, PUSH],
+    ['no baseline', 'repo:1', '', 5, PUSH],
+    ['another sequence number', 'repo:1', BASE, 6, PUSH],
+    ['another event name', 'repo:1', BASE, 5, { ...PUSH, body: { ...PUSH.body, event: 'push.force' } }],
+    ['another identity', 'repo:1', BASE, 5, { ...PUSH, identity: ['refs/heads/main', 'a'.repeat(64), 'c'.repeat(64)] }],
   ];
-  for (const [name, repoKey, sequence, request] of variants) {
-    test(`${name} changes the key`, () => assert.notEqual(idempotencyKey(repoKey, sequence, request), idempotencyKey('repo:1', 5, PUSH)));
+  for (const [name, repoKey, baseline, sequence, request] of variants) {
+    test(`${name} changes the key`, () => assert.notEqual(idempotencyKey(repoKey, baseline, sequence, request), idempotencyKey('repo:1', BASE, 5, PUSH)));
   }
 });
 

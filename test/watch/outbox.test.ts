@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
@@ -27,6 +27,11 @@ describe('Outbox', () => {
     assert.equal(outbox.peek()?.key, 'a');
     await outbox.complete('a', 'sent');
     assert.equal(outbox.peek()?.key, 'b');
+  });
+
+  test('folder in its place is named', async () => {
+    mkdirSync(path);
+    await assert.rejects(Outbox.open(path), /cannot read the watcher's outbox file .*outbox\.jsonl \(EISDIR\); make it a file/);
   });
 
   test('survives a reopen', async () => {

@@ -9,6 +9,7 @@ import type { Snapshot } from '../../src/watch/snapshot.js';
 const ID = 'ab'.repeat(32);
 
 const SNAPSHOT: Snapshot = {
+  baseline: '0123456789abcdef',
   sequence: 7,
   refs: { heads: new Map([['main', ID], ['feature/x', ID]]), tags: new Map([['v1', ID]]) },
   locks: new Map([['edit.prproj', { path: 'edit.prproj', owner: 'alice', acquiredAt: 10, expiresAt: 20, reason: null, expiredNotified: true }]]),
@@ -29,11 +30,28 @@ describe('snapshot file', () => {
 
   test('path named __proto__ survives', () => {
     const tricky: Snapshot = {
+      baseline: '',
       sequence: 1,
       refs: { heads: new Map([['__proto__', ID]]), tags: new Map() },
       locks: new Map([['__proto__', { path: '__proto__', owner: 'a', acquiredAt: 1, expiresAt: 2, reason: null, expiredNotified: false }]]),
     };
     assert.deepEqual(snapshotFromJson(snapshotToJson(tricky)), tricky);
+  });
+
+  test('file without a baseline id', () => {
+    const earlier = snapshotFromJson(JSON.stringify({ version: 1, sequence: 3, refs: { heads: {}, tags: {} }, locks: {} }));
+    assert.equal(earlier.baseline, '');
+    assert.equal(earlier.sequence, 3);
+    assert.equal(JSON.parse(snapshotToJson(earlier)).baseline, undefined, 'written back without one');
+  });
+
+  test('folder in its place is named', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'dits-snapshot-'));
+    try {
+      await assert.rejects(loadSnapshot(folder), /cannot read the watcher's state file .*dits-snapshot-.* \(EISDIR\); make it a file/);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 
   test('missing file loads as null', async () => {
@@ -58,6 +76,7 @@ describe('snapshot file', () => {
   const invalid: Array<[string, string, RegExp]> = [
     ['not JSON', '{', /not valid JSON/],
     ['wrong version', '{"version":2}', /version must be 1, got 2/],
+    ['bad baseline id', JSON.stringify({ version: 1, baseline: 'XYZ', sequence: 0, refs: { heads: {}, tags: {} }, locks: {} }), /baseline must be 16 lowercase hex characters, got "XYZ"/],
     ['bad ref id', JSON.stringify({ version: 1, sequence: 0, refs: { heads: { main: 'xyz' }, tags: {} }, locks: {} }), /refs\.heads\.main must be a 64-character hex commit id/],
     ['bad lock', JSON.stringify({ version: 1, sequence: 0, refs: { heads: {}, tags: {} }, locks: { a: { owner: 'x' } } }), /locks\.a must have/],
   ];

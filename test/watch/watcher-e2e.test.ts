@@ -304,6 +304,28 @@ describe('watcher against an ingestion endpoint', () => {
     assert.equal(new Set(h.server.posts.map((post) => post.idempotencyKey)).size, 3);
   });
 
+  test('new baseline gets new keys', async (t) => {
+    const h = await harness(t);
+    let watcher = await h.start();
+    h.fixture.setRef('tags/v9', h.c1);
+    await h.waitForEvents(1);
+    await flushed(watcher);
+    await h.stop();
+
+    // Deleting the state file starts a new baseline, whose event numbers start over.
+    h.fixture.deleteRef('tags/v9');
+    rmSync(join(h.fixture.ditsDir, 'webhooks-watch.json'));
+    watcher = await h.start();
+    h.fixture.setRef('tags/v9', h.c1);
+    await h.waitForEvents(2);
+    await flushed(watcher);
+
+    const created = { event: 'tag.created', ref: 'refs/tags/v9', tag: 'v9', sha: h.c1, sender: ADA };
+    assert.deepEqual(h.received(), [created, created]);
+    assert.equal(h.server.posts.length, 2);
+    assert.equal(new Set(h.server.posts.map((post) => post.idempotencyKey)).size, 2, 'the second tag.created has a key of its own');
+  });
+
   test('server down for a while', async (t) => {
     const h = await harness(t);
     const watcher = await h.start();
@@ -583,7 +605,7 @@ describe('watcher against an ingestion endpoint', () => {
     assert.ok(h.logs.some((line) => line.msg === 'the server rejected the event; it is dropped'));
   });
 
-  test('a ref file that stays unreadable is reported once', async (t) => {
+  test('unreadable ref file warned once', async (t) => {
     const h = await harness(t);
     await h.start();
     const broken = join(h.fixture.ditsDir, 'refs', 'heads', 'broken');
@@ -603,7 +625,7 @@ describe('watcher against an ingestion endpoint', () => {
     assert.equal(h.received()[0].ref, 'refs/heads/broken');
   });
 
-  test('a state folder that cannot hold files is refused by name', async (t) => {
+  test('unusable state folder refused', async (t) => {
     const h = await harness(t);
     const file = join(h.fixture.dir, 'not-a-folder');
     writeFileSync(file, 'x');

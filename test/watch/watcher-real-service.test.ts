@@ -476,6 +476,18 @@ describe('watcher against the real service', () => {
     assert.deepEqual(skipped.sort(), ['refs/heads/bad\tname', 'refs/tags/v\u007f1'], 'one warning per ref name');
   });
 
+  test('owner in other letter case', async (t) => {
+    const h = await harness(t);
+    await h.start({ owner: OWNER.toUpperCase() });
+    h.fixture.setRef('tags/upper', h.c1);
+    await h.waitForDeliveries(1);
+
+    assert.equal(await h.settle(), 1);
+    assert.deepEqual(h.deliveries(), [{ event: 'tag.created', sender: ADA, ref: 'refs/tags/upper', tag: 'upper', sha: h.c1 }]);
+    const repos = await h.svc.api('GET', '/v1/repos?limit=100');
+    assert.equal(repos.json.data.length, 1, 'no second repository was created');
+  });
+
   test('unknown repository id waits', async (t) => {
     const h = await harness(t);
     const mappedById = { owner: undefined, create: false };
