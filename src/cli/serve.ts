@@ -40,6 +40,13 @@ function overridesFrom(flags: ServeFlags): Record<string, unknown> {
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
+/** Ends the process with exit status 2 for a configuration error, which names the setting to fix. */
+function exitOnConfigError(err: unknown): void {
+  if (!(err instanceof ConfigError)) return;
+  process.stderr.write(`${err.message}\nFix the flag, environment variable or config file named above.\n`);
+  process.exit(2);
+}
+
 export function registerServeCommands(program: Command): void {
   program
     .command('serve')
@@ -61,10 +68,7 @@ export function registerServeCommands(program: Command): void {
       try {
         service = await startService({ overrides: overridesFrom(flags), overrideFlags: OVERRIDE_FLAGS, env: process.env, configFile: flags.config });
       } catch (err) {
-        if (err instanceof ConfigError) {
-          process.stderr.write(`${err.message}\nFix the flag, environment variable or config file named above.\n`);
-          process.exit(2);
-        }
+        exitOnConfigError(err);
         throw err;
       }
       if (service.url) process.stdout.write(`Dits Webhooks is listening on ${service.url} (store: ${service.store.kind}, role: ${service.config.role})\n`);
@@ -92,7 +96,13 @@ export function registerServeCommands(program: Command): void {
     .action(async (flags: ServeFlags) => {
       const { loadConfig } = await import('../config.js');
       const { openStore } = await import('../app.js');
-      const config = loadConfig({ overrides: overridesFrom(flags), overrideFlags: OVERRIDE_FLAGS, env: process.env, configFile: flags.config });
+      let config;
+      try {
+        config = loadConfig({ overrides: overridesFrom(flags), overrideFlags: OVERRIDE_FLAGS, env: process.env, configFile: flags.config });
+      } catch (err) {
+        exitOnConfigError(err);
+        throw err;
+      }
       const store = await openStore(config);
       await store.migrate();
       await store.close();

@@ -567,6 +567,12 @@ describe('errors and settings', () => {
     assert.ok(existsSync(join(dataDir, 'dits-webhooks.db')), 'the database was created in the dataDir of the config file');
   });
 
+  test('migrate rejects a bad database URL', async () => {
+    const result = await cli(['migrate', '--database', 'notaurl']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /--database: must start with postgres:\/\/ or postgresql:\/\//);
+  });
+
   test('usage errors exit 2', async () => {
     const [unknown, missingUrl, badLimit, badRepo, bothScopes, bothSsl] = await Promise.all([
       cli(['frobnicate']),
