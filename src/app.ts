@@ -77,6 +77,20 @@ async function listen(server: FastifyInstance, config: Readonly<Config>): Promis
   return `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
 }
 
+/**
+ * Stops the HTTP server: it accepts no new connection, lets requests in
+ * progress finish, and closes the connections still open when `graceMs` ends,
+ * such as a keep-alive connection or a request whose body arrives slowly.
+ */
+async function closeServer(server: FastifyInstance, graceMs: number): Promise<void> {
+  const deadline = setTimeout(() => server.server.closeAllConnections(), graceMs);
+  try {
+    await server.close();
+  } finally {
+    clearTimeout(deadline);
+  }
+}
+
 /** Opens the store that the configuration names; `logger` receives errors the store recovers from by itself. */
 export async function openStore(config: Readonly<Config>, logger?: Logger): Promise<Store> {
   if (config.databaseUrl) {
@@ -204,8 +218,8 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   let closing: Promise<void> | null = null;
   const close = () => {
     closing ??= (async () => {
-      if (server) await server.close();
-      if (worker) await worker.stop(config.shutdownGraceMs);
+      // The worker stops claiming at once rather than after the last HTTP request, and both get the same grace period.
+      await Promise.all([server ? closeServer(server, config.shutdownGraceMs) : undefined, worker?.stop(config.shutdownGraceMs)]);
       // Requests still running after the grace period were recorded as interrupted and their leases released, so
       // their connections close now rather than keep the process alive until the receivers respond.
       await Promise.all(agents.map((agent) => agent.destroy()));

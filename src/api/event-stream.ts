@@ -85,6 +85,14 @@ async function newestSeq(context: ApiContext, repoId: number): Promise<number> {
 /** Time between checks that the stream's token is still valid, in ms; a revoked token's stream ends at the next check. */
 const TOKEN_RECHECK_MS = 2000;
 
+/** Response headers of an event stream; `x-accel-buffering: no` keeps nginx from holding messages back. */
+const STREAM_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache',
+  connection: 'keep-alive',
+  'x-accel-buffering': 'no',
+};
+
 export async function streamEvents(context: ApiContext, request: FastifyRequest, reply: FastifyReply, repoId: number): Promise<void> {
   const header = request.headers['last-event-id'];
   const resumeAfter = parseLastEventId(header);
@@ -103,6 +111,11 @@ export async function streamEvents(context: ApiContext, request: FastifyRequest,
       ]);
     }
   }
+  if (request.method === 'HEAD') {
+    // Node sends a HEAD response's headers only when the response ends, so a HEAD gets the stream's headers and no stream.
+    reply.code(200).headers(STREAM_HEADERS).send();
+    return;
+  }
   let cursor = resumeAfter ?? (await newestSeq(context, repoId));
   const tokenId = request.token?.id ?? null;
   const streamsPerToken = tokenStreamsOf(context);
@@ -116,12 +129,7 @@ export async function streamEvents(context: ApiContext, request: FastifyRequest,
 
   reply.hijack();
   const res = reply.raw;
-  res.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-  });
+  res.writeHead(200, STREAM_HEADERS);
   res.write(`: connected\nretry: ${CLIENT_RETRY_MS}\n\n`);
 
   let closed = false;

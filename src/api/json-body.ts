@@ -100,13 +100,17 @@ function recordKey(text: string, start: number, end: number, keys: Set<string> |
   return null;
 }
 
+/** A JSON number literal: sign, integer digits, fraction digits and exponent. */
+const NUMBER_PARTS = /^-?(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
+
 function checkNumberLiteral(literal: string, offset: number): void {
-  if (/^-?\d+$/.test(literal)) {
-    const digits = literal.replace(/^-/, '').replace(/^0+(?=\d)/, '');
+  const parts = NUMBER_PARTS.exec(literal);
+  if (parts && parts[2] === undefined && parts[3] === undefined) {
+    const digits = parts[1].replace(/^0+(?=\d)/, '');
     if (digits.length > 15 && BigInt(digits) > MAX_SAFE) {
       throw new ApiError(
         'invalid_number',
-        `Number ${literal} at byte offset ${offset} is an integer beyond 2^53 - 1, which JSON cannot carry exactly; send it as a string.`,
+        `Number ${literal.slice(0, 40)} at byte offset ${offset} is an integer beyond 2^53 - 1, which JSON cannot carry exactly; send it as a string.`,
       );
     }
     return;
@@ -115,6 +119,29 @@ function checkNumberLiteral(literal: string, offset: number): void {
   if (!Number.isFinite(value)) {
     throw new ApiError('invalid_number', `Number ${literal.slice(0, 40)} at byte offset ${offset} is outside the range of a double; send it as a string.`);
   }
+  if (parts && writtenAsInteger(parts[2], parts[3]) && !heldExactly(value, parts[1], Number(parts[3] ?? 0))) {
+    throw new ApiError(
+      'invalid_number',
+      `Number ${literal.slice(0, 40)} at byte offset ${offset} is an integer that a double cannot hold exactly, so JSON.parse would change it; send it as a string.`,
+    );
+  }
+}
+
+/**
+ * Tells whether a number is written as an integer: no fraction, or one of
+ * zeros only (`5.0`), and no negative exponent (`5e3`). `6.02e23` has a
+ * fraction and counts as a measured value, which a double is expected to round.
+ */
+function writtenAsInteger(fraction: string | undefined, exponent: string | undefined): boolean {
+  if (fraction !== undefined && !/^0+$/.test(fraction)) return false;
+  return exponent === undefined || Number(exponent) >= 0;
+}
+
+/** Tells whether the double `value` equals `digits` times 10^`exponent` exactly, as `1e21` does and `12345678901234567890e0` does not. */
+function heldExactly(value: number, digits: string, exponent: number): boolean {
+  const significant = digits.replace(/^0+/, '');
+  if (significant === '') return true;
+  return BigInt(Math.abs(value)) === BigInt(significant) * 10n ** BigInt(exponent);
 }
 
 function hasProtoKey(value: unknown): boolean {
@@ -149,7 +176,8 @@ export function parseJsonBody(raw: Buffer): unknown {
       `Request body repeats the key ${JSON.stringify(repeated.key.slice(0, 100))} in one object (second at offset ${repeated.offset}); send each key once.`,
     );
   }
-  if (text.includes('__proto__') && hasProtoKey(value)) {
+  // A key can spell `__proto__` with \u escapes, so bodies with escapes are checked too.
+  if ((text.includes('__proto__') || text.includes('\\u')) && hasProtoKey(value)) {
     throw new ApiError('invalid_json', 'Request body uses the key "__proto__", which is not allowed; rename the key.');
   }
   return value;

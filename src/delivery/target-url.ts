@@ -157,6 +157,23 @@ function describeCharacter(character: string): string {
   return `${name} (${hex})`;
 }
 
+/** Stands in as the origin of a relative Location header while it is redacted; `.invalid` never resolves. */
+const RELATIVE_BASE = 'http://relative.invalid';
+
+/**
+ * Redacts a Location header value like a webhook URL. A receiver that
+ * redirects often echoes the request URL, secrets included. A relative value
+ * keeps its relative form; one that is not a URL becomes `[invalid URL]`.
+ */
+export function redactLocation(location: string): string {
+  if (URL.canParse(location)) return redactUrl(location);
+  if (!URL.canParse(location, RELATIVE_BASE)) return '[invalid URL]';
+  const redacted = new URL(redactUrl(new URL(location, RELATIVE_BASE)));
+  // A protocol-relative value (`//host/path`) names a host, which stays.
+  if (location.startsWith('//')) return redacted.href.slice(redacted.protocol.length);
+  return redacted.pathname + redacted.search + redacted.hash;
+}
+
 /** Query parameter names whose values are treated as secrets. */
 const SECRET_PARAMETER_NAME = /token|secret|key|password|passwd|pwd|signature|sig|auth|credential|code/i;
 

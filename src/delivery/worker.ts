@@ -10,6 +10,7 @@ import { sendWebhookRequest, type SendResult } from './sender.js';
 import { SecretUnavailableError } from '../signing/secret-box.js';
 import { prepareSigningKey, type SigningKey } from '../signing/sign.js';
 import { assertTransition, DeliveryStatus } from './states.js';
+import { redactLocation } from './target-url.js';
 import { isEndedProcess, processIdentity } from './worker-identity.js';
 import { isPassingStoreFailure, isStoreFull, isStoreLocked } from '../errors.js';
 import type { IngestRide } from '../events/ingest.js';
@@ -390,7 +391,7 @@ export class DeliveryWorker {
           durationMs: Math.round(response.durationMs * 1000) / 1000,
           requestHeaders: headers,
           statusCode: response.statusCode,
-          responseHeaders: response.headers,
+          responseHeaders: location === undefined ? response.headers : { ...response.headers, location: redactLocation(location) },
           responseBody: response.body,
           responseBodyTruncated: response.bodyTruncated,
           ...attemptError(response.error, location),
@@ -717,6 +718,6 @@ export function basicAuthorization(url: URL): string | null {
 /** Returns the error code and message recorded for an attempt: the send error, a redirect left unfollowed, or none. */
 function attemptError(error: SendResult['error'], location: string | undefined): { errorCode: string | null; errorMessage: string | null } {
   if (error) return { errorCode: error.kind, errorMessage: error.message };
-  if (location !== undefined) return { errorCode: 'redirect_not_followed', errorMessage: `redirect to ${location} not followed` };
+  if (location !== undefined) return { errorCode: 'redirect_not_followed', errorMessage: `redirect to ${redactLocation(location)} not followed` };
   return { errorCode: null, errorMessage: null };
 }

@@ -353,7 +353,12 @@ export interface Store {
   ): Promise<{ results: IngestResult[]; claimed: ClaimedDelivery[] }>;
   /** Creates a single delivery outside an event, for pings. */
   createDirectDelivery(input: { webhookId: number; event: string; planned: PlannedDelivery }, now: number): Promise<void>;
-  listEvents(query: { repoId: number; afterSeq?: number; cursor?: string; limit: number }): Promise<Page<EventRecord>>;
+  /**
+   * Lists a repository's events, newest first, or oldest first after
+   * `afterSeq`. A page ends early, with a cursor to the rest, once its
+   * payloads reach `payloadBudget` bytes (default EVENT_PAGE_PAYLOAD_BYTES).
+   */
+  listEvents(query: { repoId: number; afterSeq?: number; cursor?: string; limit: number; payloadBudget?: number }): Promise<Page<EventRecord>>;
   /** Returns the sequence number of the newest stored event of any repository, or 0 when there is none. */
   newestEventSeq(): Promise<number>;
 

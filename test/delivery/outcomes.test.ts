@@ -96,6 +96,25 @@ test('redirect is recorded and never followed', async () => {
   await Promise.all([target.close(), local.close()]);
 });
 
+test('redirect target secrets are redacted', async () => {
+  const local = await Receiver.start();
+  const cases: [string, string][] = [
+    ['https://127.0.0.1/hook?token=SECRET123&page=2', 'https://127.0.0.1/hook?token=REDACTED&page=2'],
+    ['/hook?api_key=SECRET123', '/hook?api_key=REDACTED'],
+    ['//127.0.0.2/hook?sig=SECRET123', '//127.0.0.2/hook?sig=REDACTED'],
+  ];
+  for (const [location, shown] of cases) {
+    local.respondStatus(302, { location });
+    const { repoId, base } = await createHook(svc, local.url);
+    await ingestOne(repoId);
+    const detail = await settled(base, 'failed', 1);
+    assert.equal(detail.attempts[0].response.headers.location, shown);
+    assert.equal(detail.attempts[0].error.message, `redirect to ${shown} not followed`);
+    assert.ok(!JSON.stringify(detail).includes('SECRET123'), `no secret of ${location} in the delivery`);
+  }
+  await local.close();
+});
+
 test('timeout before headers gives retrying', async () => {
   const local = await Receiver.start();
   local.respondWith(async (_req, res) => {

@@ -294,6 +294,20 @@ test('stream rejects paging parameters', async () => {
   assert.match(body.error.details[0].message, /is not used by the event stream/);
 });
 
+test('HEAD of the stream answers at once', async () => {
+  const repoId = await createRepo('stream-head');
+  const streamsBefore = await openStreams();
+  const res = await fetch(streamUrl(repoId), {
+    method: 'HEAD',
+    headers: { accept: 'text/event-stream', authorization: `Bearer ${svc.adminToken}` },
+    signal: AbortSignal.timeout(5000),
+  });
+  assert.equal(res.status, 200);
+  assert.match(String(res.headers.get('content-type')), /^text\/event-stream/);
+  assert.equal(await res.text(), '');
+  assert.equal(await openStreams(), streamsBefore, 'a HEAD holds no stream slot');
+});
+
 test('event stream rejected with q=0 gets JSON', async () => {
   const repoId = await createRepo('accept-q0');
   const eventId = await ingest(repoId, lockEvent());

@@ -456,6 +456,28 @@ function conformance(backend: Backend): void {
         assert.equal(after.items[0].repoId, repo.id);
       }));
 
+    test('events page stops at the payload budget', () =>
+      withStore(async (store) => {
+        const repo = await makeRepo(store);
+        for (let i = 0; i < 5; i++) await store.ingest([ingestItem(repo.id, { createdAt: 1_000 + i })]);
+        const size = Buffer.byteLength((await store.listEvents({ repoId: repo.id, limit: 1 })).items[0].payload);
+        const budget = 2 * size + 1;
+
+        const first = await store.listEvents({ repoId: repo.id, limit: 10, payloadBudget: budget });
+        assert.deepEqual(first.items.map((e) => e.createdAt), [1_004, 1_003]);
+        assert.equal(first.nextCursor, encodeCursor(first.items[1].seq));
+        const second = await store.listEvents({ repoId: repo.id, limit: 10, cursor: first.nextCursor as string, payloadBudget: budget });
+        assert.deepEqual(second.items.map((e) => e.createdAt), [1_002, 1_001]);
+        const third = await store.listEvents({ repoId: repo.id, limit: 10, cursor: second.nextCursor as string, payloadBudget: budget });
+        assert.deepEqual(third.items.map((e) => e.createdAt), [1_000]);
+        assert.equal(third.nextCursor, null);
+
+        const oversized = await store.listEvents({ repoId: repo.id, limit: 10, payloadBudget: 1 });
+        assert.deepEqual(oversized.items.map((e) => e.createdAt), [1_004], 'an event larger than the budget still fills a page of its own');
+        const after = await store.listEvents({ repoId: repo.id, afterSeq: third.items[0].seq, limit: 10, payloadBudget: budget });
+        assert.deepEqual(after.items.map((e) => e.createdAt), [1_001, 1_002]);
+      }));
+
     test('direct delivery and delivery list filters', () =>
       withStore(async (store) => {
         const repo = await makeRepo(store);

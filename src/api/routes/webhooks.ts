@@ -126,7 +126,13 @@ function registerFor(app: FastifyInstance, context: ApiContext, prefix: string):
     if (created === 'limit') {
       throw new ApiError('webhook_limit_reached', `This ${scope.kind === 'repo' ? 'repository' : 'owner'} already has ${config.maxWebhooksPerTarget} webhooks; delete one before adding another.`);
     }
-    if (created.active) await sendPing(context, request, created);
+    // The webhook is committed by now: an error here would hide it, and the one-time generated secret, from the client,
+    // whose retry would then create a second webhook. A ping that cannot be queued is logged and can be sent again.
+    if (created.active) {
+      await sendPing(context, request, created).catch((err: unknown) =>
+        request.log.warn({ err, webhook_id: created.id }, 'queuing the ping of a new webhook failed; send one with POST .../pings'),
+      );
+    }
     const view = webhookView(created, now);
     return reply.status(201).send(generated ? { ...view, secret: generated } : view);
   });

@@ -110,8 +110,16 @@ export const insertDirectDelivery = prepared(
    )
    SELECT ${announceWork} FROM inserted`,
 );
-export const eventsAfter = prepared('dits_events_after', 'SELECT * FROM events WHERE repo_id = $1 AND seq > $2 ORDER BY seq LIMIT $3');
-export const eventsBefore = prepared('dits_events_before', 'SELECT * FROM events WHERE repo_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3');
+// octet_length of a stored (TOASTed) payload reads its size without fetching the value.
+export const eventSizesAfter = prepared(
+  'dits_event_sizes_after',
+  'SELECT seq, octet_length(payload) AS size FROM events WHERE repo_id = $1 AND seq > $2 ORDER BY seq LIMIT $3',
+);
+export const eventSizesBefore = prepared(
+  'dits_event_sizes_before',
+  'SELECT seq, octet_length(payload) AS size FROM events WHERE repo_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3',
+);
+export const eventsBySeq = prepared('dits_events_by_seq', 'SELECT * FROM events WHERE seq = ANY($1::bigint[])');
 
 export const listDeliveries = prepared(
   'dits_delivery_list',

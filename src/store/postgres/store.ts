@@ -43,6 +43,7 @@ import { ingestBatch } from './ingest.js';
 import { applyMigrations } from './migrations.js';
 import { clientConfig, createPool, withTransaction } from './pool.js';
 import { rejectedRevocation } from '../token-policy.js';
+import { eventsThatFit } from '../event-page.js';
 import { PostgresQueue } from './queue.js';
 import * as replays from './replays.js';
 import { WorkListener } from './work-listener.js';
@@ -363,16 +364,21 @@ export class PostgresStore implements Store {
     return Number(rows[0].n);
   }
 
-  async listEvents(query: { repoId: number; afterSeq?: number; cursor?: string; limit: number }): Promise<Page<EventRecord>> {
-    if (query.afterSeq !== undefined) {
-      // Ingestion commits one transaction per repository at a time, so events appear in sequence order.
-      const { rows } = await this.pool.query(sql.eventsAfter([query.repoId, query.afterSeq, query.limit]));
-      return { items: rows.map(toEvent), nextCursor: null };
-    }
+  async listEvents(query: { repoId: number; afterSeq?: number; cursor?: string; limit: number; payloadBudget?: number }): Promise<Page<EventRecord>> {
+    const ascending = query.afterSeq !== undefined;
     const before = query.cursor ? decodeCursor(query.cursor) ?? NO_CURSOR : NO_CURSOR;
-    const { rows } = await this.pool.query(sql.eventsBefore([query.repoId, before, query.limit + 1]));
-    const items = rows.slice(0, query.limit).map(toEvent);
-    return { items, nextCursor: rows.length > query.limit ? encodeCursor(items[items.length - 1].seq) : null };
+    // Ingestion commits one transaction per repository at a time, so events appear in sequence order.
+    const { rows: sizes } = await this.pool.query(
+      ascending ? sql.eventSizesAfter([query.repoId, query.afterSeq, query.limit]) : sql.eventSizesBefore([query.repoId, before, query.limit + 1]),
+    );
+    const count = eventsThatFit(sizes.map((row) => Number(row.size)), query.limit, query.payloadBudget);
+    if (count === 0) return { items: [], nextCursor: null };
+    const picked = sizes.slice(0, count).map((row) => Number(row.seq));
+    // Events are never deleted on their own, so the rows picked above are still there.
+    const { rows } = await this.pool.query(sql.eventsBySeq([picked]));
+    const items = rows.map(toEvent).sort((a, b) => (ascending ? a.seq - b.seq : b.seq - a.seq));
+    const more = !ascending && sizes.length > count;
+    return { items, nextCursor: more ? encodeCursor(picked[picked.length - 1]) : null };
   }
 
   // Deliveries

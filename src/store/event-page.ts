@@ -1,0 +1,22 @@
+/**
+ * The payload budget of a page of events. Each stored event carries up to
+ * maxEventBodyBytes (10 MiB by default), so a page of 100 such events would
+ * build a response of about a gigabyte. Stores read the payload sizes first
+ * and load only the events that fit.
+ */
+
+/** Most payload bytes that one page of events carries. A page always has at least one event. */
+export const EVENT_PAGE_PAYLOAD_BYTES = 16 * 1024 * 1024;
+
+/** Counts the leading events, given their payload sizes in page order, that fit in a page of at most `limit` events and `budget` bytes. */
+export function eventsThatFit(sizes: readonly number[], limit: number, budget: number = EVENT_PAGE_PAYLOAD_BYTES): number {
+  let total = 0;
+  let count = 0;
+  for (const size of sizes) {
+    if (count >= limit) break;
+    if (count > 0 && total + size > budget) break;
+    total += size;
+    count++;
+  }
+  return count;
+}
