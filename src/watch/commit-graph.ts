@@ -43,6 +43,14 @@ const OLD = 2;
  */
 const SLOP = 8;
 
+/**
+ * How far past the watcher's clock a commit time may lie before the walk
+ * takes it as a skewed clock, in ms. A commit from the future can sit below
+ * many older-looking commits, out of reach of the slop, so a walk that meets
+ * one goes on until both histories end or the read bound is reached.
+ */
+const FUTURE_TOLERANCE_MS = 24 * 60 * 60 * 1000;
+
 interface QueueItem {
   id: string;
   parents: string[];
@@ -113,10 +121,13 @@ class PaintedWalk {
   private reads = 0;
   private queuedWithoutOld = 0;
   private order = 0;
+  /** Set once a commit dated past `latestPlausible` was read: timestamps no longer tell where the walk may stop. */
+  private skewed = false;
 
   constructor(
     private readonly reader: ObjectReader,
     private readonly maxRead: number,
+    private readonly latestPlausible: number,
   ) {}
 
   has(id: string, flag: number): boolean {
@@ -141,7 +152,7 @@ class PaintedWalk {
   async run(): Promise<void> {
     let slop = SLOP;
     while (this.queue.size > 0) {
-      if (this.queuedWithoutOld === 0 && slop-- <= 0) break;
+      if (this.queuedWithoutOld === 0 && !this.skewed && slop-- <= 0) break;
       const item = this.queue.pop()!;
       this.queued.delete(item.id);
       if (this.has(item.id, OLD)) {
@@ -167,18 +178,21 @@ class PaintedWalk {
     }
     this.queued.add(id);
     if (!this.has(id, OLD)) this.queuedWithoutOld++;
-    this.queue.push({ id, parents: commit.parents, time: commitTime(commit), order: this.order++ });
+    const time = commitTime(commit);
+    if (time > this.latestPlausible) this.skewed = true;
+    this.queue.push({ id, parents: commit.parents, time, order: this.order++ });
   }
 }
 
-/** Finds the commits reachable from `tips` and from none of `exclude` (git's `tips ^exclude`). */
+/** Finds the commits reachable from `tips` and from none of `exclude` (git's `tips ^exclude`); `now` is the watcher's clock. */
 export async function findNewCommits(
   reader: ObjectReader,
   tips: string[],
   exclude: string[],
   limits: WalkLimits,
+  now: number = Date.now(),
 ): Promise<NewCommits> {
-  const walk = new PaintedWalk(reader, limits.maxRead);
+  const walk = new PaintedWalk(reader, limits.maxRead, now + FUTURE_TOLERANCE_MS);
   for (const id of exclude) await walk.mark(id, OLD);
   for (const id of tips) await walk.mark(id, NEW);
   await walk.run();

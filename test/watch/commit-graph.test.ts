@@ -74,6 +74,23 @@ describe('findNewCommits with odd histories', () => {
     }
   });
 
+  test('root dated in the future', async () => {
+    const fixture = DitsRepoFixture.create();
+    try {
+      // The root's clock ran years ahead, so it looks newer than the twelve commits above it.
+      const root = fixture.writeCommit({ message: 'root', files: {}, timestamp: '2999-12-05T00:00:00.000000Z' });
+      let head = root;
+      for (let i = 1; i <= 12; i++) {
+        head = fixture.writeCommit({ parent: head, message: `c${i}`, files: {}, timestamp: `2026-01-${String(i).padStart(2, '0')}T10:00:00.000000Z` });
+      }
+      const newBranch = await findNewCommits(createObjectReader(fixture.ditsDir), [root], [head], LIMITS, Date.parse('2026-12-05T00:00:00Z'));
+      assert.deepEqual(newBranch.listed, [], 'a branch made at the root brings no new commit');
+      assert.equal(newBranch.complete, true);
+    } finally {
+      fixture.cleanup();
+    }
+  });
+
   test('parent dated after its child', async () => {
     const fixture = DitsRepoFixture.create();
     try {
