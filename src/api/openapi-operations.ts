@@ -120,7 +120,8 @@ const eventOperations: OperationSpec[] = [
     description: 'The event catalog, each type with the JSON Schema of its delivered payload.',
     scope: 'read',
     responses: { '200': { description: 'The catalog.', content: json('EventTypeList') } },
-    errors: [],
+    // A query parameter, which this route takes none of, gets a 400.
+    errors: [400],
   },
   {
     method: 'get',
@@ -131,7 +132,7 @@ const eventOperations: OperationSpec[] = [
     description: 'One event type with the schemas of its delivered payload and of its ingestion body.',
     scope: 'read',
     responses: { '200': { description: 'The event type.', content: json('EventTypeDetail') } },
-    errors: [404],
+    errors: [400, 404],
   },
 ];
 

@@ -120,10 +120,12 @@ function deliveryOperations(item: string, kind: 'Repository' | 'Owner'): Operati
       operationId: `redeliver${kind}WebhookDelivery`,
       tag: 'Deliveries',
       summary: 'Redeliver',
-      description: 'Adds one attempt now, with the same delivery id and body bytes; it schedules no further retries.',
+      description:
+        'Adds one attempt now, with the same delivery id and body bytes; it schedules no further retries. ' +
+        '409 when an attempt of the delivery is already queued or running; 422 with webhook_inactive when the webhook is inactive.',
       scope: 'write',
       responses: { '202': { description: 'The attempt was queued.', content: json('DeliverySummary') } },
-      errors: [400, 404, 409],
+      errors: [400, 404, 409, 422],
     },
   ];
 }
@@ -139,11 +141,12 @@ function replayOperations(hookPath: string, kind: 'Repository' | 'Owner'): Opera
       summary: 'Replay deliveries',
       description:
         'Queues one manual attempt for each delivery of the webhook created between `since` and `until` (default: now); ' +
-        'by default only failed and cancelled deliveries, with `status: "all"` every delivery. Each keeps its delivery id and body bytes.',
+        'by default only failed and cancelled deliveries, with `status: "all"` every delivery. Each keeps its delivery id and body bytes. ' +
+        '422 with webhook_inactive when the webhook is inactive.',
       scope: 'write',
       body: 'ReplayCreate',
       responses: { '202': { description: 'The replay was queued.', content: json('Replay') } },
-      errors: [400, 404, 413, 415],
+      errors: [400, 404, 413, 415, 422],
     },
     {
       method: 'get',

@@ -124,7 +124,7 @@ function errorResponses(): Record<string, JsonObject> {
       description: codes.length === 1 ? `An error with error.code ${codes[0]}.` : `An error; error.code is one of ${codes.join(', ')}.`,
       content: { 'application/json': { schema: schemaRef('Error') } },
     };
-    if (status === 429) response.headers = { 'Retry-After': { $ref: '#/components/headers/RetryAfter' } };
+    if (status === 429 || status === 503) response.headers = { 'Retry-After': { $ref: '#/components/headers/RetryAfter' } };
     result[`Error${status}`] = response;
   }
   return result;
@@ -227,7 +227,9 @@ function operationObject(spec: OperationSpec): OpenApiOperation {
   const parameters = parametersOf(spec);
   if (parameters.length > 0) operation.parameters = parameters;
   if (spec.body) operation.requestBody = { required: true, content: { 'application/json': { schema: schemaRef(spec.body) } } };
-  const errors = spec.scope === null ? spec.errors : [...spec.errors, 401, 403, 429];
+  // Every authenticated route can return 503 (shutting down, database locked), and one that writes 507 (disk full).
+  const common = [401, 403, 429, 503, ...(spec.method === 'get' ? [] : [507])];
+  const errors = spec.scope === null ? spec.errors : [...spec.errors, ...common];
   for (const status of [...new Set(errors)].sort()) operation.responses[String(status)] = { $ref: `#/components/responses/Error${status}` };
   return operation;
 }

@@ -1,7 +1,8 @@
 /**
  * Webhook filters: glob lists over branch names, tag names and changed file
- * paths. A filter applies only to events that carry its kind of data, so a
- * `branches` filter never holds back a lock or comment event. Globs run on
+ * paths. A filter applies only to the events whose kind of data it names:
+ * branch and tag filters to pushes and branch or tag events, path filters to
+ * pushes. A lock or comment event always passes, whatever fields it carries. Globs run on
  * the linear-time matcher in glob.ts, because tenants type them: `*` stays
  * within one path segment, `**` crosses `/`, and `*` also matches names that
  * start with a dot.
@@ -121,6 +122,8 @@ export function validateGlob(glob: unknown, kind: GlobKind): string | null {
     const fix = kind === 'path' ? 'List the files to skip in filters.paths.exclude instead' : `List the ${kind === 'branch' ? 'branches' : 'tags'} to include instead`;
     return `negated globs such as ${JSON.stringify(glob)} are not supported. ${fix}.`;
   }
+  // `{}` expands to an empty alternative only, so a glob made of it can match no branch, tag or file name.
+  if (/(^|[^\\[])\{\}/.test(glob)) return `${JSON.stringify(glob)} has an empty brace group {}, which matches nothing; remove it or list alternatives inside, such as {a,b}`;
   if (kind !== 'path' && glob.startsWith('refs/')) {
     const refPrefix = kind === 'branch' ? 'refs/heads/' : 'refs/tags/';
     return `expected a ${kind} name without the ${refPrefix} prefix, such as ${globExample(kind)}, got ${JSON.stringify(glob)}`;
@@ -157,9 +160,11 @@ export function compileWebhookFilters(filters: WebhookFilters | null): WebhookFi
   const exclude = compileGlobs(filters?.paths?.exclude);
   if (branch === null && tag === null && include === null && exclude === null) return () => true;
 
-  return (_event, payload) => {
+  return (event, payload) => {
+    const kind = refEventKind(event);
+    if (kind === null) return true;
     try {
-      return passes(payload, branch, tag, include, exclude, { steps: MAX_MATCH_STEPS });
+      return passes(kind, payload, branch, tag, include, exclude, { steps: MAX_MATCH_STEPS });
     } catch (err) {
       if (err instanceof MatchBudgetExceeded) return true;
       throw err;
@@ -167,7 +172,23 @@ export function compileWebhookFilters(filters: WebhookFilters | null): WebhookFi
   };
 }
 
+/** The events that describe a ref: pushes, and branch and tag events. */
+type RefEventKind = 'push' | 'branch' | 'tag';
+
+/**
+ * Tells which kind of ref event an event name stands for, or null. Filters
+ * apply to these alone: senders may add fields of their own to other events,
+ * and a `branch` field on a comment must not hold the comment back.
+ */
+function refEventKind(event: string): RefEventKind | null {
+  if (event === 'push' || event.startsWith('push.')) return 'push';
+  if (event.startsWith('branch.')) return 'branch';
+  if (event.startsWith('tag.')) return 'tag';
+  return null;
+}
+
 function passes(
+  kind: RefEventKind,
   payload: Record<string, unknown>,
   branch: Matcher | null,
   tag: Matcher | null,
@@ -175,18 +196,16 @@ function passes(
   exclude: Matcher | null,
   budget: MatchBudget,
 ): boolean {
-  {
-    if (branch !== null) {
-      const name = refName(payload, 'refs/heads/', 'branch');
-      if (name !== null && !branch(name, budget)) return false;
-    }
-    if (tag !== null) {
-      const name = refName(payload, 'refs/tags/', 'tag');
-      if (name !== null && !tag(name, budget)) return false;
-    }
-    if (include !== null || exclude !== null) return changedPathsPass(payload, include, exclude, budget);
-    return true;
+  if (branch !== null && kind !== 'tag') {
+    const name = refName(payload, 'refs/heads/', kind === 'branch' ? 'branch' : null);
+    if (name !== null && !branch(name, budget)) return false;
   }
+  if (tag !== null && kind !== 'branch') {
+    const name = refName(payload, 'refs/tags/', kind === 'tag' ? 'tag' : null);
+    if (name !== null && !tag(name, budget)) return false;
+  }
+  if (kind === 'push' && (include !== null || exclude !== null)) return changedPathsPass(payload, include, exclude, budget);
+  return true;
 }
 
 /** Decides whether one event passes the filters. It compiles them on every call, so hot paths should use compileWebhookFilters. */
@@ -202,13 +221,13 @@ function compileGlobs(globs: string[] | undefined): Matcher | null {
 
 /**
  * Returns the branch or tag name an event carries: from `ref` when it starts
- * with `prefix` (pushes, branch and tag events), else from the `branch` or
- * `tag` field. Returns null when the event carries none.
+ * with `prefix`, else from the `branch` or `tag` field of a branch or tag
+ * event (`field`; pushes have none). Returns null when the event carries none.
  */
-function refName(payload: Record<string, unknown>, prefix: string, field: 'branch' | 'tag'): string | null {
+function refName(payload: Record<string, unknown>, prefix: string, field: 'branch' | 'tag' | null): string | null {
   const ref = payload.ref;
   if (typeof ref === 'string' && ref.startsWith(prefix)) return ref.slice(prefix.length);
-  const name = payload[field];
+  const name = field === null ? undefined : payload[field];
   return typeof name === 'string' ? name : null;
 }
 

@@ -75,6 +75,9 @@ test('replay rejects bad times', async () => {
   const reversed = await svc.api('POST', `${base}/replays`, { since: '2026-01-02T00:00:00Z', until: '2026-01-01T00:00:00Z' });
   assert.equal(reversed.status, 400);
   assert.ok(JSON.stringify(reversed.json.error).includes('until'));
+  const sameMillisecond = await svc.api('POST', `${base}/replays`, { since: '2026-01-02T00:00:00.0001Z', until: '2026-01-02T00:00:00.0002Z' });
+  assert.equal(sameMillisecond.status, 400);
+  assert.match(sameMillisecond.json.error.message, /until must be at least 1 ms later than since; times count to the millisecond/);
   const missing = await svc.api('GET', `${base}/replays/999`);
   assert.equal(missing.status, 404);
   assert.equal(missing.json.error.code, 'replay_not_found');

@@ -23,8 +23,10 @@ const CHROMIUM_ARGS = [
 export interface TestBrowser {
   context: BrowserContext;
   page: Page;
-  /** Messages of every alert, confirm or prompt dialog; each is dismissed. */
+  /** Messages of every alert, confirm or prompt dialog. */
   dialogs: string[];
+  /** Answers for the next dialogs, in order: true accepts, false dismisses. A dialog without a queued answer is dismissed. */
+  dialogAnswers: boolean[];
   /** Uncaught exceptions in the page. */
   pageErrors: string[];
   /** Console errors, which include Content-Security-Policy violations. */
@@ -51,6 +53,7 @@ export async function launchBrowser(): Promise<TestBrowser> {
     context,
     page: context.pages()[0] ?? (await context.newPage()),
     dialogs: [],
+    dialogAnswers: [],
     pageErrors: [],
     consoleErrors: [],
     blockedRequests: [],
@@ -67,7 +70,7 @@ export async function launchBrowser(): Promise<TestBrowser> {
   });
   browser.page.on('dialog', (dialog) => {
     browser.dialogs.push(dialog.message());
-    void dialog.dismiss();
+    void (browser.dialogAnswers.shift() === true ? dialog.accept() : dialog.dismiss());
   });
   browser.page.on('pageerror', (error) => browser.pageErrors.push(error.message));
   browser.page.on('console', (message) => {

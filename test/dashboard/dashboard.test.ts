@@ -219,8 +219,17 @@ test('dashboard in Chromium', async (t) => {
     assert.equal(receiver.requests.filter((request) => request.headers['x-dits-event'] === 'ping').length, 1);
   });
 
+  const deactivateQuestion = `Deactivate webhook #${hook.hookId}? Deliveries waiting for a retry are cancelled, and it gets no new events until you activate it again.`;
+  await t.test('deactivate asks first', async () => {
+    await page.getByRole('button', { name: 'Deactivate' }).click();
+    await waitUntil(async () => browser.dialogs.length === 1, 10_000, 'the question before deactivating');
+    assert.equal(browser.dialogs[0], deactivateQuestion);
+    assert.equal((await svc.api('GET', hook.base)).json.active, true, 'declining the question changes nothing');
+  });
+
   await t.test('deactivate and activate', async () => {
     const title = page.locator('.title-row .badge');
+    browser.dialogAnswers.push(true);
     await page.getByRole('button', { name: 'Deactivate' }).click();
     await waitForText(title, 'inactive');
     await waitForText(notice(), `Webhook #${hook.hookId} is now inactive.`);
@@ -269,7 +278,7 @@ test('dashboard in Chromium', async (t) => {
   });
 
   await t.test('page stayed clean', () => {
-    assert.deepEqual(browser.dialogs, [], 'no dialog opened');
+    assert.deepEqual(browser.dialogs, [deactivateQuestion, deactivateQuestion], 'no dialog opened but the two questions before deactivating');
     assert.deepEqual(browser.pageErrors, [], 'no uncaught exception');
     assert.deepEqual(
       browser.consoleErrors.filter((message) => /Content.Security.Policy/i.test(message)),

@@ -145,3 +145,22 @@ test('second rotation drops the oldest secret', async () => {
   assert.ok(!entries.some((entry) => entryVerifies(request, entry, secrets[0])), 'the first secret no longer signs');
   await receiver.close();
 });
+
+test('same secret again changes nothing', async () => {
+  const receiver = await Receiver.start();
+  const secrets = ['first-secret-of-three-D4', 'second-secret-of-three-E5'];
+  const hook = await createHook(svc, receiver.url, { secret: secrets[0], name: 'rotation-repeated' });
+  const rotated = await rotate(hook.base, secrets[1]);
+  advance(1000);
+  const repeated = await rotate(hook.base, secrets[1]);
+  assert.equal(repeated.previous_secret_expires_at, rotated.previous_secret_expires_at, 'the overlap keeps its end');
+
+  await ingest(hook.repoId);
+  await receiver.waitFor(1);
+  const request = receiver.requests[0];
+  const entries = signatureEntries(request);
+  assert.equal(entries.length, 2);
+  assert.ok(entryVerifies(request, entries[0], secrets[1]));
+  assert.ok(entryVerifies(request, entries[1], secrets[0]), 'the previous secret still signs');
+  await receiver.close();
+});

@@ -5,6 +5,7 @@ import { parseTargetUrl } from '../../delivery/target-url.js';
 import { validateEventPatterns } from '../../events/patterns.js';
 import { validateWebhookFilters, type WebhookFilters } from '../../events/filters.js';
 import { checkSecret, generateSecret } from '../../signing/secret.js';
+import { SecretBox, SecretUnavailableError } from '../../signing/secret-box.js';
 import type { WebhookPatch, WebhookRecord, WebhookScope } from '../../store/types.js';
 import type { ApiContext } from '../context.js';
 import { sendPing } from '../ping.js';
@@ -163,7 +164,9 @@ function registerFor(app: FastifyInstance, context: ApiContext, prefix: string):
       active: body.active,
       insecureSsl: body.insecure_ssl,
     };
-    if (body.secret !== undefined) {
+    // Sending the current secret again, as tools that apply a desired state do, is no rotation: it would replace the
+    // previous secret, which receivers may still use during the overlap, with the current one.
+    if (body.secret !== undefined && !isCurrentSecret(secretBox, hook.secret, body.secret)) {
       patch.secret = secretBox.seal(body.secret);
       patch.previousSecretExpiresAt = now + config.secretRotationOverlapSeconds * 1000;
     }
@@ -192,4 +195,14 @@ function registerFor(app: FastifyInstance, context: ApiContext, prefix: string):
 export function registerWebhookRoutes(app: FastifyInstance, context: ApiContext): void {
   registerFor(app, context, '/repos/:repoId/webhooks');
   registerFor(app, context, '/owners/:owner/webhooks');
+}
+
+/** Tells whether `candidate` is the webhook's current secret; a stored secret this process cannot open counts as another. */
+function isCurrentSecret(secretBox: SecretBox, stored: string, candidate: string): boolean {
+  try {
+    return secretBox.open(stored) === candidate;
+  } catch (err) {
+    if (err instanceof SecretUnavailableError) return false;
+    throw err;
+  }
 }

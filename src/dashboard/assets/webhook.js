@@ -59,12 +59,15 @@ function pingButton(hook, base, page) {
 
 function activeToggle(hook, base, page) {
   const button = h('button', { type: 'button', class: hook.active ? 'danger' : null }, hook.active ? 'Deactivate' : 'Activate');
-  button.addEventListener('click', () =>
+  button.addEventListener('click', () => {
+    // Deactivating cancels every delivery that waits for a retry, which the dashboard cannot undo.
+    const question = `Deactivate webhook #${hook.id}? Deliveries waiting for a retry are cancelled, and it gets no new events until you activate it again.`;
+    if (hook.active && !window.confirm(question)) return;
     page.runAction(button, async () => {
       const updated = await callApi('PATCH', base, { body: { active: !hook.active } });
       return `Webhook #${updated.id} is now ${updated.status}.`;
-    }),
-  );
+    });
+  });
   return button;
 }
 
