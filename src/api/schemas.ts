@@ -79,9 +79,9 @@ export const tokenCreateSchema = {
       type: 'string',
       minLength: 1,
       maxLength: 100,
-      // Control characters would reach terminals and logs that list the tokens.
-      pattern: '^[^\\u0000-\\u001F\\u007F-\\u009F]*$',
-      description: 'a name of 1 to 100 characters without control characters',
+      // Control characters would reach terminals and logs that list the tokens; a name of spaces alone names nothing.
+      pattern: '^(?=.*\\S)[^\\u0000-\\u001F\\u007F-\\u009F]*$',
+      description: 'a name of 1 to 100 characters, not only spaces, without control characters',
     },
     scopes: {
       type: 'array',

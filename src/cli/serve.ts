@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { ConfigError, describeConfig } from '../config.js';
 
 interface ServeFlags {
@@ -103,9 +105,13 @@ export function registerServeCommands(program: Command): void {
         exitOnConfigError(err);
         throw err;
       }
+      // A mistyped --data-dir would otherwise get a new, empty database and the same message as the real one.
+      const sqliteFile = config.databaseUrl ? null : join(config.dataDir, 'dits-webhooks.db');
+      const created = sqliteFile !== null && !existsSync(sqliteFile);
       const store = await openStore(config);
       await store.migrate();
       await store.close();
+      if (created) process.stdout.write(`Created a new, empty database at ${sqliteFile}; if the service's data is elsewhere, pass its --data-dir.\n`);
       process.stdout.write(`Migrations applied (${store.kind}).\n`);
     });
 }

@@ -399,6 +399,21 @@ describe('emit', () => {
 });
 
 describe('token commands', () => {
+  test('token names follow the server', async () => {
+    const [spaces, long, bidi] = await Promise.all([
+      cli(['token', 'create', '--name', '   ', '--scopes', 'read']),
+      cli(['token', 'create', '--name', '🎬'.repeat(60), '--scopes', 'read']),
+      cli(['token', 'create', '--name', 'evil\u202etxt.exe', '--scopes', 'read']),
+    ]);
+    assert.equal(spaces.code, 1);
+    assert.match(spaces.stderr, /name: expected a name of 1 to 100 characters, not only spaces/);
+    assert.match(spaces.stderr, /invalid_request, HTTP 400/);
+    assert.equal(long.code, 0, `60 emoji are 60 characters; stderr: ${long.stderr}`);
+    assert.equal(bidi.code, 0, bidi.stderr);
+    assert.match(bidi.stdout, /Created token \d+ \(evil\\u202etxt\.exe\)/, 'the name is printed escaped');
+    assert.ok(!bidi.stdout.includes('\u202e'), 'no raw right-to-left override reaches the terminal');
+  });
+
   test('token create, list and revoke', async () => {
     const created = await cli(['token', 'create', '--name', 'ci-reader', '--scopes', 'read,events:write']);
     assert.equal(created.code, 0, created.stderr);
@@ -563,7 +578,11 @@ describe('errors and settings', () => {
     writeFileSync(configFile, JSON.stringify({ dataDir }));
     const result = await cli(['migrate', '--config', configFile]);
     assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /Created a new, empty database at .*migrate-config-data.*dits-webhooks\.db; if the service's data is elsewhere, pass its --data-dir/);
     assert.match(result.stdout, /Migrations applied \(sqlite\)/);
+    const again = await cli(['migrate', '--config', configFile]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stdout, 'Migrations applied (sqlite).\n', 'an existing database is only migrated');
     assert.ok(existsSync(join(dataDir, 'dits-webhooks.db')), 'the database was created in the dataDir of the config file');
   });
 

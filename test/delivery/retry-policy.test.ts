@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyRetryAfter, maxAttempts, nextRetryDelayMs, parseRetryAfterMs, type RetryPolicy } from '../../src/delivery/retry-policy.js';
+import { applyRetryAfter, maxAttempts, nextRetryDelayMs, parseHttpDate, parseRetryAfterMs, type RetryPolicy } from '../../src/delivery/retry-policy.js';
 import { decideAttemptOutcome, isRetryable, type AttemptSignal } from '../../src/delivery/outcome.js';
 import { DEFAULT_CONFIG } from '../../src/config.js';
 
@@ -40,6 +40,27 @@ test('Retry-After parsing accepts seconds and HTTP dates', () => {
     [null, null],
   ];
   for (const [value, expected] of cases) assert.equal(parseRetryAfterMs(value, NOW), expected, `Retry-After ${JSON.stringify(value)}`);
+});
+
+test('HTTP dates in all three forms', () => {
+  const now = Date.UTC(2026, 11, 5, 12, 0, 0);
+  const cases: [string, string | null][] = [
+    ['Sun, 06 Nov 2099 08:49:37 GMT', '2099-11-06T08:49:37.000Z'],
+    ['Fri, 6 Nov 2099 08:49:37 GMT', '2099-11-06T08:49:37.000Z'],
+    ['Sunday, 06-Nov-99 08:49:37 GMT', '1999-11-06T08:49:37.000Z'],
+    ['Saturday, 06-Nov-60 08:49:37 GMT', '2060-11-06T08:49:37.000Z'],
+    ['Sun Nov  6 08:49:37 2099', '2099-11-06T08:49:37.000Z'],
+    ['Mon Nov 16 08:49:37 2099', '2099-11-16T08:49:37.000Z'],
+    ['Sun, 31 Feb 2099 08:49:37 GMT', null],
+    ['Sun, 06 Nov 2099 25:49:37 GMT', null],
+    ['Sun, 06 Nov 2099 08:49:37 UTC', null],
+    ['06 Nov 2099 08:49:37 GMT', null],
+  ];
+  for (const [text, expected] of cases) {
+    const at = parseHttpDate(text, now);
+    assert.equal(at === null ? null : new Date(at).toISOString(), expected, text);
+  }
+  assert.equal(parseRetryAfterMs('Saturday, 05-Dec-26 12:01:00 GMT', now), 60_000, 'an RFC 850 date works as a Retry-After');
 });
 
 test('Retry-After moves later but never earlier', () => {

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { fetchAllPages } from '../client.js';
 import { TOKEN_SCOPES } from '../../api/tokens.js';
 import { UsageError } from '../errors.js';
-import { cell, formatTable, formatTime, print, printJson } from '../output.js';
+import { cell, formatTable, formatTime, print, printJson, sanitize } from '../output.js';
 import { parseId } from '../references.js';
 import { runAction } from '../run-action.js';
 import { addSettingsOptions, connect } from '../settings.js';
@@ -38,11 +38,11 @@ export function parseScopes(raw: string): string[] {
 
 async function createToken(flags: { name: string; scopes: string }, command: Command): Promise<void> {
   const scopes = parseScopes(flags.scopes);
-  if (flags.name.trim() === '' || flags.name.length > 100) throw new UsageError('--name must be 1 to 100 characters');
   const { settings, client } = connect(command);
   const token = await client.post<Token>('/v1/tokens', { name: flags.name, scopes });
   if (settings.json) return printJson(token);
-  print(`Created token ${token.id} (${token.name}) with scopes ${token.scopes.join(', ')}.`);
+  // The name comes back from the server, so it is escaped like every other text the CLI prints.
+  print(`Created token ${token.id} (${sanitize(token.name)}) with scopes ${token.scopes.join(', ')}.`);
   print(`Token: ${token.token}`);
   print('This token is shown only once: store it now, e.g. in DITS_WEBHOOKS_TOKEN. Revoke it with `dits-webhook token revoke ' + token.id + '`.');
 }
