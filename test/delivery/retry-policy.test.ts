@@ -96,6 +96,7 @@ test('outcome table maps responses to states', () => {
     ['301', { statusCode: 301 }, 'failed'],
     ['302', { statusCode: 302 }, 'failed'],
     ['100-class oddity', { statusCode: 199 }, 'failed'],
+    ['status beyond HTTP range', { statusCode: 600 }, 'retrying'],
     ['500 on last attempt', { statusCode: 500, scheduledAttemptsMade: 8 }, 'failed'],
     ['500 on seventh attempt', { statusCode: 500, scheduledAttemptsMade: 7 }, 'retrying'],
   ];
