@@ -3,7 +3,7 @@ import type { FieldError } from './errors.js';
 import { BODY_READ_TIMEOUT_MS } from './delivery/sender.js';
 import { parseCidr } from './delivery/ip-ranges.js';
 import { parseEncryptionKey } from './signing/secret-box.js';
-import { repeatedJsonKey, withoutByteOrderMark } from './api/json-body.js';
+import { inexactJsonNumber, repeatedJsonKey, withoutByteOrderMark } from './api/json-body.js';
 
 /** Integer and decimal number text, with optional surrounding spaces. */
 const INTEGER = /^\s*-?\d+\s*$/;
@@ -296,6 +296,11 @@ function readConfigFile(path: string, errors: FieldError[]): Record<string, unkn
     const repeated = repeatedJsonKey(text);
     if (repeated !== null) {
       errors.push({ field: 'configFile', message: `${path} sets key ${JSON.stringify(repeated)} twice in one object; keep one` });
+      return {};
+    }
+    const inexact = inexactJsonNumber(text);
+    if (inexact !== null) {
+      errors.push({ field: 'configFile', message: `${path}: ${inexact}; no setting takes such a value, so fix the number` });
       return {};
     }
     if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, unknown>;

@@ -104,26 +104,39 @@ function recordKey(text: string, start: number, end: number, keys: Set<string> |
 const NUMBER_PARTS = /^-?(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
 
 function checkNumberLiteral(literal: string, offset: number): void {
+  const problem = numberProblem(literal);
+  if (problem !== null) throw new ApiError('invalid_number', `Number ${literal.slice(0, 40)} at byte offset ${offset} ${problem}; send it as a string.`);
+}
+
+/** Returns why JSON.parse would change the number `literal`, or null when it keeps its value. */
+function numberProblem(literal: string): string | null {
   const parts = NUMBER_PARTS.exec(literal);
   if (parts && parts[2] === undefined && parts[3] === undefined) {
     const digits = parts[1].replace(/^0+(?=\d)/, '');
-    if (digits.length > 15 && BigInt(digits) > MAX_SAFE) {
-      throw new ApiError(
-        'invalid_number',
-        `Number ${literal.slice(0, 40)} at byte offset ${offset} is an integer beyond 2^53 - 1, which JSON cannot carry exactly; send it as a string.`,
-      );
-    }
-    return;
+    if (digits.length > 15 && BigInt(digits) > MAX_SAFE) return 'is an integer beyond 2^53 - 1, which JSON cannot carry exactly';
+    return null;
   }
   const value = Number(literal);
-  if (!Number.isFinite(value)) {
-    throw new ApiError('invalid_number', `Number ${literal.slice(0, 40)} at byte offset ${offset} is outside the range of a double; send it as a string.`);
-  }
+  if (!Number.isFinite(value)) return 'is outside the range of a double';
   if (parts && writtenAsInteger(parts[2], parts[3]) && !heldExactly(value, parts[1], Number(parts[3] ?? 0))) {
-    throw new ApiError(
-      'invalid_number',
-      `Number ${literal.slice(0, 40)} at byte offset ${offset} is an integer that a double cannot hold exactly, so JSON.parse would change it; send it as a string.`,
-    );
+    return 'is an integer that a double cannot hold exactly, so JSON.parse would change it';
+  }
+  return null;
+}
+
+/**
+ * Describes the first number in the JSON text that JSON.parse would change,
+ * as `the number N at byte offset O is ...`, or returns null. Files that
+ * people edit by hand are checked with this, so that an error shows the
+ * number as written rather than rounded.
+ */
+export function inexactJsonNumber(text: string): string | null {
+  try {
+    scanJsonText(text);
+    return null;
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.code !== 'invalid_number') return null;
+    return err.message.replace(/^Number /, 'the number ').replace(/; send it as a string\.$/, '');
   }
 }
 

@@ -50,6 +50,23 @@ test('config file with a repeated key', () => {
   }
 });
 
+test('config file with a huge number', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dits-config-'));
+  try {
+    const file = join(dir, 'config.json');
+    writeFileSync(file, '{"port": 123456789012345678901234567890}');
+    assert.throws(() => loadConfig({ configFile: file, env: {} }), (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.deepEqual(err.errors.map((e) => e.field), ['configFile']);
+      assert.match(err.errors[0].message, /config\.json: the number 123456789012345678901234567890 at byte offset 9 is an integer beyond 2\^53 - 1/);
+      assert.match(err.errors[0].message, /no setting takes such a value, so fix the number$/);
+      return true;
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('config file with a byte order mark', () => {
   const dir = mkdtempSync(join(tmpdir(), 'dits-config-'));
   try {
