@@ -63,6 +63,13 @@ test('replay command resends failed deliveries', async () => {
   assert.equal(bad.code, 2);
   const reversed = await runCli(command, ['replay', String(hookId), '--repo', String(repoId), '--since', '5m', '--until', '10m'], env);
   assert.equal(reversed.code, 2, 'caught before any request');
-  assert.match(reversed.stderr, /--until \(.+\) must be later than --since/);
+  assert.match(reversed.stderr, /--until \(.+\) must be at least 1 ms later than --since/);
+  const sameMillisecond = await runCli(
+    command,
+    ['replay', String(hookId), '--repo', String(repoId), '--since', '2026-01-02T00:00:00.0001Z', '--until', '2026-01-02T00:00:00.0002Z'],
+    env,
+  );
+  assert.equal(sameMillisecond.code, 2);
+  assert.match(sameMillisecond.stderr, /as times count to the millisecond/);
   await receiver.close();
 });

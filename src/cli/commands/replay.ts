@@ -54,7 +54,9 @@ async function replay(hookId: string, flags: ReplayFlags, command: Command): Pro
   const since = parseSince(flags.since);
   const until = flags.until === undefined ? undefined : parseSince(flags.until, Date.now(), '--until');
   if (until !== undefined && Date.parse(until) <= Date.parse(since)) {
-    throw new UsageError(`--until (${until}) must be later than --since (${since}); a duration counts back from now, so --since 10m --until 5m is the window from 10 to 5 minutes ago`);
+    throw new UsageError(
+      `--until (${until}) must be at least 1 ms later than --since (${since}), as times count to the millisecond; a duration counts back from now, so --since 10m --until 5m is the window from 10 to 5 minutes ago`,
+    );
   }
   const timeoutSeconds = flags.timeout === undefined ? 3600 : Number(flags.timeout);
   if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1) throw new UsageError(`--timeout must be a whole number of seconds, at least 1, got ${JSON.stringify(flags.timeout)}`);
