@@ -19,7 +19,7 @@ interface RepeatedKey {
  * JSON.parse would silently change them. A repeated key is returned rather
  * than thrown, so that a body that is not JSON at all gets the parser's message.
  */
-function scanJsonText(text: string): RepeatedKey | null {
+function scanJsonText(text: string, checkNumber: (literal: string, offset: number) => void = checkNumberLiteral): RepeatedKey | null {
   // One entry per open object (the keys seen so far) or array (null).
   const open: (Set<string> | null)[] = [];
   let repeated: RepeatedKey | null = null;
@@ -56,7 +56,7 @@ function scanJsonText(text: string): RepeatedKey | null {
     } else if (c === 45 /* - */ || (c >= 48 && c <= 57)) {
       let end = i + 1;
       while (end < text.length && /[0-9eE+\-.]/.test(text[end])) end++;
-      checkNumberLiteral(text.slice(i, end), i);
+      checkNumber(text.slice(i, end), i);
       i = end - 1;
     }
   }
@@ -131,13 +131,17 @@ function numberProblem(literal: string): string | null {
  * number as written rather than rounded.
  */
 export function inexactJsonNumber(text: string): string | null {
+  let found: string | null = null;
+  const note = (literal: string, offset: number) => {
+    const problem = numberProblem(literal);
+    if (found === null && problem !== null) found = `the number ${literal.slice(0, 40)} at byte offset ${offset} ${problem}`;
+  };
   try {
-    scanJsonText(text);
-    return null;
-  } catch (err) {
-    if (!(err instanceof ApiError) || err.code !== 'invalid_number') return null;
-    return err.message.replace(/^Number /, 'the number ').replace(/; send it as a string\.$/, '');
+    scanJsonText(text, note);
+  } catch {
+    // Nesting too deep: JSON.parse or the other checks report the text.
   }
+  return found;
 }
 
 /**

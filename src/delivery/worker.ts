@@ -373,7 +373,9 @@ export class DeliveryWorker {
         this.options.random,
       );
       assertTransition(delivery.status, decision.status);
-      const location = response.statusCode !== null && response.statusCode >= 300 && response.statusCode < 400 ? response.headers?.location : undefined;
+      const received = response.statusCode !== null && response.statusCode >= 300 && response.statusCode < 400 ? response.headers?.location : undefined;
+      // Receivers that redirect often echo the request URL, so the log keeps the location redacted like a webhook URL.
+      const location = received === undefined ? undefined : redactLocation(received);
       result = {
         deliveryId: delivery.id,
         seq: delivery.seq,
@@ -391,7 +393,7 @@ export class DeliveryWorker {
           durationMs: Math.round(response.durationMs * 1000) / 1000,
           requestHeaders: headers,
           statusCode: response.statusCode,
-          responseHeaders: location === undefined ? response.headers : { ...response.headers, location: redactLocation(location) },
+          responseHeaders: location === undefined ? response.headers : { ...response.headers, location },
           responseBody: response.body,
           responseBodyTruncated: response.bodyTruncated,
           ...attemptError(response.error, location),
@@ -718,6 +720,6 @@ export function basicAuthorization(url: URL): string | null {
 /** Returns the error code and message recorded for an attempt: the send error, a redirect left unfollowed, or none. */
 function attemptError(error: SendResult['error'], location: string | undefined): { errorCode: string | null; errorMessage: string | null } {
   if (error) return { errorCode: error.kind, errorMessage: error.message };
-  if (location !== undefined) return { errorCode: 'redirect_not_followed', errorMessage: `redirect to ${redactLocation(location)} not followed` };
+  if (location !== undefined) return { errorCode: 'redirect_not_followed', errorMessage: `redirect to ${location} not followed` };
   return { errorCode: null, errorMessage: null };
 }

@@ -84,8 +84,8 @@ export class ApiClient {
     const data = expectSuccess(await this.call('GET', path, undefined, signal), `GET ${path}`);
     const list = isRecord(data) && Array.isArray(data.data) ? data.data : [];
     // The service matches owner and name without regard to letter case, so `Studio/Film` finds `studio/film`.
-    const wanted = fullName.toLowerCase();
-    const match = list.find((repo) => isRecord(repo) && typeof repo.full_name === 'string' && repo.full_name.toLowerCase() === wanted);
+    const expected = fullName.toLowerCase();
+    const match = list.find((repo) => isRecord(repo) && typeof repo.full_name === 'string' && repo.full_name.toLowerCase() === expected);
     return match && Number.isSafeInteger(match.id) ? (match as Repository) : null;
   }
 

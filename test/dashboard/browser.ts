@@ -25,7 +25,7 @@ export interface TestBrowser {
   page: Page;
   /** Messages of every alert, confirm or prompt dialog. */
   dialogs: string[];
-  /** Answers for the next dialogs, in order: true accepts, false dismisses. A dialog without a queued answer is dismissed. */
+  /** Responses to the next dialogs, in order: true accepts, false dismisses. A dialog without a queued response is dismissed. */
   dialogAnswers: boolean[];
   /** Uncaught exceptions in the page. */
   pageErrors: string[];

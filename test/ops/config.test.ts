@@ -34,48 +34,44 @@ test('lease error names the setting that was changed', () => {
   });
 });
 
-test('config file with a repeated key', () => {
+/** Writes `text` to a temporary config file and loads the configuration from it. */
+function loadFromFile(text: string): ReturnType<typeof loadConfig> {
   const dir = mkdtempSync(join(tmpdir(), 'dits-config-'));
   try {
     const file = join(dir, 'config.json');
-    writeFileSync(file, '{"port": 8081, "port": 8082}');
-    assert.throws(() => loadConfig({ configFile: file, env: {} }), (err: unknown) => {
-      assert.ok(err instanceof ConfigError);
-      assert.deepEqual(err.errors.map((e) => e.field), ['configFile']);
-      assert.match(err.errors[0].message, /config\.json sets key "port" twice in one object; keep one$/);
-      return true;
-    });
+    writeFileSync(file, text);
+    return loadConfig({ configFile: file, env: {} });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Returns the errors that loading a config file with `text` raises. */
+function fileErrors(text: string): { field: string; message: string }[] {
+  try {
+    loadFromFile(text);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    return err.errors;
+  }
+  assert.fail('the config file was accepted');
+}
+
+test('config file with a repeated key', () => {
+  const errors = fileErrors('{"port": 8081, "port": 8082}');
+  assert.deepEqual(errors.map((e) => e.field), ['configFile']);
+  assert.match(errors[0].message, /config\.json sets key "port" twice in one object; keep one$/);
 });
 
 test('config file with a huge number', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'dits-config-'));
-  try {
-    const file = join(dir, 'config.json');
-    writeFileSync(file, '{"port": 123456789012345678901234567890}');
-    assert.throws(() => loadConfig({ configFile: file, env: {} }), (err: unknown) => {
-      assert.ok(err instanceof ConfigError);
-      assert.deepEqual(err.errors.map((e) => e.field), ['configFile']);
-      assert.match(err.errors[0].message, /config\.json: the number 123456789012345678901234567890 at byte offset 9 is an integer beyond 2\^53 - 1/);
-      assert.match(err.errors[0].message, /no setting takes such a value, so fix the number$/);
-      return true;
-    });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const errors = fileErrors('{"port": 123456789012345678901234567890}');
+  assert.deepEqual(errors.map((e) => e.field), ['configFile']);
+  assert.match(errors[0].message, /config\.json: the number 123456789012345678901234567890 at byte offset 9 is an integer beyond 2\^53 - 1/);
+  assert.match(errors[0].message, /no setting takes such a value, so fix the number$/);
 });
 
 test('config file with a byte order mark', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'dits-config-'));
-  try {
-    const file = join(dir, 'config.json');
-    writeFileSync(file, '\ufeff{"port": 8081}');
-    assert.equal(loadConfig({ configFile: file, env: {} }).port, 8081);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  assert.equal(loadFromFile('\ufeff{"port": 8081}').port, 8081);
 });
 
 test('empty data folder is rejected', () => {

@@ -611,7 +611,7 @@ describe('watcher against an ingestion endpoint', () => {
     const broken = join(h.fixture.ditsDir, 'refs', 'heads', 'broken');
     writeFileSync(broken, 'not an object id\n');
     const warnings = () => h.logs.filter((line) => line.level === 40 && String(line.msg).startsWith('file unreadable for'));
-    // Scans run every 25 ms; the watcher's clock stands still until the test moves it.
+    // Scans run every 25 ms, and the watcher's clock does not move until the test moves it.
     await new Promise((resolve) => setTimeout(resolve, 150));
     assert.equal(warnings().length, 0, 'no warning while the write may still be in progress');
     h.clock.ms += UNREADABLE_WARN_MS;

@@ -68,12 +68,14 @@ function registerFor(app: FastifyInstance, context: ApiContext, prefix: string):
     const now = clock();
     const since = parseTime(body.since, 'since') as number;
     const until = parseTime(body.until, 'until') ?? now;
+    if (until <= since && body.until === undefined) {
+      throw new ApiError('invalid_request', 'Field since is in the future; give a time before now.', [{ field: 'since', message: 'expected a time before now' }]);
+    }
     if (until <= since) {
-      const field = body.until === undefined ? 'since' : 'until';
       // Times are kept to the millisecond, so bounds within one millisecond make an empty range too.
-      const message =
-        body.until === undefined ? 'Field since is in the future; give a time before now.' : 'Field until must be at least 1 ms later than since; times count to the millisecond.';
-      throw new ApiError('invalid_request', message, [{ field, message: body.until === undefined ? 'expected a time before now' : 'expected a time at least 1 ms after since' }]);
+      throw new ApiError('invalid_request', 'Field until must be at least 1 ms later than since; times count to the millisecond.', [
+        { field: 'until', message: 'expected a time at least 1 ms after since' },
+      ]);
     }
     const replay = await store.createReplay({ webhookId: hook.id, since, until, onlyFailed: (body.status ?? 'failed') === 'failed' }, now);
     if (replay === 'inactive') throw inactive;
