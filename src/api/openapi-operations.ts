@@ -80,7 +80,8 @@ const eventOperations: OperationSpec[] = [
     summary: 'Ingest an event',
     description:
       'Validates the fields against the catalog schema of `event`, stores the event and creates one delivery per matching active webhook in one transaction. ' +
-      'An Idempotency-Key header (or a body `id`) makes a retried request return the first result and create nothing new.',
+      'An Idempotency-Key header (or a body `id`) makes a retried request return the first result and create nothing new. ' +
+      'The server sends `ping` and the `repo.*` events itself, so they are refused here with 400.',
     scope: 'events:write',
     headers: ['IdempotencyKey'],
     body: 'EventIngest',

@@ -39,8 +39,10 @@ export interface EventType {
   description: string;
   /**
    * Whether clients may send this event to `POST /v1/repos/{id}/events`.
-   * Only `ping` is not ingestible: the server sends it to one webhook when the
-   * webhook is created active or when a ping is requested.
+   * The server alone sends `ping`, to one webhook when it is created active
+   * or when a ping is requested, and the `repo.*` events, when a repository
+   * changes through `/v1/repos`: an ingested `repo.deleted` would announce a
+   * deletion that did not happen.
    */
   ingestible: boolean;
   /** JSON Schema (draft-07) of the ingestion body minus `event`, including `sender`. */
@@ -81,6 +83,14 @@ export function isEventName(name: string): name is EventName {
   return EVENT_NAME_SET.has(name);
 }
 
+/** Reports whether clients may ingest the event, as `EventType.ingestible` describes. */
+function isIngestible(name: EventName): boolean {
+  return name !== 'ping' && !name.startsWith('repo.');
+}
+
+/** The event names that clients may ingest, in catalog order. */
+export const INGESTIBLE_EVENT_NAMES: readonly EventName[] = EVENT_NAMES.filter(isIngestible);
+
 /** Freezes a schema tree so that no caller can change the contract that validators were compiled from. */
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
@@ -95,7 +105,7 @@ function buildEventType(name: EventName): EventType {
   return deepFreeze({
     name,
     description,
-    ingestible: name !== 'ping',
+    ingestible: isIngestible(name),
     ingestSchema: buildIngestSchema(name, description),
     payloadSchema: buildPayloadSchema(name, description),
   });

@@ -138,6 +138,26 @@ test('repository changes emit events', async () => {
   await local.close();
 });
 
+test('repo.* events come only from repository changes, not from ingestion', async () => {
+  const local = await Receiver.start();
+  try {
+    const { repoId } = await createHook(svc, local.url, { events: ['repo.*'], name: 'not-deleted' });
+    const forged = await svc.api('POST', `/v1/repos/${repoId}/events`, { event: 'repo.deleted', sender: { login: 'mallory' } });
+    assert.equal(forged.status, 400, forged.text);
+    assert.match(forged.json.error.message, /repo\.deleted is sent by the server only, when the repository changes through \/v1\/repos/);
+    assert.doesNotMatch(forged.json.error.message, /valid names: .*repo\./, 'the valid names leave out the server-only events');
+    // A real change after the refused one: once its delivery arrives, a delivery of the refused event would have too.
+    assert.equal((await svc.api('PATCH', `/v1/repos/${repoId}`, { archived: true })).status, 200);
+    await local.waitFor(1);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.deepEqual(local.requests.map((r) => r.headers['x-dits-event']), ['repo.archived']);
+    const events = await svc.api('GET', `/v1/repos/${repoId}/events`);
+    assert.deepEqual(events.json.data.map((e: { event: string }) => e.event).sort(), ['repo.archived', 'repo.created']);
+  } finally {
+    await local.close();
+  }
+});
+
 test('owner webhook receives new repositories', async () => {
   const local = await Receiver.start();
   const hook = await svc.api('POST', '/v1/owners/studio/webhooks', { url: local.url, events: ['repo.created', 'push'], secret: 'owner-level-secret-123', active: true });

@@ -4,6 +4,11 @@ import { startTestService, type TestService } from '../support/service.js';
 import { Receiver } from '../support/receiver.js';
 import { createHook, pushEvent } from '../support/fixtures.js';
 import { request } from 'undici';
+import { exampleEventFields } from '../../src/events/catalog.js';
+
+
+/** A valid ingestion body of an event that clients may send, for the cases whose fault lies elsewhere. */
+const MEMBER_EVENT = { event: 'member.added', ...exampleEventFields('member.added') };
 
 let svc: TestService;
 let receiver: Receiver;
@@ -107,7 +112,8 @@ const cases: Case[] = [
   { name: 'redeliver missing', method: 'POST', path: () => `${base}/deliveries/00000000-0000-4000-8000-000000000000/redeliver`, status: 404, code: 'delivery_not_found' },
   { name: 'event unknown name', method: 'POST', path: () => `/v1/repos/${repoId}/events`, body: { event: 'pushed', sender: { login: 'a' } }, status: 400, code: 'invalid_request', field: 'event' },
   { name: 'event ping refused', method: 'POST', path: () => `/v1/repos/${repoId}/events`, body: { event: 'ping', sender: { login: 'a' } }, status: 400, code: 'invalid_request', field: 'event' },
-  { name: 'event without sender', method: 'POST', path: () => `/v1/repos/${repoId}/events`, body: { event: 'repo.created' }, status: 400, code: 'invalid_request', field: 'sender' },
+  { name: 'event repo.deleted refused', method: 'POST', path: () => `/v1/repos/${repoId}/events`, body: { event: 'repo.deleted', sender: { login: 'a' } }, status: 400, code: 'invalid_request', field: 'event' },
+  { name: 'event without sender', method: 'POST', path: () => `/v1/repos/${repoId}/events`, body: { ...MEMBER_EVENT, sender: undefined }, status: 400, code: 'invalid_request', field: 'sender' },
   { name: 'push without ref', method: 'POST', path: () => `/v1/repos/${repoId}/events`, body: { ...pushEvent(), ref: undefined }, status: 400, code: 'invalid_request', field: 'ref' },
   { name: 'push commit without author', method: 'POST', path: () => `/v1/repos/${repoId}/events`, body: pushEvent('x', { commits: [{ id: 'c', message: 'm' }] }), status: 400, code: 'invalid_request', field: 'commits[0].author' },
   { name: 'event sets repository', method: 'POST', path: () => `/v1/repos/${repoId}/events`, body: pushEvent('x', { repository: { id: 1 } }), status: 400, code: 'invalid_request', field: 'repository' },
@@ -122,10 +128,10 @@ const cases: Case[] = [
   { name: 'event huge integer scaled', method: 'POST', path: () => `/v1/repos/${repoId}/events`, raw: '{"event":"repo.created","sender":{"login":"a"},"n":9007199254740993E0}', headers: { 'content-type': 'application/json' }, status: 400, code: 'invalid_number' },
   { name: 'repo repeated key', method: 'POST', path: () => '/v1/repos', raw: '{"owner":"a","owner":"q","name":"dupe"}', headers: { 'content-type': 'application/json' }, status: 400, code: 'invalid_json', field: 'owner' },
   { name: 'event repeated escaped key', method: 'POST', path: () => `/v1/repos/${repoId}/events`, raw: '{"event":"repo.created","sender":{"login":"a","l\\u006fgin":"b"}}', headers: { 'content-type': 'application/json' }, status: 400, code: 'invalid_json', field: 'login' },
-  { name: 'event lone surrogate', method: 'POST', path: () => `/v1/repos/${repoId}/events`, raw: '{"event":"repo.created","sender":{"login":"a"},"note":"x\\ud83d"}', headers: { 'content-type': 'application/json' }, status: 400, code: 'invalid_request', field: 'note' },
+  { name: 'event lone surrogate', method: 'POST', path: () => `/v1/repos/${repoId}/events`, raw: JSON.stringify(MEMBER_EVENT).slice(0, -1) + ',"note":"x\\ud83d"}', headers: { 'content-type': 'application/json' }, status: 400, code: 'invalid_request', field: 'note' },
   { name: 'event too large', method: 'POST', path: () => `/v1/repos/${repoId}/events`, raw: JSON.stringify({ event: 'repo.created', sender: { login: 'a' }, pad: 'x'.repeat(300 * 1024) }), headers: { 'content-type': 'application/json' }, status: 413, code: 'payload_too_large' },
-  { name: 'event on missing repo', method: 'POST', path: () => '/v1/repos/999999/events', body: { event: 'repo.created', sender: { login: 'a' } }, status: 404, code: 'repo_not_found' },
-  { name: 'event bad idempotency key', method: 'POST', path: () => `/v1/repos/${repoId}/events`, body: { event: 'repo.created', sender: { login: 'a' } }, headers: { 'idempotency-key': 'has space' }, status: 400, code: 'invalid_request', field: 'Idempotency-Key' },
+  { name: 'event on missing repo', method: 'POST', path: () => '/v1/repos/999999/events', body: MEMBER_EVENT, status: 404, code: 'repo_not_found' },
+  { name: 'event bad idempotency key', method: 'POST', path: () => `/v1/repos/${repoId}/events`, body: MEMBER_EVENT, headers: { 'idempotency-key': 'has space' }, status: 400, code: 'invalid_request', field: 'Idempotency-Key' },
   { name: 'event type missing', method: 'GET', path: () => '/v1/event-types/nope', status: 404, code: 'event_type_not_found' },
   { name: 'token without scopes', method: 'POST', path: () => '/v1/tokens', body: { name: 'ci' }, status: 400, code: 'invalid_request', field: 'scopes' },
   { name: 'token repeated scope', method: 'POST', path: () => '/v1/tokens', body: { name: 'ci', scopes: ['read', 'read'] }, status: 400, code: 'invalid_request', field: 'scopes' },
@@ -188,7 +194,7 @@ test('repeated idempotency key header is 400', async () => {
   const res = await request(`${svc.url}/v1/repos/${repoId}/events`, {
     method: 'POST',
     headers: ['authorization', `Bearer ${svc.adminToken}`, 'content-type', 'application/json', 'idempotency-key', 'k-1', 'idempotency-key', 'k-2'],
-    body: JSON.stringify({ event: 'repo.created', sender: { login: 'a' } }),
+    body: JSON.stringify(MEMBER_EVENT),
   });
   const json = (await res.body.json()) as { error: { code: string; message: string } };
   assert.equal(res.statusCode, 400);

@@ -90,11 +90,11 @@ describe('listEventTypes', () => {
     );
   });
 
-  it('marks only ping as not ingestible', () => {
+  it('marks ping and the repo.* events as not ingestible', () => {
     const notIngestible = listEventTypes()
       .filter((type) => !type.ingestible)
       .map((type) => type.name);
-    assert.deepEqual(notIngestible, ['ping']);
+    assert.deepEqual(notIngestible, ['repo.created', 'repo.deleted', 'repo.renamed', 'repo.visibility_changed', 'repo.archived', 'ping']);
   });
 
   it('gives every event a description', () => {

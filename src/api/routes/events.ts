@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError, invalidRequest } from '../../errors.js';
 import { wantsEventStream } from '../accept.js';
-import { EVENT_NAMES, getEventType, isEventName, listEventTypes } from '../../events/catalog.js';
+import { getEventType, INGESTIBLE_EVENT_NAMES, isEventName, listEventTypes } from '../../events/catalog.js';
 import { normalizeEventFields, validateEventFields } from '../../events/normalize.js';
 import type { ApiContext } from '../context.js';
 import { nextCursor, pageParams } from '../pagination.js';
@@ -43,10 +43,16 @@ export function registerEventRoutes(app: FastifyInstance, context: ApiContext): 
       throw invalidRequest([{ field: 'body', message: 'expected a JSON object with an "event" field' }]);
     }
     const { event, ...fields } = body;
-    if (typeof event !== 'string' || !isEventName(event) || event === 'ping') {
+    if (typeof event !== 'string' || !isEventName(event)) {
       const got = event === undefined ? 'is required' : `must name an event type, got ${JSON.stringify(event).slice(0, 60)}`;
-      throw new ApiError('invalid_request', `Field event ${got}; valid names: ${EVENT_NAMES.filter((n) => n !== 'ping').join(', ')}.`, [
-        { field: 'event', message: 'expected an event type name from GET /v1/event-types (ping is sent by the server only)' },
+      throw new ApiError('invalid_request', `Field event ${got}; valid names: ${INGESTIBLE_EVENT_NAMES.join(', ')}.`, [
+        { field: 'event', message: 'expected an event type name from GET /v1/event-types whose ingestible is true' },
+      ]);
+    }
+    if (!getEventType(event)?.ingestible) {
+      const sentBy = event === 'ping' ? 'when a webhook is created active or pinged' : 'when the repository changes through /v1/repos';
+      throw new ApiError('invalid_request', `Field event ${event} is sent by the server only, ${sentBy}; valid names: ${INGESTIBLE_EVENT_NAMES.join(', ')}.`, [
+        { field: 'event', message: `${event} is sent by the server only; send an event type whose ingestible is true in GET /v1/event-types` },
       ]);
     }
     const errors = validateEventFields(event, fields);
