@@ -108,20 +108,53 @@ function checkNumberLiteral(literal: string, offset: number): void {
   if (problem !== null) throw new ApiError('invalid_number', `Number ${literal.slice(0, 40)} at byte offset ${offset} ${problem}; send it as a string.`);
 }
 
-/** Returns why JSON.parse would change the number `literal`, or null when it keeps its value. */
+/** Significant digits that a double keeps for every decimal in its normal range. */
+const DOUBLE_DIGITS = 15;
+
+/** Smallest positive double with full precision; smaller ones keep fewer digits. */
+const MIN_NORMAL = 2.2250738585072014e-308;
+
+/**
+ * Returns why the delivered JSON would carry another number than `literal`,
+ * or null when it carries the same one. A body is parsed with JSON.parse and
+ * written again with JSON.stringify, so `6.02e23` arrives as `6.02e+23`, the
+ * same number, while `9007199254740993.0` would arrive as `9007199254740992`.
+ * Plain integer literals beyond 2^53 - 1 are refused even when a double can
+ * store them, since JavaScript receivers cannot count on such integers.
+ */
 function numberProblem(literal: string): string | null {
   const parts = NUMBER_PARTS.exec(literal);
-  if (parts && parts[2] === undefined && parts[3] === undefined) {
-    const digits = parts[1].replace(/^0+(?=\d)/, '');
+  // Not a JSON number at all: JSON.parse reports the syntax error.
+  if (parts === null) return null;
+  const [, integer, fraction, exponent] = parts;
+  if (fraction === undefined && exponent === undefined) {
+    const digits = integer.replace(/^0+(?=\d)/, '');
     if (digits.length > 15 && BigInt(digits) > MAX_SAFE) return 'is an integer beyond 2^53 - 1, which JSON cannot carry exactly';
     return null;
   }
   const value = Number(literal);
   if (!Number.isFinite(value)) return 'is outside the range of a double';
-  if (parts && writtenAsInteger(parts[2], parts[3]) && !heldExactly(value, parts[1], Number(parts[3] ?? 0))) {
-    return 'is an integer that a double cannot hold exactly, so JSON.parse would change it';
-  }
-  return null;
+  const written = decimalOf(integer, fraction ?? '', Number(exponent ?? 0));
+  if (written.digits.length <= DOUBLE_DIGITS && (written.digits === '' || Math.abs(value) >= MIN_NORMAL)) return null;
+  const parsed = String(Math.abs(value));
+  const shortest = /^(\d+)(?:\.(\d+))?(?:e([+-]\d+))?$/.exec(parsed)!;
+  const stored = decimalOf(shortest[1], shortest[2] ?? '', Number(shortest[3] ?? 0));
+  if (stored.digits === written.digits && stored.exponent === written.exponent) return null;
+  if (value === 0) return 'is too close to 0 for a double, which would make it 0';
+  return `would become ${JSON.stringify(value)} in a double, which cannot hold it exactly`;
+}
+
+/** A decimal without sign as significant digits (no leading or trailing zeros) times 10^exponent; zero has no digits. */
+interface Decimal {
+  digits: string;
+  exponent: number;
+}
+
+/** Normalises the parts of a number literal into a Decimal, so that equal numbers compare equal. */
+function decimalOf(integer: string, fraction: string, exponent: number): Decimal {
+  const all = (integer + fraction).replace(/^0+/, '');
+  const digits = all.replace(/0+$/, '');
+  return { digits, exponent: digits === '' ? 0 : exponent - fraction.length + (all.length - digits.length) };
 }
 
 /**
@@ -142,23 +175,6 @@ export function inexactJsonNumber(text: string): string | null {
     // Nesting too deep: JSON.parse or the other checks report the text.
   }
   return found;
-}
-
-/**
- * Tells whether a number is written as an integer: no fraction, or one of
- * zeros only (`5.0`), and no negative exponent (`5e3`). `6.02e23` has a
- * fraction and counts as a measured value, which a double is expected to round.
- */
-function writtenAsInteger(fraction: string | undefined, exponent: string | undefined): boolean {
-  if (fraction !== undefined && !/^0+$/.test(fraction)) return false;
-  return exponent === undefined || Number(exponent) >= 0;
-}
-
-/** Tells whether the double `value` equals `digits` times 10^`exponent` exactly, as `1e21` does and `12345678901234567890e0` does not. */
-function heldExactly(value: number, digits: string, exponent: number): boolean {
-  const significant = digits.replace(/^0+/, '');
-  if (significant === '') return true;
-  return BigInt(Math.abs(value)) === BigInt(significant) * 10n ** BigInt(exponent);
 }
 
 function hasProtoKey(value: unknown): boolean {

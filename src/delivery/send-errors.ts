@@ -40,6 +40,8 @@ function protocolMisbehaviour(code: string, message: string): string | null {
   if (code === 'UND_ERR_SOCKET' && message === 'bad response') {
     return 'the receiver sent a response the request did not ask for (an unprompted 100 Continue, or a response before the request was sent)';
   }
-  if (code === 'ERR_ASSERTION') return `the receiver sent a response the HTTP client cannot handle (${message.trim().split('\n').pop()?.trim()})`;
+  if (code === 'ERR_ASSERTION' && message.includes('statusCode >= 100')) return 'the receiver sent a status code below 100, outside the range of HTTP status codes';
+  // Other failed checks inside undici quote its source code, which means nothing to the receiver's owner.
+  if (code === 'ERR_ASSERTION') return 'the receiver sent a response that the HTTP client could not parse';
   return null;
 }

@@ -15,8 +15,13 @@ describe('parseJsonBody numbers', () => {
     ['6.02e23', 6.02e23],
     ['1.5', 1.5],
     ['0e400', 0],
-    // A negative exponent marks a measured value, which a double rounds like any other.
-    ['90071992547409930e-1', 9007199254740992],
+    ['-0.0', -0],
+    // JSON.stringify writes 1e+23, the number sent, although the double itself is not 10^23.
+    ['1e23', 1e23],
+    ['0.1', 0.1],
+    ['0.30000000000000004', 0.30000000000000004],
+    ['1.7976931348623157e308', Number.MAX_VALUE],
+    ['5e-324', 5e-324],
   ];
   for (const [literal, value] of accepted) {
     test(`accepts ${literal}`, () => assert.deepEqual(parse(`{"n":${literal}}`), { n: value }));
@@ -24,11 +29,17 @@ describe('parseJsonBody numbers', () => {
 
   const rejected: [string, RegExp][] = [
     ['9007199254740992', /is an integer beyond 2\^53 - 1, which JSON cannot carry exactly/],
-    ['9007199254740993.0', /is an integer that a double cannot hold exactly, so JSON.parse would change it/],
-    ['-9007199254740993.00', /is an integer that a double cannot hold exactly/],
-    ['12345678901234567890e0', /is an integer that a double cannot hold exactly/],
-    ['9007199254740993E0', /is an integer that a double cannot hold exactly/],
-    ['1e23', /is an integer that a double cannot hold exactly/],
+    ['9007199254740993.0', /would become 9007199254740992 in a double, which cannot hold it exactly; send it as a string/],
+    ['-9007199254740993.00', /would become -9007199254740992 in a double/],
+    ['12345678901234567890e0', /would become 12345678901234567000 in a double/],
+    ['9007199254740993E0', /would become 9007199254740992 in a double/],
+    ['9.007199254740993e15', /would become 9007199254740992 in a double/],
+    ['90071992547409930e-1', /would become 9007199254740992 in a double/],
+    ['9007199254740993.5', /would become 9007199254740994 in a double/],
+    ['12345678901234567890.5', /would become 12345678901234567000 in a double/],
+    ['0.10000000000000000001', /would become 0.1 in a double/],
+    ['2.5e-324', /would become 5e-324 in a double/],
+    ['1e-400', /is too close to 0 for a double, which would make it 0/],
     ['1e999', /is outside the range of a double/],
   ];
   for (const [literal, message] of rejected) {
@@ -37,6 +48,19 @@ describe('parseJsonBody numbers', () => {
         assert.ok(error instanceof ApiError);
         assert.equal(error.code, 'invalid_number');
         assert.match(error.message, message);
+        return true;
+      });
+    });
+  }
+});
+
+describe('parseJsonBody malformed numbers', () => {
+  for (const literal of ['-', '-a', '1e', '1e+', '--1', '1.5.5', '-Infinity', '01', '.5', '1.']) {
+    test(`reports ${literal} as a syntax error`, () => {
+      assert.throws(() => parse(`{"n":${literal}}`), (error: unknown) => {
+        assert.ok(error instanceof ApiError);
+        assert.equal(error.code, 'invalid_json');
+        assert.match(error.message, /^Request body is not valid JSON/);
         return true;
       });
     });

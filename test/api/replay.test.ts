@@ -96,7 +96,17 @@ test('inactive webhook refuses replay and redelivery', async () => {
   assert.equal(replay.json.error.code, 'webhook_inactive');
   const redeliver = await svc.api('POST', `${base}/deliveries/${list.json.data[0].id}/redeliver`);
   assert.equal(redeliver.status, 422);
-  assert.equal(receiver.requests.length, 1, 'nothing more was sent');
+  assert.equal(redeliver.json.error.code, 'webhook_inactive');
+  // A delivery of another webhook is not found, whatever the state of the webhook in the path.
+  const other = await createHook(svc, receiver.url, { events: ['push'] });
+  const otherPush = await svc.api('POST', `/v1/repos/${other.repoId}/events`, pushEvent('other'));
+  assert.equal(otherPush.json.deliveries, 1);
+  await receiver.waitFor(2);
+  const otherList = await svc.api('GET', `${other.base}/deliveries`);
+  const crossed = await svc.api('POST', `${base}/deliveries/${otherList.json.data[0].id}/redeliver`);
+  assert.equal(crossed.status, 404, crossed.text);
+  assert.equal(crossed.json.error.code, 'delivery_not_found');
+  assert.equal(receiver.requests.length, 2, 'nothing more was sent');
   const future = await svc.api('POST', `${base}/replays`, { since: '2999-01-01T00:00:00Z' });
   assert.equal(future.status, 422, 'the inactive check comes first');
   await svc.api('PATCH', base, { active: true });

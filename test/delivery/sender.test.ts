@@ -161,11 +161,12 @@ describe('sendWebhookRequest', () => {
     assert.equal(receiver.requests.filter((r) => r.path === '/queued').length, 0, 'the timed-out request reached the receiver');
   });
 
-  test('rejected 1xx responses named', async () => {
+  test('rejected 1xx and 0xx responses named', async () => {
     const replies = [
       ['HTTP/1.1 101 Switching Protocols\r\n\r\n', /101 Switching Protocols/],
       ['HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n', /101 Switching Protocols/],
       ['HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n', /unprompted 100 Continue/],
+      ['HTTP/1.1 099 Weird\r\ncontent-length: 0\r\n\r\n', /^the receiver sent a status code below 100, outside the range of HTTP status codes$/],
     ] as const;
     for (const [reply, message] of replies) {
       const server = createServer((socket) => {

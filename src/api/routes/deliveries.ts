@@ -42,11 +42,12 @@ function registerFor(app: FastifyInstance, context: ApiContext, prefix: string):
   app.post(`${prefix}/deliveries/:deliveryId/redeliver`, { config: { scope: 'write', takesNoBody: true } }, async (request, reply) => {
     const hook = await loadHook(request);
     const id = (request.params as Params).deliveryId as string;
-    const inactive = new ApiError('webhook_inactive', `Webhook ${hook.id} is inactive; activate it with PATCH {"active": true} before redelivering to it.`);
-    if (!hook.active) throw inactive;
+    // The store looks for the delivery first, so a delivery of another webhook is not found, whatever this webhook's state.
     const result = UUID_PATTERN.test(id) ? await store.requestRedelivery(hook.id, id, clock()) : null;
     if (result === null) throw deliveryNotFound(id, hook.id);
-    if (result === 'inactive') throw inactive;
+    if (result === 'inactive') {
+      throw new ApiError('webhook_inactive', `Webhook ${hook.id} is inactive; activate it with PATCH {"active": true} before redelivering to it.`);
+    }
     if (result === 'in_progress') {
       throw new ApiError('delivery_in_progress', `Delivery ${id} has an attempt running or a manual attempt already queued; redeliver it after that attempt ends.`);
     }
