@@ -1,11 +1,8 @@
 import { DeliveryStatus } from './states.js';
 import { applyRetryAfter, maxAttempts, nextRetryDelayMs, parseRetryAfterMs, type RetryPolicy } from './retry-policy.js';
 
-/**
- * Kinds of failure before a response arrived. `secret_unavailable` means no
- * request was sent, because the webhook secret could not be decrypted.
- */
-export type SendErrorKind = 'timeout' | 'refused' | 'reset' | 'dns' | 'tls' | 'blocked' | 'network' | 'secret_unavailable';
+/** Kinds of failure before a response arrived. */
+export type SendErrorKind = 'timeout' | 'refused' | 'reset' | 'dns' | 'tls' | 'blocked' | 'network';
 
 /** The result of one attempt: a response status, or a typed send error. */
 export interface AttemptSignal {

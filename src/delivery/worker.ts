@@ -35,11 +35,8 @@ export interface WorkerOptions {
   workerId?: string;
   /** How long finished attempts wait for an ingestion to record them while events come in, in ms; default RIDE_WAIT_MS. */
   rideWaitMs?: number;
-}
-
-/** Result of an attempt that ended before any request was sent. */
-function notSent(error: NonNullable<SendResult['error']>): SendResult {
-  return { statusCode: null, headers: null, body: null, bodyTruncated: false, durationMs: 0, error };
+  /** How long a delivery whose webhook secret cannot be decrypted waits before the next try, in ms; default SECRET_WAIT_MS. */
+  secretWaitMs?: number;
 }
 
 /** Largest number of deliveries claimed in one store round trip. */
@@ -60,6 +57,12 @@ const RIDE_WAIT_MS = 2;
 const INGESTING_MS = 50;
 /** How often the worker looks for leases of workers on this host that have ended, in ms. */
 const ORPHAN_CHECK_INTERVAL_MS = 5000;
+/**
+ * How long a delivery whose webhook secret cannot be decrypted waits before
+ * the next try, in ms. The wait counts no attempt, so the deliveries go out in
+ * full once the service runs with the right key or the webhook gets a new secret.
+ */
+const SECRET_WAIT_MS = 30_000;
 
 /**
  * Claims due deliveries, sends them, and writes the attempts back in batches.
@@ -80,6 +83,8 @@ export class DeliveryWorker {
   private readonly inFlightPerWebhook = new Map<number, number>();
   private readonly warned = new Set<string>();
   private results: AttemptResult[] = [];
+  /** Deliveries that could not be signed, with the reason, waiting to be postponed in one store call. */
+  private unsigned: { delivery: ClaimedDelivery; reason: string }[] = [];
   /** Room promised to claims that ride along with ingestion and have not come back yet. */
   private reserved = 0;
   /** Set when a claim was skipped because of reserved room, so that the next `adopt` requests a pump. */
@@ -301,19 +306,60 @@ export class DeliveryWorker {
   }
 
   /**
-   * Builds the signed request headers, or returns a `secret_unavailable`
-   * error when a stored secret cannot be decrypted: a delivery is never sent
-   * unsigned.
+   * Builds the signed request headers, or returns why the stored secret
+   * cannot be decrypted: a delivery is never sent unsigned. The error is
+   * logged once per webhook secret, not on every try.
    */
-  private signedHeaders(delivery: ClaimedDelivery, startedAt: number): { headers: Record<string, string> } | { error: NonNullable<SendResult['error']> } {
+  private signedHeaders(delivery: ClaimedDelivery, startedAt: number): { headers: Record<string, string> } | { unavailable: string } {
     try {
       const keys = this.signingKeys(delivery.webhook, startedAt);
       return { headers: buildRequestHeaders(delivery, keys, Math.floor(startedAt / 1000)) };
     } catch (err) {
       const message = err instanceof SecretUnavailableError ? err.message : 'the webhook secret could not be decrypted';
-      this.options.logger.error({ delivery_id: delivery.id, webhook_id: delivery.webhookId, reason: message }, 'webhook secret unavailable; the delivery was not sent');
-      return { error: { kind: 'secret_unavailable', message } };
+      if (!this.warned.has(`secret:${delivery.webhookId}:${delivery.webhook.secret}`)) {
+        this.warned.add(`secret:${delivery.webhookId}:${delivery.webhook.secret}`);
+        this.options.logger.error(
+          { delivery_id: delivery.id, webhook_id: delivery.webhookId, reason: message },
+          'webhook secret unavailable; its deliveries wait unsent until the secret can be decrypted',
+        );
+      }
+      return { unavailable: message };
     }
+  }
+
+  /**
+   * Puts a delivery that cannot be signed back in the queue for
+   * SECRET_WAIT_MS, with no attempt counted, so that a wrong or missing key
+   * spends none of its retries. The deliveries of one claim share a store call.
+   */
+  private postpone(delivery: ClaimedDelivery, reason: string): void {
+    this.unsigned.push({ delivery, reason });
+    if (this.unsigned.length === 1) setImmediate(() => void this.flushUnsigned());
+  }
+
+  /** Postpones the deliveries gathered by `postpone`, then frees their in-flight slots. */
+  private async flushUnsigned(): Promise<void> {
+    const batch = this.unsigned;
+    this.unsigned = [];
+    const { store, logger } = this.options;
+    const now = this.clock();
+    const until = now + (this.options.secretWaitMs ?? SECRET_WAIT_MS);
+    const byReason = new Map<string, { deliveryId: string; leaseToken: string }[]>();
+    for (const { delivery, reason } of batch) {
+      const leases = byReason.get(reason) ?? [];
+      leases.push({ deliveryId: delivery.id, leaseToken: delivery.leaseToken });
+      byReason.set(reason, leases);
+    }
+    try {
+      for (const [reason, leases] of byReason) {
+        await store.postponeDeliveries(leases, until, `not sent: ${reason}; the next try is at ${new Date(until).toISOString()}`, now);
+      }
+    } catch (err) {
+      logger.error({ err, count: batch.length }, 'postponing deliveries whose webhook secret cannot be decrypted failed; they are tried again when their leases expire');
+    }
+    for (const { delivery } of batch) this.untrack(delivery.id);
+    this.wakeIdleWaiters();
+    this.notify();
   }
 
   private target(raw: string): Target {
@@ -335,27 +381,28 @@ export class DeliveryWorker {
     let result: AttemptResult;
     try {
       const signed = this.signedHeaders(delivery, startedAt);
+      if ('unavailable' in signed) {
+        this.postpone(delivery, signed.unavailable);
+        return;
+      }
       const target = this.target(delivery.webhook.url);
-      let headers = 'headers' in signed ? signed.headers : {};
+      let headers = signed.headers;
       let sentHeaders = headers;
-      if ('headers' in signed && target.authorization !== null) {
+      if (target.authorization !== null) {
         sentHeaders = { ...headers, authorization: target.authorization };
         // The delivery log shows that credentials were sent, never the credentials.
         headers = { ...headers, authorization: 'Basic [redacted]' };
       }
       const entry = this.inFlight.get(delivery.id);
-      if (entry && 'headers' in signed) entry.request = { startedAt, headers };
-      const response =
-        'headers' in signed
-          ? await sendWebhookRequest({
-              url: target.url,
-              headers: sentHeaders,
-              body: delivery.body,
-              timeoutMs: config.deliveryTimeoutMs,
-              bodyLimitBytes: config.responseBodyLimitBytes,
-              dispatcher: this.options.dispatcher(delivery.webhook.insecureSsl),
-            })
-          : notSent(signed.error);
+      if (entry) entry.request = { startedAt, headers };
+      const response = await sendWebhookRequest({
+        url: target.url,
+        headers: sentHeaders,
+        body: delivery.body,
+        timeoutMs: config.deliveryTimeoutMs,
+        bodyLimitBytes: config.responseBodyLimitBytes,
+        dispatcher: this.options.dispatcher(delivery.webhook.insecureSsl),
+      });
       // The worker stopped and released this lease while the request ran; another worker owns the delivery now.
       if (!this.inFlight.has(delivery.id)) return;
       const now = this.clock();
@@ -537,9 +584,13 @@ export class DeliveryWorker {
       if (this.inFlight.get(result.deliveryId)?.leaseToken === result.leaseToken) this.untrack(result.deliveryId);
       if (result.deactivateWebhook) await this.disable(result.webhookId, result.deactivateWebhook);
     }
-    if (this.inFlight.size === 0) {
-      for (const resolve of this.idleWaiters.splice(0)) resolve();
-    }
+    this.wakeIdleWaiters();
+  }
+
+  /** Resolves the calls that wait for this worker to have nothing in flight, once it has nothing in flight. */
+  private wakeIdleWaiters(): void {
+    if (this.inFlight.size > 0) return;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   private track(delivery: ClaimedDelivery): void {

@@ -37,7 +37,7 @@ export async function warnAboutUnavailableSecrets(store: Store, secretBox: Secre
     if (check.unavailable === 0) return;
     logger.error(
       { sealed: check.sealed, unavailable: check.unavailable, reason: check.reason },
-      `${check.unavailable} of ${check.sealed} encrypted webhook secrets cannot be opened; their deliveries fail with secret_unavailable until the service runs with the key that encrypted them`,
+      `${check.unavailable} of ${check.sealed} encrypted webhook secrets cannot be opened; their deliveries wait unsent until the service runs with the key that encrypted them or the webhooks get new secrets`,
     );
   } catch (err) {
     logger.error({ err }, 'checking the stored webhook secrets failed');

@@ -403,6 +403,13 @@ export interface Store {
   /** Gives leases back without an attempt, for shutdown. */
   releaseLeases(leases: { deliveryId: string; leaseToken: string }[]): Promise<void>;
   /**
+   * Gives leases back without an attempt and moves each delivery's next
+   * attempt to `until`, with `reason` as its last error. Status, attempt
+   * count and a manual request stay. For deliveries that could not be sent,
+   * such as those whose webhook secret cannot be decrypted.
+   */
+  postponeDeliveries(leases: { deliveryId: string; leaseToken: string }[], until: number, reason: string, now: number): Promise<void>;
+  /**
    * Cancels the waiting deliveries of deleted and deactivated webhooks that
    * no live lease holds, and returns how many. Deleting or deactivating a
    * webhook leaves leased deliveries to their worker. A worker may give such

@@ -104,14 +104,25 @@ describe('encryption at rest', () => {
     assert.equal(res.status, 202, res.text);
   }
 
-  async function latestAttempt(svc: TestService, hook: number): Promise<any> {
+  /** Waits until the newest delivery of the webhook was claimed and put back unsent, and returns it with its detail. */
+  async function postponedDelivery(svc: TestService, hook: number): Promise<{ summary: any; detail: any }> {
     return waitUntil(async () => {
       const list = await svc.api('GET', `/v1/repos/${repoId}/webhooks/${hook}/deliveries`, undefined, { token: adminToken });
       const newest = list.json.data[0];
-      if (!newest || newest.status === 'pending') return null;
+      if (!newest || newest.last_error === null) return null;
       const detail = await svc.api('GET', `/v1/repos/${repoId}/webhooks/${hook}/deliveries/${newest.id}`, undefined, { token: adminToken });
-      return detail.json.attempts[detail.json.attempts.length - 1];
-    }, 10_000, `an attempt of webhook ${hook}`);
+      return { summary: newest, detail: detail.json };
+    }, 10_000, `a postponed delivery of webhook ${hook}`);
+  }
+
+  /** Checks that a delivery waits 30 s from the test clock's time with no attempt spent, and that `reason` explains why. */
+  function assertWaitingUnsent(postponed: { summary: any; detail: any }, reason: RegExp): void {
+    assert.equal(postponed.summary.status, 'pending');
+    assert.equal(postponed.summary.attempt_count, 0, 'no attempt was counted');
+    assert.deepEqual(postponed.detail.attempts, [], 'no attempt was recorded');
+    assert.match(postponed.summary.last_error, /^not sent: /);
+    assert.match(postponed.summary.last_error, reason);
+    assert.ok(postponed.summary.last_error.endsWith(`; the next try is at ${new Date(now + 30_000).toISOString()}`), postponed.summary.last_error);
   }
 
   before(async () => {
@@ -150,21 +161,32 @@ describe('encryption at rest', () => {
     for (const row of await readStoredSecrets(dataDir)) assert.match(row.secret, /^enc:v1:/);
   });
 
-  test('missing key fails attempts clearly', async () => {
+  test('missing key keeps deliveries waiting', async () => {
     const logs = captureLogs('info');
     const svc = await start('', logs);
     try {
       const before = receiver.requests.length;
       await ingest(svc);
-      const attempt = await latestAttempt(svc, hookId);
-      assert.equal(attempt.outcome, 'retrying');
-      assert.equal(attempt.status_code, null);
-      assert.equal(attempt.error.code, 'secret_unavailable');
-      assert.match(attempt.error.message, /encrypted but DITS_WEBHOOKS_ENCRYPTION_KEY is not set/);
+      assertWaitingUnsent(await postponedDelivery(svc, hookId), /the webhook secret is encrypted but DITS_WEBHOOKS_ENCRYPTION_KEY is not set/);
       assert.equal(receiver.requests.length, before, 'nothing was sent unsigned');
-      assert.ok(logs.lines().some((line) => line.msg === 'webhook secret unavailable; the delivery was not sent' && line.webhook_id === hookId));
+      const unavailable = () => logs.lines().filter((line) => /^webhook secret unavailable; its deliveries wait unsent/.test(String(line.msg)) && line.webhook_id === hookId);
+      assert.equal(unavailable().length, 1);
+
+      // The next try finds the secret still sealed: still no attempt, and no second log line.
+      now += 31_000;
+      svc.worker?.notify();
+      await waitUntil(async () => {
+        const list = await svc.api('GET', `/v1/repos/${repoId}/webhooks/${hookId}/deliveries`, undefined, { token: adminToken });
+        return String(list.json.data[0].last_error).endsWith(`${new Date(now + 30_000).toISOString()}`);
+      }, 10_000, 'the second try');
+      const again = await svc.api('GET', `/v1/repos/${repoId}/webhooks/${hookId}/deliveries`, undefined, { token: adminToken });
+      assert.equal(again.json.data[0].attempt_count, 0);
+      assert.equal(unavailable().length, 1, 'the error is logged once per webhook secret');
+      assert.equal(receiver.requests.length, before, 'nothing was sent unsigned');
+
       const warning = logs.lines().find((line) => /encrypted webhook secrets cannot be opened/.test(String(line.msg)));
-      assert.ok(warning, 'the start warns before the first delivery fails');
+      assert.ok(warning, 'the start warns before the first delivery waits');
+      assert.match(String(warning.msg), /their deliveries wait unsent until the service runs with the key that encrypted them/);
       assert.equal(warning.unavailable, warning.sealed);
       assert.ok(Number(warning.sealed) >= 2);
       assert.match(String(warning.reason), /DITS_WEBHOOKS_ENCRYPTION_KEY is not set/);
@@ -176,7 +198,7 @@ describe('encryption at rest', () => {
     }
   });
 
-  test('wrong key fails attempts clearly', async () => {
+  test('wrong key keeps deliveries waiting', async () => {
     const logs = captureLogs('info');
     const svc = await start(KEY_3, logs);
     try {
@@ -188,9 +210,7 @@ describe('encryption at rest', () => {
       assert.match(ready.json.reason, /none of the 2 encrypted webhook secrets opens/);
       const before = receiver.requests.length;
       await ingest(svc);
-      const attempt = await latestAttempt(svc, hookId);
-      assert.equal(attempt.error.code, 'secret_unavailable');
-      assert.match(attempt.error.message, /cannot be decrypted with the configured DITS_WEBHOOKS_ENCRYPTION_KEY/);
+      assertWaitingUnsent(await postponedDelivery(svc, hookId), /cannot be decrypted with the configured DITS_WEBHOOKS_ENCRYPTION_KEY/);
       assert.equal(receiver.requests.length, before, 'nothing was sent unsigned');
     } finally {
       await svc.stop();
@@ -254,6 +274,13 @@ describe('encryption at rest', () => {
         if (id === hookId) checkSignatures(request, rotatedSecret, firstSecret);
         else checkSignatures(request, generatedSecret, null);
       }
+      // Without the key no attempt was spent: each push went out on its first.
+      const delivered = await waitUntil(async () => {
+        const list = await svc.api('GET', `/v1/repos/${repoId}/webhooks/${hookId}/deliveries`, undefined, { token: adminToken });
+        const pushes = list.json.data.filter((d: any) => d.event === 'push');
+        return pushes.slice(0, 2).every((d: any) => d.status === 'delivered') ? pushes.slice(0, 2) : null;
+      }, 10_000, 'the waiting pushes recorded as delivered');
+      assert.deepEqual(delivered.map((d: any) => d.attempt_count), [1, 1]);
     } finally {
       await svc.stop();
     }

@@ -861,6 +861,37 @@ function conformance(backend: Backend): void {
         assert.equal(again[0].attempts, 0);
       }));
 
+    test('postpone moves the next attempt', () =>
+      withStore(async (store) => {
+        const repo = await makeRepo(store);
+        const hook = await makeHook(store, { kind: 'repo', repoId: repo.id });
+        await store.ingest([ingestItem(repo.id), ingestItem(repo.id)]);
+        const [a, b] = await store.claimDue(claimOptions());
+        await store.postponeDeliveries(
+          [
+            { deliveryId: a.id, leaseToken: a.leaseToken },
+            { deliveryId: b.id, leaseToken: 'someone-else:token' },
+          ],
+          40_000,
+          'not sent: no key',
+          10_100,
+        );
+        await store.postponeDeliveries([], 40_000, 'nothing', 10_100);
+        const postponed = (await store.listDeliveries({ webhookId: hook.id, limit: 10 })).items.find((d) => d.id === a.id)!;
+        assert.equal(postponed.status, 'pending');
+        assert.equal(postponed.attempts, 0);
+        assert.equal(postponed.nextAttemptAt, 40_000);
+        assert.equal(postponed.lastError, 'not sent: no key');
+        assert.equal(postponed.updatedAt, 10_100);
+        assert.deepEqual((await store.getDelivery(hook.id, a.id))!.attemptsLog, []);
+        const untouched = (await store.listDeliveries({ webhookId: hook.id, limit: 10 })).items.find((d) => d.id === b.id)!;
+        assert.equal(untouched.lastError, null, 'a lease whose token does not match is left alone');
+        assert.deepEqual(await store.claimDue(claimOptions({ now: 39_999, workerId: 'worker-b' })), [], 'not due before the new time, and b is still leased');
+        const due = await store.claimDue(claimOptions({ now: 40_000, workerId: 'worker-b' }));
+        assert.deepEqual(due.map((d) => d.id), [a.id]);
+        assert.equal(due[0].attempts, 0);
+      }));
+
     test('abandoned deliveries get cancelled', () =>
       withStore(async (store) => {
         const repo = await makeRepo(store);

@@ -24,6 +24,13 @@ const release = prepared(
    SELECT pg_notify('${WORK_CHANNEL}', current_schema()) FROM (SELECT count(*) AS n FROM released) c WHERE c.n > 0`,
 );
 
+const postpone = prepared(
+  'dits_postpone',
+  `UPDATE deliveries d SET lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, next_attempt_at = $3, last_error = $4, updated_at = $5
+   FROM unnest($1::text[], $2::text[]) AS l(id, token)
+   WHERE d.id = l.id AND d.lease_token = l.token`,
+);
+
 // Only deliveries attempted before need the count, so a first attempt costs no extra query.
 const scheduledAttempts = prepared(
   'dits_scheduled_attempts',
@@ -70,6 +77,11 @@ export class PostgresQueue {
   async release(leases: { deliveryId: string; leaseToken: string }[]): Promise<void> {
     if (leases.length === 0) return;
     await this.pool.query(release([leases.map((l) => l.deliveryId), leases.map((l) => l.leaseToken)]));
+  }
+
+  async postpone(leases: { deliveryId: string; leaseToken: string }[], until: number, reason: string, now: number): Promise<void> {
+    if (leases.length === 0) return;
+    await this.pool.query(postpone([leases.map((l) => l.deliveryId), leases.map((l) => l.leaseToken), until, reason, now]));
   }
 
   async nextDueAt(): Promise<number | null> {

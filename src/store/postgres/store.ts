@@ -440,6 +440,10 @@ export class PostgresStore implements Store {
     await this.queue.release(leases);
   }
 
+  async postponeDeliveries(leases: { deliveryId: string; leaseToken: string }[], until: number, reason: string, now: number): Promise<void> {
+    await this.queue.postpone(leases, until, reason, now);
+  }
+
   async cancelAbandonedDeliveries(now: number): Promise<number> {
     const { rows } = await this.pool.query(sql.cancelAbandoned([now]));
     return Number(rows[0].n);

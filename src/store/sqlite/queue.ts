@@ -93,6 +93,9 @@ export class SqliteQueue {
       release: db.prepare(
         'UPDATE deliveries SET lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL WHERE id = ? AND lease_token = ?',
       ),
+      postpone: db.prepare(`
+        UPDATE deliveries SET lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, next_attempt_at = ?, last_error = ?, updated_at = ?
+        WHERE id = ? AND lease_token = ?`),
       nextDue: db.prepare('SELECT MIN(next_attempt_at) AS at FROM deliveries WHERE next_attempt_at IS NOT NULL'),
       queueSize: db.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE status IN ('pending', 'retrying')"),
     };
@@ -253,6 +256,13 @@ export class SqliteQueue {
   release(leases: { deliveryId: string; leaseToken: string }[]): void {
     const run = this.db.transaction(() => {
       for (const lease of leases) this.statements.release.run(lease.deliveryId, lease.leaseToken);
+    });
+    this.atQueueLevel(() => run.immediate());
+  }
+
+  postpone(leases: { deliveryId: string; leaseToken: string }[], until: number, reason: string, now: number): void {
+    const run = this.db.transaction(() => {
+      for (const lease of leases) this.statements.postpone.run(until, reason, now, lease.deliveryId, lease.leaseToken);
     });
     this.atQueueLevel(() => run.immediate());
   }

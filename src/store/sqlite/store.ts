@@ -817,6 +817,10 @@ export class SqliteStore implements Store {
     this.queue.release(leases);
   }
 
+  async postponeDeliveries(leases: { deliveryId: string; leaseToken: string }[], until: number, reason: string, now: number): Promise<void> {
+    this.queue.postpone(leases, until, reason, now);
+  }
+
   async cancelAbandonedDeliveries(now: number): Promise<number> {
     // The unary + keeps SQLite on the due index, which holds only waiting rows, rather than on every past
     // delivery of each deleted webhook.
