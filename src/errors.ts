@@ -43,6 +43,10 @@ export const ERROR_CATALOG = {
   internal_error: { status: 500, description: 'The server failed; the cause is in the server log, not in the response.' },
   service_unavailable: { status: 503, description: 'The server is starting or shutting down.' },
   store_busy: { status: 503, description: 'The database stayed locked by another process for the whole wait; retry after the number of seconds in Retry-After.' },
+  store_unavailable: {
+    status: 503,
+    description: 'The connection to the PostgreSQL server failed during the request (a restart, a failover, a network fault); retry after the number of seconds in Retry-After.',
+  },
   store_full: { status: 507, description: 'The database disk is full, so nothing was stored. Free disk space on the server and retry.' },
 } as const satisfies Record<string, { status: number; description: string }>;
 
@@ -84,6 +88,21 @@ export function isStoreLocked(err: unknown): boolean {
 /** Reports whether a store call failed because the disk is full (SQLITE_FULL). */
 export function isStoreFull(err: unknown): boolean {
   return (err as { code?: unknown }).code === 'SQLITE_FULL';
+}
+
+/**
+ * SQLSTATE codes of a PostgreSQL connection that failed or that the server
+ * ended: the connection exception class 08, and the operator intervention
+ * codes of a shutdown, a crash or a server that is starting.
+ */
+const CONNECTION_LOST_CODES = /^(08...|57P01|57P02|57P03)$/;
+
+/** Reports whether a store call failed because its PostgreSQL connection failed or the server ended it. */
+export function isStoreConnectionLost(err: unknown): boolean {
+  const { code, message } = err as { code?: unknown; message?: unknown };
+  if (typeof code === 'string' && (CONNECTION_LOST_CODES.test(code) || code === 'ECONNREFUSED' || code === 'ECONNRESET')) return true;
+  // node-postgres reports a socket that closed under a query with this message and no code.
+  return typeof message === 'string' && message.startsWith('Connection terminated');
 }
 
 /**

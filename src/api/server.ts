@@ -3,7 +3,7 @@ import { maxHeaderSize, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { joinField } from '../events/validate.js';
 import { TOKEN_RECHECK_MS } from '../store/token-policy.js';
-import { ApiError, ERROR_CATALOG, invalidRequest, isStoreFull, isStoreLocked, type ErrorCode } from '../errors.js';
+import { ApiError, ERROR_CATALOG, invalidRequest, isStoreConnectionLost, isStoreFull, isStoreLocked, type ErrorCode } from '../errors.js';
 import type { ApiContext, RouteEntry } from './context.js';
 import { parseJsonBody } from './json-body.js';
 import { RateLimiter } from './rate-limit.js';
@@ -170,6 +170,18 @@ export async function buildServer(context: ApiContext, extraRoutes: ((app: Fasti
     if (isStoreLocked(error)) {
       request.log.warn({ err: error, method: request.method, url: request.url }, 'database locked; the request was not stored');
       return sendError(reply, new ApiError('store_busy', 'The database is locked by another process; nothing was stored. Retry the request later.', [], { 'retry-after': '1' }));
+    }
+    if (isStoreConnectionLost(error)) {
+      request.log.warn({ err: error, method: request.method, url: request.url }, 'the PostgreSQL connection failed during the request');
+      return sendError(
+        reply,
+        new ApiError(
+          'store_unavailable',
+          'The connection to the database failed during the request, so it may not have been stored. Retry it; an event sent again with the same Idempotency-Key is stored once.',
+          [],
+          { 'retry-after': '1' },
+        ),
+      );
     }
     request.log.error({ err: error, method: request.method, url: request.url }, 'request failed');
     return sendError(reply, new ApiError('internal_error', 'The server failed to handle the request; the cause is in the server log.'));

@@ -180,6 +180,8 @@ export function hintForError(code: string, status: number, retryAfter: string | 
       return 'The disk of the server database is full. Free space on the server, then run the command again.';
     case 'store_busy':
       return `Another process is holding the database lock. Wait ${waitText(retryAfter)} and run the command again; if it keeps failing, stop the process that keeps a transaction open.`;
+    case 'store_unavailable':
+      return `The server lost its database connection during the command. Wait ${waitText(retryAfter)} and run it again; if it keeps failing, check the PostgreSQL server.`;
     case 'too_many_streams':
       return 'Close another event stream opened with this token, or use another token.';
     case 'route_not_found':

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, before, test } from 'node:test';
+import pg from 'pg';
 import { Receiver } from '../support/receiver.js';
 import { startTestService, waitUntil, type TestService } from '../support/service.js';
 import { createHook, pushEvent } from '../support/fixtures.js';
@@ -85,4 +86,37 @@ test('ping reaches the receiver', async () => {
   assert.equal(ping.status, 202, ping.text);
   await receiver.waitFor(before + 1);
   assert.equal(receiver.requests[before].headers['x-dits-event'], 'ping');
+});
+
+test('connection lost during ingestion is 503', async () => {
+  const { repoId, base } = await createHook(svc, receiver.url, { events: ['push'] });
+  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await admin.connect();
+  try {
+    // The lock holds the ingestion inside its transaction, so that its connection can be ended at that point.
+    await admin.query('BEGIN');
+    await admin.query(`LOCK TABLE ${schema}.events IN ACCESS EXCLUSIVE MODE`);
+    const pending = svc.api('POST', `/v1/repos/${repoId}/events`, pushEvent('Lost connection'), { headers: { 'idempotency-key': 'lost-1' } });
+    const waiting = await waitUntil(async () => {
+      const { rows } = await admin.query('SELECT pid FROM pg_locks WHERE NOT granted AND relation = $1::regclass', [`${schema}.events`]);
+      return rows[0]?.pid ?? null;
+    }, 5000, 'the ingestion to wait for the lock');
+    await admin.query('SELECT pg_terminate_backend($1)', [waiting]);
+    const lost = await pending;
+    await admin.query('ROLLBACK');
+    assert.equal(lost.status, 503, lost.text);
+    assert.equal(lost.json.error.code, 'store_unavailable');
+    assert.equal(lost.headers['retry-after'], '1');
+    assert.match(lost.json.error.message, /connection to the database failed during the request, so it may not have been stored\. Retry it/);
+
+    const retried = await svc.api('POST', `/v1/repos/${repoId}/events`, pushEvent('Lost connection'), { headers: { 'idempotency-key': 'lost-1' } });
+    assert.equal(retried.status, 202, retried.text);
+    const delivered = await waitUntil(async () => {
+      const list = await svc.api('GET', `${base}/deliveries`);
+      return list.json.data.length === 1 && list.json.data[0].status === 'delivered' ? list.json.data : null;
+    }, 10_000, 'the retried event to be delivered');
+    assert.equal(delivered.length, 1, 'the event was stored once');
+  } finally {
+    await admin.end();
+  }
 });

@@ -44,8 +44,19 @@ export function clientConfig(connectionString: string, schema: string, settings:
 export function createPool(connectionString: string, options: PoolOptions): pg.Pool {
   const pool = new pg.Pool({ ...clientConfig(connectionString, options.schema, options.settings), max: options.poolSize });
   // An idle connection that breaks (server restart, network) emits here; the pool drops it and opens a new one on demand.
-  pool.on('error', (err) => options.onError(err, 'idle PostgreSQL connection failed'));
+  // pg-pool adds the whole client object to the error as `client`, which would fill a log line, so it is left out.
+  pool.on('error', (err) => options.onError(withoutClient(err), 'idle PostgreSQL connection failed'));
   return pool;
+}
+
+/** Returns the error without the `client` property that pg-pool sets on errors of idle connections. */
+function withoutClient(err: Error): Error {
+  if (!('client' in err)) return err;
+  const copy = new Error(err.message);
+  Object.assign(copy, err);
+  delete (copy as { client?: unknown }).client;
+  copy.stack = err.stack;
+  return copy;
 }
 
 function isRetryable(err: unknown): boolean {
@@ -63,6 +74,34 @@ export async function retryAborted<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
+/** The state of a checked-out connection: the error that broke it, if one did. */
+export interface Checkout {
+  broken: Error | undefined;
+}
+
+/**
+ * Checks a connection out of the pool, runs `work` with it and gives it
+ * back. pg-pool listens for errors only on idle connections, and a
+ * connection that the server ends while it is checked out (a restart, a
+ * failover, pg_terminate_backend) emits an error that would end the process
+ * without a listener. The listener keeps the process up, and the call in
+ * progress fails. A connection with `broken` set is closed instead of reused.
+ */
+export async function withClient<T>(pool: pg.Pool, work: (client: pg.PoolClient, checkout: Checkout) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  const checkout: Checkout = { broken: undefined };
+  const onError = (err: Error) => {
+    checkout.broken ??= err;
+  };
+  client.on('error', onError);
+  try {
+    return await work(client, checkout);
+  } finally {
+    client.removeListener('error', onError);
+    client.release(checkout.broken);
+  }
+}
+
 /**
  * Runs `work` inside BEGIN/COMMIT on one pooled connection, rolling back on
  * error. A transaction that PostgreSQL aborted as a deadlock victim is run
@@ -72,25 +111,26 @@ export function withTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) 
   return retryAborted(() => runTransaction(pool, work));
 }
 
-async function runTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
-    await client.query('BEGIN');
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
+function runTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return withClient(pool, async (client, checkout) => {
     try {
-      await client.query('ROLLBACK');
-    } catch (rollbackError) {
-      broken = rollbackError as Error;
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      // A connection that the server ended cannot roll back, and closing it ends the transaction anyway.
+      if (checkout.broken === undefined) {
+        try {
+          await client.query('ROLLBACK');
+        } catch (rollbackError) {
+          // A connection whose ROLLBACK failed is in an unknown state.
+          checkout.broken = rollbackError as Error;
+        }
+      }
+      throw err;
     }
-    throw err;
-  } finally {
-    // A connection whose ROLLBACK failed is in an unknown state, so it is closed instead of reused.
-    client.release(broken);
-  }
+  });
 }
 
 /** Returns a builder of a named statement, which PostgreSQL parses and plans once per connection. */

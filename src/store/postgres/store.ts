@@ -41,7 +41,7 @@ import type {
 } from '../types.js';
 import { ingestBatch } from './ingest.js';
 import { applyMigrations } from './migrations.js';
-import { clientConfig, createPool, withTransaction } from './pool.js';
+import { clientConfig, createPool, withClient, withTransaction } from './pool.js';
 import { rejectedRevocation } from '../token-policy.js';
 import { eventsThatFit } from '../event-page.js';
 import { PostgresQueue } from './queue.js';
@@ -96,12 +96,7 @@ export class PostgresStore implements Store {
   }
 
   async migrate(): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await applyMigrations(client, this.schema);
-    } finally {
-      client.release();
-    }
+    await withClient(this.pool, (client) => applyMigrations(client, this.schema));
   }
 
   async close(): Promise<void> {
