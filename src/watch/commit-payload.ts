@@ -27,6 +27,8 @@ export interface PayloadCommit extends ChangedFiles {
   files_unavailable?: true;
   /** Present and true when the file lists were cut to keep the push within the server's body limit. */
   files_truncated?: true;
+  /** Present and true when the message was cut because the server rejected the push as too large. */
+  message_truncated?: true;
 }
 
 /** Compares two manifests; a modified file is one whose content hash changed. Paths are sorted. */

@@ -132,12 +132,16 @@ export class EventSender {
       if (!(error instanceof ApiRequestError) || error.retryable) {
         return { kind: 'retry', error, retryAfterMs: error instanceof ApiRequestError ? error.retryAfterMs : null };
       }
-      const smaller = error.status === 413 ? halveFileLists(entry.body) : null;
+      const smaller = error.status === 413 ? shrinkPush(entry.body) : null;
       if (smaller) {
-        logger.warn(
-          { event: entry.body.event, idempotency_key: entry.key, paths_kept: smaller.pathsKept, paths_omitted: smaller.omitted },
-          'the server rejected the push as too large; sending it again with shorter file lists',
-        );
+        const fields = { event: entry.body.event, idempotency_key: entry.key };
+        if (smaller.kind === 'paths') {
+          logger.warn({ ...fields, paths_kept: smaller.pathsKept, paths_omitted: smaller.omitted }, 'the server rejected the push as too large; sending it again with shorter file lists');
+        } else if (smaller.kind === 'commits') {
+          logger.warn({ ...fields, commits_kept: smaller.kept, total_commits_count: smaller.body.total_commits_count }, 'the server rejected the push as too large; sending it again with fewer commits listed');
+        } else {
+          logger.warn({ ...fields, message_chars_kept: smaller.kept }, 'the server rejected the push as too large; sending it again with shorter commit messages');
+        }
         outbox.replaceBody(entry.key, smaller.body);
         return { kind: 'resend' };
       }
@@ -213,6 +217,65 @@ export function halveFileLists(body: EventBody): { body: EventBody; pathsKept: n
     0,
   );
   return { body: { ...body, commits: cappedCommits.commits, head_commit: cappedHead.commits[0] }, pathsKept, omitted };
+}
+
+/** Shortest commit message, in UTF-16 code units, that `halveMessages` cuts further. */
+export const MIN_CUT_MESSAGE_CHARS = 256;
+
+/** A smaller push body and what was cut to make it. */
+export type ShrunkPush =
+  | { kind: 'paths'; body: EventBody; pathsKept: number; omitted: number }
+  | { kind: 'commits'; body: EventBody; kept: number }
+  | { kind: 'messages'; body: EventBody; kept: number };
+
+/**
+ * Returns a smaller body for a push that the server rejected as too large,
+ * or null when nothing is left to cut. File lists are cut first. Next, only
+ * the older half of the commits stays listed, as the server keeps the oldest
+ * commits past its own limit; `total_commits_count` and `head_commit` still
+ * describe the whole push. Last, the commit messages are halved.
+ */
+export function shrinkPush(body: EventBody): ShrunkPush | null {
+  const paths = halveFileLists(body);
+  if (paths) return { kind: 'paths', ...paths };
+  const commits = Array.isArray(body.commits) ? body.commits : [];
+  if (commits.length > 1) {
+    const kept = Math.ceil(commits.length / 2);
+    const total = typeof body.total_commits_count === 'number' ? body.total_commits_count : commits.length;
+    return { kind: 'commits', body: { ...body, commits: commits.slice(0, kept), total_commits_count: total }, kept };
+  }
+  return halveMessages(body);
+}
+
+/** A commit whose message may have been cut. */
+interface MessageCommit {
+  message?: unknown;
+  message_truncated?: true;
+}
+
+/**
+ * Returns the push with every commit message longer than half of the
+ * longest one cut to that half and flagged `message_truncated`, or null
+ * when no message is longer than MIN_CUT_MESSAGE_CHARS.
+ */
+export function halveMessages(body: EventBody): { kind: 'messages'; body: EventBody; kept: number } | null {
+  const commits = (Array.isArray(body.commits) ? body.commits : []) as MessageCommit[];
+  const head = body.head_commit && typeof body.head_commit === 'object' ? (body.head_commit as MessageCommit) : null;
+  const all = head ? [...commits, head] : commits;
+  const longest = Math.max(0, ...all.map((commit) => (typeof commit.message === 'string' ? commit.message.length : 0)));
+  if (longest <= MIN_CUT_MESSAGE_CHARS) return null;
+  const kept = Math.max(MIN_CUT_MESSAGE_CHARS, Math.floor(longest / 2));
+  const cut = (commit: MessageCommit): MessageCommit => {
+    if (typeof commit.message !== 'string' || commit.message.length <= kept) return commit;
+    return { ...commit, message: cutText(commit.message, kept), message_truncated: true };
+  };
+  return { kind: 'messages', body: { ...body, commits: commits.map(cut), head_commit: head ? cut(head) : body.head_commit }, kept };
+}
+
+/** Returns the first `length` UTF-16 code units of `text`, one fewer when the cut would split a surrogate pair. */
+function cutText(text: string, length: number): string {
+  const code = text.charCodeAt(length - 1);
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? length - 1 : length);
 }
 
 /** True for the server's 404 `repo_not_found`, and for the resolver's error when an owner/name lookup finds nothing. */

@@ -4,12 +4,13 @@
  * the server's ingestion API, each under an idempotency key, surviving
  * restarts and server outages without repeating or losing events.
  */
-import { mkdir, stat } from 'node:fs/promises';
+import { access, mkdir, realpath, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ApiClient } from './api-client.js';
 import { mappingByOwner } from './repo-mapping.js';
 import type { RepoMapping } from './repo-mapping.js';
-import { statePathsFor } from './snapshot.js';
+import { statePathsFor, type StatePaths } from './snapshot.js';
+import { kernelFileSystemOf } from '../kernel-paths.js';
 import { StateLock } from './state-lock.js';
 import { osLogin, resolveWatchOptions, WatchOptionsError } from './watch-options.js';
 import type { ResolvedWatchOptions, WatchOptions } from './watch-options.js';
@@ -42,6 +43,12 @@ async function checkWorkingCopies(dirs: string[]): Promise<void> {
 
 /** Creates the state folder, or explains why it cannot hold the snapshot and outbox files. */
 async function prepareStateDir(stateDir: string): Promise<void> {
+  const kernel = kernelFileSystemOf(stateDir);
+  if (kernel !== null) {
+    throw new WatchOptionsError([
+      { field: '--state-dir', message: `${JSON.stringify(stateDir)} is on the kernel file system ${kernel}, which cannot hold files; pass a folder on a disk` },
+    ]);
+  }
   let reason: string;
   try {
     await mkdir(stateDir, { recursive: true });
@@ -53,6 +60,23 @@ async function prepareStateDir(stateDir: string): Promise<void> {
   throw new WatchOptionsError([
     { field: '--state-dir', message: `${JSON.stringify(stateDir)} cannot hold the snapshot and outbox files (${reason}); pass a folder this user can create or write to` },
   ]);
+}
+
+/**
+ * Returns the state files of a working copy. In a shared state folder they
+ * are named after the working copy's real path, so that a second watcher
+ * that reaches the same copy through a symbolic link finds the first one's
+ * lock. Files named after the path as given, from before, are used while
+ * none named after the real path exist.
+ */
+async function stateFilesFor(dir: string, stateDir: string | null): Promise<StatePaths> {
+  if (stateDir === null) return statePathsFor(dir);
+  const real = await realpath(dir);
+  const paths = statePathsFor(real, stateDir);
+  if (real === dir) return paths;
+  const given = statePathsFor(dir, stateDir);
+  const exists = (path: string) => access(path).then(() => true, () => false);
+  return !(await exists(paths.snapshot)) && (await exists(given.snapshot)) ? given : paths;
 }
 
 function mappingFor(options: ResolvedWatchOptions, dir: string): RepoMapping {
@@ -81,7 +105,7 @@ export async function startWatcher(input: WatchOptions): Promise<RunningWatcher>
   try {
     for (const dir of dirs) {
       const mapping = mappingFor(options, dir);
-      const paths = statePathsFor(dir, options.stateDir ?? undefined);
+      const paths = await stateFilesFor(dir, options.stateDir);
       locks.push(StateLock.acquire(`${paths.snapshot}.lock`, dir));
       copies.push(
         await WorkingCopyWatch.start({

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { capFileLists, listedPathBytes } from '../../src/watch/push-size.js';
-import { halveFileLists } from '../../src/watch/event-sender.js';
+import { halveFileLists, MIN_CUT_MESSAGE_CHARS, shrinkPush } from '../../src/watch/event-sender.js';
 
 const paths = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}/${String(i).padStart(4, '0')}.exr`);
 
@@ -50,4 +50,37 @@ test('halving a rejected push', () => {
   assert.equal(smaller.body.ref, 'refs/heads/main', 'other fields stay');
   assert.equal(halveFileLists({ event: 'push', commits: [{ id: 'x', added: [] }], head_commit: null }), null, 'nothing left to cut');
   assert.equal(halveFileLists({ event: 'branch.created', ref: 'refs/heads/x' }), null);
+});
+
+test('shrinking cuts paths, then commits, then messages', () => {
+  const commit = (id: string, message: string, added: string[] = []) => ({ id, message, added, modified: [], removed: [] });
+  const withPaths = { event: 'push' as const, commits: [commit('a', 'm', paths('a', 4))], head_commit: null, total_commits_count: 1 };
+  assert.equal(shrinkPush(withPaths)?.kind, 'paths');
+
+  const many = Array.from({ length: 5 }, (_, i) => commit(`c${i}`, `message ${i}`));
+  const listed = { event: 'push' as const, commits: many, head_commit: many[4], total_commits_count: 7 };
+  const fewer = shrinkPush(listed);
+  assert.equal(fewer?.kind, 'commits');
+  assert.deepEqual((fewer!.body.commits as { id: string }[]).map((c) => c.id), ['c0', 'c1', 'c2'], 'the oldest commits stay, as the server keeps them');
+  assert.equal(fewer!.body.total_commits_count, 7, 'the real number of commits stays');
+  assert.deepEqual(fewer!.body.head_commit, many[4], 'the newest commit stays the head');
+  const counted = shrinkPush({ event: 'push', commits: many, head_commit: many[4] });
+  assert.equal(counted!.body.total_commits_count, 5, 'a push without a count gets the listed number');
+
+  const long = 'x'.repeat(3000) + '\u{1F3AC}'.repeat(1000);
+  const single = { event: 'push' as const, commits: [commit('h', long)], head_commit: commit('h', long), total_commits_count: 1 };
+  const shorter = shrinkPush(single);
+  assert.equal(shorter?.kind, 'messages');
+  const [cut] = shorter!.body.commits as { message: string; message_truncated?: true }[];
+  assert.equal(cut.message.length, long.length / 2);
+  assert.ok(long.startsWith(cut.message));
+  assert.equal(cut.message_truncated, true);
+  assert.deepEqual(shorter!.body.head_commit, cut, 'the head commit is cut the same way');
+  // 901 code units: half is 450, and unit 449 opens a surrogate pair.
+  const split = shrinkPush({ event: 'push', commits: [commit('s', 'y'.repeat(301) + '\u{1F3AC}'.repeat(300))], head_commit: null });
+  const splitMessage = (split!.body.commits as { message: string }[])[0].message;
+  assert.equal(splitMessage, 'y'.repeat(301) + '\u{1F3AC}'.repeat(74), 'a cut never splits a surrogate pair');
+
+  const shortMessages = { event: 'push' as const, commits: [commit('s', 'z'.repeat(MIN_CUT_MESSAGE_CHARS))], head_commit: null };
+  assert.equal(shrinkPush(shortMessages), null, 'nothing left to cut');
 });

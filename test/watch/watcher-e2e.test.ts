@@ -6,12 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { ZERO_ID } from '../../src/watch/dits-format.js';
 import { lockId, secondsToIso } from '../../src/watch/lock-events.js';
+import { statePathsFor } from '../../src/watch/snapshot.js';
 import { osLogin, WatchOptionsError } from '../../src/watch/watch-options.js';
 import { startWatcher } from '../../src/watch/watcher.js';
 import { DELETION_CONFIRM_MS, LOCKS_MISSING_GRACE_MS, UNREADABLE_WARN_MS } from '../../src/watch/working-copy-watch.js';
@@ -496,6 +497,33 @@ describe('watcher against an ingestion endpoint', () => {
     assert.equal(outboxEventLines(h).length, 0);
   });
 
+  test('push too large is sent with fewer commits and shorter messages', async (t) => {
+    const h = await harness(t);
+    const watcher = await h.start();
+    // Stands in for the service's body limit, which the watcher does not know.
+    h.server.override = (body) =>
+      JSON.stringify(body).length > 20_000 ? { status: 413, body: { error: { code: 'payload_too_large', message: 'body too large', details: [] } } } : null;
+    let parent = h.c1;
+    for (let i = 0; i < 8; i++) parent = h.fixture.writeCommit({ parent, message: `Shot ${i}: ${'notes '.repeat(3000)}`, files: { ...BASE_FILES, [`shot-${i}.exr`]: `v${i}` } });
+    h.fixture.setRef('heads/main', parent);
+    const [push] = await h.waitForEvents(1);
+    await flushed(watcher);
+
+    const commits = push.commits as { id: string; message: string; message_truncated?: boolean }[];
+    assert.ok(JSON.stringify(push).length <= 20_000);
+    assert.equal(push.total_commits_count, 8, 'the real number of commits stays');
+    assert.ok(commits.length >= 1, 'at least one commit stays listed');
+    assert.ok(commits.length < 8, `${commits.length} of 8 commits listed`);
+    assert.match(commits[0].message, /^Shot 0: notes notes/, 'the oldest commits stay listed');
+    assert.equal((push.head_commit as { id: string }).id, parent, 'the newest commit stays the head');
+    assert.ok(commits.every((commit) => commit.message_truncated === true && commit.message.length < 18_000), 'every message was cut');
+    const logged = (message: string) => h.logs.some((line) => line.msg === message);
+    assert.ok(logged('the server rejected the push as too large; sending it again with fewer commits listed'));
+    assert.ok(logged('the server rejected the push as too large; sending it again with shorter commit messages'));
+    assert.equal(h.logs.filter((line) => line.msg === 'the server rejected the event; it is dropped').length, 0);
+    assert.equal(outboxEventLines(h).length, 0);
+  });
+
   test('lasting scan problems logged once', async (t) => {
     const h = await harness(t);
     const watcher = await h.start();
@@ -640,6 +668,40 @@ describe('watcher against an ingestion endpoint', () => {
           /\((it is not a folder|EEXIST|ENOTDIR)\); pass a folder/.test(error.details[0].message),
       );
     }
+    assert.equal(h.server.posts.length, 0);
+  });
+
+  test('kernel state folder refused', async (t) => {
+    const h = await harness(t);
+    // Node's recursive mkdir never returns under /proc, so the check must come first.
+    await assert.rejects(
+      h.start({ stateDir: '/proc/dits-webhooks-state' }),
+      (error: unknown) =>
+        error instanceof WatchOptionsError &&
+        error.details[0].field === '--state-dir' &&
+        error.details[0].message === '"/proc/dits-webhooks-state" is on the kernel file system /proc, which cannot hold files; pass a folder on a disk',
+    );
+    assert.equal(h.server.posts.length, 0);
+  });
+
+  test('second watcher through a symbolic link rejected', async (t) => {
+    const h = await harness(t);
+    const stateDir = join(h.fixture.dir, '..', `state-${process.pid}`);
+    const link = `${h.fixture.dir}-link`;
+    symlinkSync(h.fixture.dir, link);
+    t.after(() => {
+      rmSync(link, { force: true });
+      rmSync(stateDir, { recursive: true, force: true });
+    });
+    // The lock of a watcher of the real path, held by a process that runs: the test runner that started this one.
+    mkdirSync(stateDir);
+    const lockPath = `${statePathsFor(realpathSync(h.fixture.dir), stateDir).snapshot}.lock`;
+    writeFileSync(lockPath, `${process.ppid}\n`);
+    await assert.rejects(h.start({ dirs: [link], stateDir }), (error: Error) => {
+      assert.equal(error.name, 'WatchedElsewhereError');
+      assert.match(error.message, new RegExp(`^another watcher \\(process ${process.ppid}\\) already watches `));
+      return true;
+    });
     assert.equal(h.server.posts.length, 0);
   });
 

@@ -9,6 +9,7 @@ import { WalSync } from './wal-sync.js';
 import { rejectedRevocation, TOKEN_RECHECK_MS } from '../token-policy.js';
 import { eventsThatFit } from '../event-page.js';
 import { isStoreLocked } from '../../errors.js';
+import { kernelFileSystemOf } from '../../kernel-paths.js';
 import {
   decodeCursor,
   encodeCursor,
@@ -108,19 +109,11 @@ function queueLevel(db: Database.Database, sync: SyncSwitch | null): <T>(run: ()
   };
 }
 
-/** Kernel file systems, which hold no ordinary files. */
-const KERNEL_FILE_SYSTEMS = ['/proc', '/sys'];
-
-/**
- * Throws when the folder lies on a kernel file system, where no database can
- * be created. Node 20.20's recursive mkdirSync spins without returning on paths
- * under /proc, so the check comes before it.
- */
+/** Throws when the folder lies on a kernel file system, where no database can be created. */
 function assertOrdinaryFolder(folder: string): void {
-  const path = resolve(folder);
-  const root = KERNEL_FILE_SYSTEMS.find((prefix) => path === prefix || path.startsWith(prefix + '/'));
-  if (root === undefined) return;
-  throw Object.assign(new Error(`${path} is on the kernel file system ${root}, which cannot hold files`), { code: 'ENOTSUP' });
+  const root = kernelFileSystemOf(folder);
+  if (root === null) return;
+  throw Object.assign(new Error(`${resolve(folder)} is on the kernel file system ${root}, which cannot hold files`), { code: 'ENOTSUP' });
 }
 
 /** Maximum number of tokens kept in memory; the cache is emptied when it is full. */
