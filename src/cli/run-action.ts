@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { CliError, UsageError, formatFailure } from './errors.js';
+import { sanitize } from './output.js';
 
 /**
  * Wraps a commander action. A UsageError goes through `command.error`, so it
@@ -15,9 +16,11 @@ export function runAction<A extends unknown[]>(handler: (...args: A) => Promise<
       await handler(...args);
     } catch (error) {
       if (error instanceof UsageError) {
+        // Messages quote flag values and file contents, such as JSON.parse's excerpt, which may hold line breaks.
+        const message = sanitize(error.message);
         const command = lastCommand(args);
-        if (command) command.error(`error: ${error.message}`, { exitCode: 2, code: 'dits.usage' });
-        process.stderr.write(`error: ${error.message}\n`);
+        if (command) command.error(`error: ${message}`, { exitCode: 2, code: 'dits.usage' });
+        process.stderr.write(`error: ${message}\n`);
         process.exitCode = 2;
         return;
       }

@@ -49,6 +49,13 @@ function exitOnConfigError(err: unknown): void {
   process.exit(2);
 }
 
+/** Ends the process with exit status 2 when both store flags are given, since only one store is used. */
+function exitOnTwoStores(flags: ServeFlags): void {
+  if (flags.dataDir === undefined || flags.database === undefined) return;
+  process.stderr.write('--data-dir and --database name two stores, and only one is used; pass --data-dir for SQLite or --database for PostgreSQL.\n');
+  process.exit(2);
+}
+
 export function registerServeCommands(program: Command): void {
   program
     .command('serve')
@@ -64,6 +71,7 @@ export function registerServeCommands(program: Command): void {
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
     .addHelpText('after', '\nEvery setting also reads DITS_WEBHOOKS_<NAME>, e.g.\n' + describeConfig().map((c) => `  ${c.env} (default ${JSON.stringify(c.default)})`).join('\n'))
     .action(async (flags: ServeFlags) => {
+      exitOnTwoStores(flags);
       // Loaded here, not at the top, so that every other command starts without the server's modules.
       const { startService } = await import('../app.js');
       let service;
@@ -96,6 +104,7 @@ export function registerServeCommands(program: Command): void {
     .option('--database <url>', 'PostgreSQL connection string; overrides DATABASE_URL')
     .option('--config <file>', 'JSON config file of the service (default DITS_WEBHOOKS_CONFIG)')
     .action(async (flags: ServeFlags) => {
+      exitOnTwoStores(flags);
       const { loadConfig } = await import('../config.js');
       const { openStore } = await import('../app.js');
       let config;

@@ -9,6 +9,7 @@ import type { FieldError } from '../errors.js';
 import { UsageError } from '../cli/errors.js';
 import { settingsOf, type Settings } from '../cli/settings.js';
 import { startWatcher, WatchOptionsError } from './watcher.js';
+import { resolveWatchOptions } from './watch-options.js';
 import type { WatchOptions } from './watcher.js';
 
 export interface WatchFlags {
@@ -109,10 +110,13 @@ export function registerWatchCommand(program: Command): void {
         process.exit(2);
       }
       const logger = pino({ level });
-      logger.info({ url: settings.url }, 'sending events to this server');
       let watcher;
       try {
-        watcher = await startWatcher(watchOptionsFromFlags(dirs, { ...flags, url: settings.url, token: settings.token ?? '' }, process.env, logger));
+        const input = watchOptionsFromFlags(dirs, { ...flags, url: settings.url, token: settings.token ?? '' }, process.env, logger);
+        // Checked before the server is named in the log, so that a missing token is the only output.
+        resolveWatchOptions(input);
+        logger.info({ url: settings.url }, 'sending events to this server');
+        watcher = await startWatcher(input);
       } catch (error) {
         if (!(error instanceof WatchOptionsError)) throw error;
         process.stderr.write(`Invalid watch options:\n${describeOptionErrors(error.details)}\n`);

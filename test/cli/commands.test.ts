@@ -327,6 +327,10 @@ describe('delivery commands', () => {
     assert.match(shown.stdout, /^ {4}"ref": "refs\/heads\/main",$/m);
     assert.match(shown.stdout, /^Attempt 1 \(scheduled\) at \S+ \S+: HTTP 200 in \d+ ms, delivered$/m);
     assert.match(shown.stdout, /^ {4}thanks from receiver$/m);
+    assert.match(shown.stdout, new RegExp(`^Event: +push \\(event ${UUID.source}\\)$`, 'm'));
+    const pingId = (await deliveriesOf(repo.id, hook.id)).find((d) => d.event === 'ping')!.id;
+    const ping = await cli(['delivery', 'show', hookId, pingId, ...scope]);
+    assert.match(ping.stdout, /^Event: +ping$/m, 'a ping belongs to no stored event');
 
     const firstSends = receiver.requests.filter((r) => r.headers['x-dits-delivery'] === deliveryId);
     assert.equal(firstSends.length, 1);
@@ -366,6 +370,11 @@ describe('emit', () => {
     const repeated = await cli(['emit', 'push', '--repo', String(repo.id), '--file', repeatedFile]);
     assert.equal(repeated.code, 2);
     assert.match(repeated.stderr, /--file .*repeated\.json sets key "ref" twice in one object; keep one/);
+    const bigFile = join(home, 'big.json');
+    writeFileSync(bigFile, '{"sender": {"login": "alice"}, "build": 12345678901234567890}');
+    const big = await cli(['emit', 'push', '--repo', String(repo.id), '--file', bigFile]);
+    assert.equal(big.code, 2, big.stderr);
+    assert.match(big.stderr, /--file .*big\.json: the number 12345678901234567890 at byte offset \d+ is an integer beyond 2\^53 - 1, which JSON cannot carry exactly; write it as a string/);
 
     await receiver.waitFor(3);
     const pushes = receiver.requests.filter((r) => r.headers['x-dits-event'] === 'push');
@@ -592,6 +601,16 @@ describe('errors and settings', () => {
     assert.match(result.stderr, /--database: must start with postgres:\/\/ or postgresql:\/\//);
   });
 
+  test('two store flags rejected', async () => {
+    for (const command of ['serve', 'migrate']) {
+      const dataDir = join(home, `two-stores-${command}`);
+      const result = await cli([command, '--data-dir', dataDir, '--database', 'postgres://postgres@127.0.0.1:5432/test']);
+      assert.equal(result.code, 2, result.stderr);
+      assert.equal(result.stderr, '--data-dir and --database name two stores, and only one is used; pass --data-dir for SQLite or --database for PostgreSQL.\n');
+      assert.equal(existsSync(dataDir), false, `${command} created nothing`);
+    }
+  });
+
   test('usage errors exit 2', async () => {
     const [unknown, missingUrl, badLimit, badRepo, bothScopes, bothSsl] = await Promise.all([
       cli(['frobnicate']),
@@ -658,6 +677,13 @@ describe('errors and settings', () => {
       assert.ok(Array.isArray(parseJson(flagWins).data));
       assert.equal(missingConfig.code, 2);
       assert.match(missingConfig.stderr, /config file .*absent\.json does not exist/);
+
+      const brokenConfig = join(configHome, 'broken.json');
+      writeFileSync(brokenConfig, '{\n  "url": nope\n}\n');
+      const broken = await cli(['repo', 'list', '--config', brokenConfig], cliEnv(configHome));
+      assert.equal(broken.code, 2);
+      assert.match(broken.stderr, /config file .*broken\.json is not valid JSON/);
+      assert.match(broken.stderr.split('\n')[0], /"\{\\u000a {2}"url": nope\\u000a\}\\u000a" is not valid JSON\); write an object such as/, 'the quoted file text stays on the first line');
     } finally {
       rmSync(configHome, { recursive: true, force: true });
     }

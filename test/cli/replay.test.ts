@@ -39,6 +39,11 @@ test('since accepts times and durations', () => {
   assert.equal(parseSince('2026-01-01T00:00:00Z', now), '2026-01-01T00:00:00Z');
   assert.throws(() => parseSince('yesterday', now), /--since must be/);
   assert.throws(() => parseSince('garbage', now, '--until'), /--until must be/);
+  assert.equal(parseSince('2024-02-29T23:59:59.5+05:30', now), '2024-02-29T23:59:59.5+05:30');
+  for (const day of ['2026-02-29T00:00:00Z', '2026-02-30T00:00:00Z', '2026-04-31T00:00:00Z', '2026-13-01T00:00:00Z', '2026-01-01T24:00:00Z', '2026-01-01T00:00:00+24:00']) {
+    assert.throws(() => parseSince(day, now), /--since must be an RFC 3339 time/, day);
+  }
+  assert.throws(() => parseSince('2016-12-31T23:59:60Z', now), /leap seconds \(:60\) are not supported, so use :59/);
 });
 
 test('replay command resends failed deliveries', async () => {

@@ -113,4 +113,28 @@ describe('watch command', () => {
     assert.match(stderr, /got "My Film" from ".*My Film"/);
     assert.match(stderr, /rename the folder, or watch it alone with --repo/);
   });
+
+  test('missing token exits 2 before any log line', async (t) => {
+    const fixture = DitsRepoFixture.create('film');
+    t.after(() => fixture.cleanup());
+    const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('DITS_WEBHOOKS_')));
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', WATCH_SCRIPT, 'watch', fixture.dir, '--url', 'http://127.0.0.1:9', '--repo', '1'], {
+      cwd: REPO_ROOT,
+      // An empty config home, so that no config file of the machine supplies a token.
+      env: { ...env, HOME: fixture.dir, XDG_CONFIG_HOME: fixture.dir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    t.after(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
+
+    assert.equal(await withDeadline(exited, 'the watcher to exit', 15_000), 2);
+    assert.match(stderr, /^--token \(or DITS_WEBHOOKS_TOKEN\): /m);
+    assert.equal(stdout, '', 'no log line names a server that the watcher never uses');
+  });
 });

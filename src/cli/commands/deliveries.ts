@@ -12,7 +12,8 @@ import { scopeArguments } from './webhooks.js';
 export interface DeliverySummary {
   id: string;
   event: string;
-  event_id: string;
+  /** Null for a ping, which belongs to no stored event. */
+  event_id: string | null;
   webhook_id: number;
   status: string;
   attempt_count: number;
@@ -115,7 +116,7 @@ async function showDelivery(hookId: string, deliveryId: string, flags: ScopeFlag
   print(
     formatFields([
       ['Delivery', delivery.id],
-      ['Event', `${delivery.event} (event ${delivery.event_id})`],
+      ['Event', delivery.event_id === null ? delivery.event : `${delivery.event} (event ${delivery.event_id})`],
       ['Webhook', String(delivery.webhook_id)],
       ['Status', delivery.status],
       ['Attempts', String(delivery.attempt_count)],

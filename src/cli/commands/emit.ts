@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { repeatedJsonKey } from '../../api/json-body.js';
+import { inexactJsonNumber, repeatedJsonKey } from '../../api/json-body.js';
 import { buildEventBody } from '../event-fields.js';
 import { print, printJson } from '../output.js';
 import { resolveRepoId } from '../references.js';
@@ -42,6 +42,9 @@ function readPayloadFile(path: string): unknown {
   }
   const repeated = repeatedJsonKey(text);
   if (repeated !== null) throw new UsageError(`--file ${path} sets key ${JSON.stringify(repeated)} twice in one object; keep one`);
+  // JSON.parse would round such a number before it is sent, and the server's error would then quote the rounded value.
+  const inexact = inexactJsonNumber(text);
+  if (inexact !== null) throw new UsageError(`--file ${path}: ${inexact}; write it as a string`);
   return payload;
 }
 

@@ -45,8 +45,24 @@ export function parseSince(value: string, now = Date.now(), flag = '--since'): s
     const unitMs = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[relative[2] as 's' | 'm' | 'h' | 'd'];
     return new Date(now - Number(relative[1]) * unitMs).toISOString();
   }
-  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(value) && !Number.isNaN(Date.parse(value))) return value;
-  throw new UsageError(`${flag} must be an RFC 3339 time such as 2026-01-02T03:04:05Z or a duration such as 90s, 30m, 6h or 2d, got ${JSON.stringify(value)}`);
+  if (isRfc3339Time(value)) return value;
+  const leap = /T\d{2}:\d{2}:60/.test(value) ? '; leap seconds (:60) are not supported, so use :59' : '';
+  throw new UsageError(`${flag} must be an RFC 3339 time such as 2026-01-02T03:04:05Z or a duration such as 90s, 30m, 6h or 2d, got ${JSON.stringify(value)}${leap}`);
+}
+
+const RFC3339_PARTS = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-](\d{2}):(\d{2}))$/i;
+
+/**
+ * Tells whether `value` is an RFC 3339 time of a real calendar day, as the
+ * server requires. Date.parse alone takes 2026-02-30 and moves it to March.
+ */
+function isRfc3339Time(value: string): boolean {
+  const parts = RFC3339_PARTS.exec(value);
+  if (!parts) return false;
+  const [year, month, day, hour, minute, second] = parts.slice(1, 7).map(Number);
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const offsetValid = parts[9] === undefined || (Number(parts[9]) <= 23 && Number(parts[10]) <= 59);
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour <= 23 && minute <= 59 && second <= 59 && offsetValid;
 }
 
 async function replay(hookId: string, flags: ReplayFlags, command: Command): Promise<void> {
