@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
+import type { TestContext } from 'node:test';
 import { pino } from 'pino';
 import { describeOptionErrors, watchOptionsFromFlags } from '../../src/watch/command.js';
 import { validateWatchOptions } from '../../src/watch/watch-options.js';
@@ -55,6 +56,27 @@ describe('watchOptionsFromFlags', () => {
   });
 });
 
+/** A `watch` command run in a child process, with what it printed so far; the child is killed when the test ends. */
+interface WatchRun {
+  exited: Promise<number | null>;
+  child: ReturnType<typeof spawn>;
+  stdout: () => string;
+  stderr: () => string;
+}
+
+function runWatch(t: TestContext, args: string[], env: NodeJS.ProcessEnv): WatchRun {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', WATCH_SCRIPT, 'watch', ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk) => (stdout += chunk));
+  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  return { exited, child, stdout: () => stdout, stderr: () => stderr };
+}
+
 describe('watch command', () => {
   test('sends events and exits 0 on SIGTERM', async (t) => {
     const server = await IngestionServer.start();
@@ -67,47 +89,24 @@ describe('watch command', () => {
     const c1 = fixture.writeCommit({ message: 'Start', files: { 'a.mp4': '1' } });
     fixture.setRef('heads/main', c1);
 
-    const args = ['watch', fixture.dir, '--url', server.url, '--repo', String(repo.id), '--poll-interval', '25', '--log-level', 'info'];
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', WATCH_SCRIPT, ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, DITS_WEBHOOKS_TOKEN: server.token },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    t.after(() => {
-      if (child.exitCode === null) child.kill('SIGKILL');
-    });
-
-    await waitFor(() => output.includes('watching working copy'), `the watcher to start (output: ${output})`, 15_000);
+    const run = runWatch(t, [fixture.dir, '--url', server.url, '--repo', String(repo.id), '--poll-interval', '25', '--log-level', 'info'], { ...process.env, DITS_WEBHOOKS_TOKEN: server.token });
+    const output = () => run.stdout() + run.stderr();
+    await waitFor(() => output().includes('watching working copy'), `the watcher to start (output: ${output()})`, 15_000);
     fixture.setRef('tags/v1', c1);
     await waitFor(() => server.eventsOf(repo.id).length === 1, 'the tag.created event');
     assert.equal(server.eventsOf(repo.id)[0].body.event, 'tag.created');
 
-    child.kill('SIGTERM');
-    assert.equal(await withDeadline(exited, 'the watcher to exit'), 0);
+    run.child.kill('SIGTERM');
+    assert.equal(await withDeadline(run.exited, 'the watcher to exit'), 0);
   });
 
   test('invalid folder name exits 2', async (t) => {
     const fixture = DitsRepoFixture.create('My Film');
     t.after(() => fixture.cleanup());
     // Validation stops the command before its first request, so the URL is never contacted.
-    const args = ['watch', fixture.dir, '--url', 'http://127.0.0.1:9', '--owner', 'me', '--create'];
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', WATCH_SCRIPT, ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, DITS_WEBHOOKS_TOKEN: 'unused-token' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    t.after(() => {
-      if (child.exitCode === null) child.kill('SIGKILL');
-    });
-
-    assert.equal(await withDeadline(exited, 'the watcher to exit', 15_000), 2);
+    const run = runWatch(t, [fixture.dir, '--url', 'http://127.0.0.1:9', '--owner', 'me', '--create'], { ...process.env, DITS_WEBHOOKS_TOKEN: 'unused-token' });
+    assert.equal(await withDeadline(run.exited, 'the watcher to exit', 15_000), 2);
+    const stderr = run.stderr();
     assert.match(stderr, /^Invalid watch options:$/m);
     assert.match(stderr, /^<dir>: expected a folder name that is a valid repository name/m);
     assert.match(stderr, /got "My Film" from ".*My Film"/);
@@ -118,23 +117,11 @@ describe('watch command', () => {
     const fixture = DitsRepoFixture.create('film');
     t.after(() => fixture.cleanup());
     const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('DITS_WEBHOOKS_')));
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', WATCH_SCRIPT, 'watch', fixture.dir, '--url', 'http://127.0.0.1:9', '--repo', '1'], {
-      cwd: REPO_ROOT,
-      // An empty config home, so that no config file of the machine supplies a token.
-      env: { ...env, HOME: fixture.dir, XDG_CONFIG_HOME: fixture.dir },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    t.after(() => {
-      if (child.exitCode === null) child.kill('SIGKILL');
-    });
-
-    assert.equal(await withDeadline(exited, 'the watcher to exit', 15_000), 2);
+    // An empty config home, so that no config file of the machine supplies a token.
+    const run = runWatch(t, [fixture.dir, '--url', 'http://127.0.0.1:9', '--repo', '1'], { ...env, HOME: fixture.dir, XDG_CONFIG_HOME: fixture.dir });
+    assert.equal(await withDeadline(run.exited, 'the watcher to exit', 15_000), 2);
+    const stderr = run.stderr();
     assert.match(stderr, /^--token \(or DITS_WEBHOOKS_TOKEN\): /m);
-    assert.equal(stdout, '', 'no log line names a server that the watcher never uses');
+    assert.equal(run.stdout(), '', 'no log line names a server that the watcher never uses');
   });
 });
