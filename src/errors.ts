@@ -14,7 +14,7 @@ export interface FieldError {
 export const ERROR_CATALOG = {
   invalid_json: { status: 400, description: 'The request body is not valid JSON or not valid UTF-8.' },
   invalid_request: { status: 400, description: 'A field is missing, has the wrong type or is out of range; `details` lists each field.' },
-  invalid_number: { status: 400, description: 'A number would reach receivers as another number: an integer written without fraction or exponent beyond 2^53 - 1, a number that a double cannot hold as written (`9007199254740993.0`, `1e-400`), or one outside the double range.' },
+  invalid_number: { status: 400, description: 'A number would reach receivers as another number: an integer written without fraction or exponent beyond 2^53 - 1, a number of 2^53 or more that a double cannot hold as written (`9007199254740993.0`), a non-zero number that would become 0 (`1e-400`), or one outside the double range.' },
   invalid_event_pattern: { status: 400, description: 'An entry of `events` matches no event type or uses a wildcard inside a segment.' },
   invalid_target_url: { status: 400, description: 'The webhook URL is not an absolute http or https URL, or contains whitespace or control characters.' },
   target_blocked: { status: 422, description: 'The webhook URL points to an address that the server configuration blocks.' },

@@ -111,16 +111,19 @@ function checkNumberLiteral(literal: string, offset: number): void {
 /** Significant digits that a double keeps for every decimal in its normal range. */
 const DOUBLE_DIGITS = 15;
 
-/** Smallest positive double with full precision; smaller ones keep fewer digits. */
-const MIN_NORMAL = 2.2250738585072014e-308;
+/** 2^53, from which on a double can no longer represent every integer. */
+const INTEGER_PRECISION_LIMIT = 2 ** 53;
 
 /**
  * Returns why the delivered JSON would carry another number than `literal`,
- * or null when it carries the same one. A body is parsed with JSON.parse and
- * written again with JSON.stringify, so `6.02e23` arrives as `6.02e+23`, the
- * same number, while `9007199254740993.0` would arrive as `9007199254740992`.
- * Plain integer literals beyond 2^53 - 1 are refused even when a double can
- * store them, since JavaScript receivers cannot count on such integers.
+ * or null. A body is parsed with JSON.parse and written again with
+ * JSON.stringify, so `6.02e23` arrives as `6.02e+23`, the same number, while
+ * `9007199254740993.0` would arrive as `9007199254740992`. Below 2^53 a
+ * double keeps every integer. Only digits of a fraction beyond its precision
+ * can change there, as with any floating-point number, so such numbers pass,
+ * except a non-zero number that would become 0. Plain integer literals
+ * beyond 2^53 - 1 are refused even when a double can store them, since
+ * JavaScript receivers cannot count on such integers.
  */
 function numberProblem(literal: string): string | null {
   const parts = NUMBER_PARTS.exec(literal);
@@ -134,11 +137,17 @@ function numberProblem(literal: string): string | null {
   }
   const value = Number(literal);
   if (!Number.isFinite(value)) return 'is outside the range of a double';
+  if (value !== 0 && Math.abs(value) < INTEGER_PRECISION_LIMIT) return null;
+  // At most 15 digits written, leading zeros included, needs no closer look.
+  if (integer.length + (fraction?.length ?? 0) <= DOUBLE_DIGITS && value !== 0) return null;
   const written = decimalOf(integer, fraction ?? '', Number(exponent ?? 0));
-  if (written.digits.length <= DOUBLE_DIGITS && (written.digits === '' || Math.abs(value) >= MIN_NORMAL)) return null;
-  const parsed = String(Math.abs(value));
-  const shortest = /^(\d+)(?:\.(\d+))?(?:e([+-]\d+))?$/.exec(parsed)!;
-  const stored = decimalOf(shortest[1], shortest[2] ?? '', Number(shortest[3] ?? 0));
+  if (written.digits.length <= DOUBLE_DIGITS && value !== 0) return null;
+  // String() writes the shortest decimal that reads back as the same double, as JSON.stringify does.
+  const shortest = String(Math.abs(value));
+  const e = shortest.indexOf('e');
+  const mantissa = e < 0 ? shortest : shortest.slice(0, e);
+  const dot = mantissa.indexOf('.');
+  const stored = decimalOf(dot < 0 ? mantissa : mantissa.slice(0, dot), dot < 0 ? '' : mantissa.slice(dot + 1), e < 0 ? 0 : Number(shortest.slice(e + 1)));
   if (stored.digits === written.digits && stored.exponent === written.exponent) return null;
   if (value === 0) return 'is too close to 0 for a double, which would make it 0';
   return `would become ${JSON.stringify(value)} in a double, which cannot hold it exactly`;
@@ -152,9 +161,13 @@ interface Decimal {
 
 /** Normalises the parts of a number literal into a Decimal, so that equal numbers compare equal. */
 function decimalOf(integer: string, fraction: string, exponent: number): Decimal {
-  const all = (integer + fraction).replace(/^0+/, '');
-  const digits = all.replace(/0+$/, '');
-  return { digits, exponent: digits === '' ? 0 : exponent - fraction.length + (all.length - digits.length) };
+  const all = integer + fraction;
+  let start = 0;
+  while (start < all.length && all.charCodeAt(start) === 0x30) start++;
+  let end = all.length;
+  while (end > start && all.charCodeAt(end - 1) === 0x30) end--;
+  const digits = all.slice(start, end);
+  return { digits, exponent: digits === '' ? 0 : exponent - fraction.length + (all.length - end) };
 }
 
 /**
