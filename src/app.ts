@@ -6,6 +6,7 @@ import { envName, loadConfig, unknownEnvVariables, type Config, type ConfigSourc
 import { createLogger } from './logger.js';
 import { SqliteStore } from './store/sqlite/store.js';
 import type { Store } from './store/types.js';
+import { isStoreConnectionLost } from './errors.js';
 import { DeliveryWorker } from './delivery/worker.js';
 import { createGuardedAgent } from './delivery/guarded-connector.js';
 import { systemResolver, type Resolver } from './delivery/target-host.js';
@@ -104,9 +105,12 @@ export async function openStore(config: Readonly<Config>, logger?: Logger): Prom
     } catch (err) {
       await store.close().catch(() => undefined);
       const code = (err as { code?: string }).code ?? '';
-      if (!DATABASE_CONNECT_FAILURES.has(code)) throw err;
+      // node-postgres reports a failed TLS negotiation, such as an sslmode the server cannot serve, with a message and no code.
+      const tls = code === '' && /\bSSL\b/.test((err as Error).message);
+      if (!DATABASE_CONNECT_FAILURES.has(code) && !tls && !isStoreConnectionLost(err)) throw err;
+      const check = tls ? 'sslmode and the other TLS parameters of the URL' : 'the URL';
       throw new Error(
-        `cannot reach the PostgreSQL database of databaseUrl (${(err as Error).message}); check the URL in --database or ${envName('databaseUrl')}, and that the server runs and accepts this user`,
+        `cannot reach the PostgreSQL database of databaseUrl (${(err as Error).message}); check ${check} in --database or ${envName('databaseUrl')}, and that the server runs and accepts this user`,
       );
     }
     return store;

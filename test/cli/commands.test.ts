@@ -13,10 +13,12 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
+import pg from 'pg';
 import { request } from 'undici';
 import { verifyHubSignature, verifyStandardWebhook } from '../../src/signing/verify.js';
 import { Receiver } from '../support/receiver.js';
 import { startTestService, waitUntil, type TestService } from '../support/service.js';
+import { TEST_DATABASE_URL } from '../store/backends.js';
 import { cliEnv, makeHome, prepareCli, RunningCli, runCli, type CliResult } from './cli-harness.js';
 
 const ZERO_SHA = '0'.repeat(40);
@@ -599,6 +601,22 @@ describe('errors and settings', () => {
     const result = await cli(['migrate', '--database', 'notaurl']);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /--database: must start with postgres:\/\/ or postgresql:\/\//);
+  });
+
+  test('migrate names sslmode when TLS fails', async (t) => {
+    const probe = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await probe.connect();
+    const ssl = (await probe.query('SHOW ssl')).rows[0].ssl;
+    await probe.end();
+    if (ssl !== 'off') {
+      t.skip('this PostgreSQL server accepts TLS, so sslmode=require connects');
+      return;
+    }
+    const url = new URL(TEST_DATABASE_URL);
+    url.searchParams.set('sslmode', 'require');
+    const result = await cli(['migrate', '--database', url.toString()]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /cannot reach the PostgreSQL database of databaseUrl \(The server does not support SSL connections\); check sslmode and the other TLS parameters of the URL in --database/);
   });
 
   test('two store flags rejected', async () => {
