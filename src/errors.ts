@@ -101,8 +101,8 @@ const CONNECTION_LOST_CODES = /^(08...|57P01|57P02|57P03)$/;
 export function isStoreConnectionLost(err: unknown): boolean {
   const { code, message } = err as { code?: unknown; message?: unknown };
   if (typeof code === 'string' && (CONNECTION_LOST_CODES.test(code) || code === 'ECONNREFUSED' || code === 'ECONNRESET')) return true;
-  // node-postgres reports a socket that closed under a query with this message and no code.
-  return typeof message === 'string' && message.startsWith('Connection terminated');
+  // node-postgres reports a socket that closed under a query, and a later query on that client, with these messages and no code.
+  return typeof message === 'string' && (message.startsWith('Connection terminated') || message === 'Client has encountered a connection error and is not queryable');
 }
 
 /**

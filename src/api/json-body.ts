@@ -105,7 +105,12 @@ const NUMBER_PARTS = /^-?(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
 
 function checkNumberLiteral(literal: string, offset: number): void {
   const problem = numberProblem(literal);
-  if (problem !== null) throw new ApiError('invalid_number', `Number ${literal.slice(0, 40)} at byte offset ${offset} ${problem}; send it as a string.`);
+  if (problem !== null) throw new ApiError('invalid_number', `Number ${shownLiteral(literal)} at byte offset ${offset} ${problem}; send it as a string.`);
+}
+
+/** Returns a number literal for a message: whole up to 40 characters, longer ones cut with their length given. */
+function shownLiteral(literal: string): string {
+  return literal.length <= 40 ? literal : `${literal.slice(0, 40)}… (${literal.length} characters)`;
 }
 
 /** Significant digits that a double keeps for every decimal in its normal range. */
@@ -132,8 +137,9 @@ function numberProblem(literal: string): string | null {
   const [, integer, fraction, exponent] = parts;
   if (fraction === undefined && exponent === undefined) {
     const digits = integer.replace(/^0+(?=\d)/, '');
-    if (digits.length > 15 && BigInt(digits) > MAX_SAFE) return 'is an integer beyond 2^53 - 1, which JSON cannot carry exactly';
-    return null;
+    // 2^53 - 1 has 16 digits, so only a 16-digit integer needs a comparison; BigInt of millions of digits takes seconds.
+    const beyond = digits.length > 16 || (digits.length === 16 && BigInt(digits) > MAX_SAFE);
+    return beyond ? 'is an integer beyond 2^53 - 1, which JSON cannot carry exactly' : null;
   }
   const value = Number(literal);
   if (!Number.isFinite(value)) return 'is outside the range of a double';
@@ -180,7 +186,7 @@ export function inexactJsonNumber(text: string): string | null {
   let found: string | null = null;
   const note = (literal: string, offset: number) => {
     const problem = numberProblem(literal);
-    if (found === null && problem !== null) found = `the number ${literal.slice(0, 40)} at byte offset ${offset} ${problem}`;
+    if (found === null && problem !== null) found = `the number ${shownLiteral(literal)} at byte offset ${offset} ${problem}`;
   };
   try {
     scanJsonText(text, note);

@@ -58,6 +58,23 @@ describe('parseJsonBody numbers', () => {
   }
 });
 
+describe('parseJsonBody long numbers', () => {
+  test('long literals are cut in the message', () => {
+    assert.throws(() => parse(`{"n":${'9'.repeat(100_000)}}`), /^ApiError: Number 9{40}… \(100000 characters\) at byte offset 5 is an integer beyond 2\^53 - 1/);
+  });
+
+  test('16-digit integers compare exactly', () => {
+    assert.deepEqual(parse('{"n":9007199254740991}'), { n: 9007199254740991 });
+    assert.throws(() => parse('{"n":9007199254740992}'), /is an integer beyond 2\^53 - 1/);
+  });
+
+  test('zero runs inside a number pass', () => {
+    // A run of zeros between other digits once made a regular expression backtrack for seconds.
+    assert.deepEqual(parse(`{"n":1.${'0'.repeat(200_000)}1}`), { n: 1 });
+    assert.deepEqual(parse(`{"n":1${'0'.repeat(200_000)}e-200000}`), { n: 1 });
+  });
+});
+
 describe('parseJsonBody malformed numbers', () => {
   for (const literal of ['-', '-a', '1e', '1e+', '--1', '1.5.5', '-Infinity', '01', '.5', '1.']) {
     test(`reports ${literal} as a syntax error`, () => {

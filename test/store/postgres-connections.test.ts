@@ -2,6 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { createPool, withTransaction } from '../../src/store/postgres/pool.js';
+import { isStoreConnectionLost } from '../../src/errors.js';
 import { waitUntil } from '../support/service.js';
 import { TEST_DATABASE_URL } from './backends.js';
 
@@ -49,4 +50,22 @@ test('idle connection error leaves out the client', async () => {
   assert.match(reported.message, /terminating connection due to administrator command|Connection terminated/);
   assert.equal('client' in reported, false, 'the pg client object stays out of the log');
   assert.equal((await pool.query('SELECT 1 AS one')).rows[0].one, 1);
+});
+
+test('errors of an ended connection count as lost', async () => {
+  const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  const broken = new Promise<Error>((resolve) => client.once('error', resolve));
+  await client.connect();
+  const backendPid = (await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
+  const during = client.query('SELECT pg_sleep(10)').catch((err: Error) => err);
+  await waitUntil(async () => (await admin.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'active'", [backendPid])).rowCount === 1, 5000, 'the query to run');
+  await admin.query('SELECT pg_terminate_backend($1)', [backendPid]);
+  const first = await during;
+  assert.ok(isStoreConnectionLost(first), `the query that ran: ${first.message}`);
+  assert.ok(isStoreConnectionLost(await broken), 'the error event');
+  const later = await client.query('SELECT 1').catch((err: Error) => err);
+  assert.ok(later instanceof Error);
+  assert.ok(isStoreConnectionLost(later), `a query after the error: ${later.message}`);
+  assert.equal(isStoreConnectionLost(new Error('relation "x" does not exist')), false);
+  await client.end().catch(() => undefined);
 });
