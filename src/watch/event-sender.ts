@@ -222,6 +222,13 @@ export function halveFileLists(body: EventBody): { body: EventBody; pathsKept: n
 /** Shortest commit message, in UTF-16 code units, that `halveMessages` cuts further. */
 export const MIN_CUT_MESSAGE_CHARS = 256;
 
+/**
+ * Messages longer than this, in UTF-16 code units, are cut before commits
+ * leave the list: such a message is rare, and one of them can outweigh
+ * thousands of commits of usual length.
+ */
+export const LONG_MESSAGE_CHARS = 64 * 1024;
+
 /** A smaller push body and what was cut to make it. */
 export type ShrunkPush =
   | { kind: 'paths'; body: EventBody; pathsKept: number; omitted: number }
@@ -230,14 +237,17 @@ export type ShrunkPush =
 
 /**
  * Returns a smaller body for a push that the server rejected as too large,
- * or null when nothing is left to cut. File lists are cut first. Next, only
- * the older half of the commits stays listed, as the server keeps the oldest
- * commits past its own limit; `total_commits_count` and `head_commit` still
- * describe the whole push. Last, the commit messages are halved.
+ * or null when nothing is left to cut. File lists are cut first, then
+ * messages longer than LONG_MESSAGE_CHARS. Next, only the older half of the
+ * commits stays listed, as the server keeps the oldest commits past its own
+ * limit; `total_commits_count` and `head_commit` still describe the whole
+ * push. Last, the commit messages are halved down to MIN_CUT_MESSAGE_CHARS.
  */
 export function shrinkPush(body: EventBody): ShrunkPush | null {
   const paths = halveFileLists(body);
   if (paths) return { kind: 'paths', ...paths };
+  const longMessages = halveMessages(body, LONG_MESSAGE_CHARS);
+  if (longMessages) return longMessages;
   const commits = Array.isArray(body.commits) ? body.commits : [];
   if (commits.length > 1) {
     const kept = Math.ceil(commits.length / 2);
@@ -255,16 +265,16 @@ interface MessageCommit {
 
 /**
  * Returns the push with every commit message longer than half of the
- * longest one cut to that half and flagged `message_truncated`, or null
- * when no message is longer than MIN_CUT_MESSAGE_CHARS.
+ * longest one, but no shorter than `floor`, cut to that length and flagged
+ * `message_truncated`, or null when no message is longer than `floor`.
  */
-export function halveMessages(body: EventBody): { kind: 'messages'; body: EventBody; kept: number } | null {
+export function halveMessages(body: EventBody, floor = MIN_CUT_MESSAGE_CHARS): { kind: 'messages'; body: EventBody; kept: number } | null {
   const commits = (Array.isArray(body.commits) ? body.commits : []) as MessageCommit[];
   const head = body.head_commit && typeof body.head_commit === 'object' ? (body.head_commit as MessageCommit) : null;
   const all = head ? [...commits, head] : commits;
   const longest = Math.max(0, ...all.map((commit) => (typeof commit.message === 'string' ? commit.message.length : 0)));
-  if (longest <= MIN_CUT_MESSAGE_CHARS) return null;
-  const kept = Math.max(MIN_CUT_MESSAGE_CHARS, Math.floor(longest / 2));
+  if (longest <= floor) return null;
+  const kept = Math.max(floor, Math.floor(longest / 2));
   const cut = (commit: MessageCommit): MessageCommit => {
     if (typeof commit.message !== 'string' || commit.message.length <= kept) return commit;
     return { ...commit, message: cutText(commit.message, kept), message_truncated: true };

@@ -62,21 +62,32 @@ async function prepareStateDir(stateDir: string): Promise<void> {
   ]);
 }
 
+/** The state files of a working copy and the lock file that keeps a second watcher away. */
+interface StateFiles {
+  paths: StatePaths;
+  lock: string;
+}
+
 /**
  * Returns the state files of a working copy. In a shared state folder they
  * are named after the working copy's real path, so that a second watcher
  * that reaches the same copy through a symbolic link finds the first one's
  * lock. Files named after the path as given, from before, are used while
- * none named after the real path exist.
+ * none named after the real path exist, but the lock always goes by the real
+ * path.
  */
-async function stateFilesFor(dir: string, stateDir: string | null): Promise<StatePaths> {
-  if (stateDir === null) return statePathsFor(dir);
+async function stateFilesFor(dir: string, stateDir: string | null): Promise<StateFiles> {
+  if (stateDir === null) {
+    const paths = statePathsFor(dir);
+    return { paths, lock: `${paths.snapshot}.lock` };
+  }
   const real = await realpath(dir);
   const paths = statePathsFor(real, stateDir);
-  if (real === dir) return paths;
+  const lock = `${paths.snapshot}.lock`;
+  if (real === dir) return { paths, lock };
   const given = statePathsFor(dir, stateDir);
   const exists = (path: string) => access(path).then(() => true, () => false);
-  return !(await exists(paths.snapshot)) && (await exists(given.snapshot)) ? given : paths;
+  return { paths: !(await exists(paths.snapshot)) && (await exists(given.snapshot)) ? given : paths, lock };
 }
 
 function mappingFor(options: ResolvedWatchOptions, dir: string): RepoMapping {
@@ -105,8 +116,8 @@ export async function startWatcher(input: WatchOptions): Promise<RunningWatcher>
   try {
     for (const dir of dirs) {
       const mapping = mappingFor(options, dir);
-      const paths = await stateFilesFor(dir, options.stateDir);
-      locks.push(StateLock.acquire(`${paths.snapshot}.lock`, dir));
+      const { paths, lock } = await stateFilesFor(dir, options.stateDir);
+      locks.push(StateLock.acquire(lock, dir));
       copies.push(
         await WorkingCopyWatch.start({
           dir,

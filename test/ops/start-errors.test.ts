@@ -1,6 +1,6 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,6 +55,13 @@ test('data folder on a kernel file system', async () => {
   await assert.rejects(
     startService({ overrides: { port: 0, dataDir: '/proc/dits-webhooks-data' }, env: {}, logger: silent, announce: () => {} }),
     /^Error: dataDir \/proc\/dits-webhooks-data cannot hold the database \(\/proc\/dits-webhooks-data is on the kernel file system \/proc, which cannot hold files\); set a writable folder with --data-dir or DITS_WEBHOOKS_DATA_DIR$/,
+  );
+  const link = join(root, 'proc-link');
+  symlinkSync('/proc/self', link);
+  await assert.rejects(
+    startService({ overrides: { port: 0, dataDir: join(link, 'data') }, env: {}, logger: silent, announce: () => {} }),
+    /is on the kernel file system \/proc, which cannot hold files\); set a writable folder with --data-dir/,
+    'a symbolic link into /proc counts as /proc',
   );
 });
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { capFileLists, listedPathBytes } from '../../src/watch/push-size.js';
-import { halveFileLists, MIN_CUT_MESSAGE_CHARS, shrinkPush } from '../../src/watch/event-sender.js';
+import { halveFileLists, LONG_MESSAGE_CHARS, MIN_CUT_MESSAGE_CHARS, shrinkPush } from '../../src/watch/event-sender.js';
 
 const paths = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}/${String(i).padStart(4, '0')}.exr`);
 
@@ -83,4 +83,16 @@ test('shrinking cuts paths, then commits, then messages', () => {
 
   const shortMessages = { event: 'push' as const, commits: [commit('s', 'z'.repeat(MIN_CUT_MESSAGE_CHARS))], head_commit: null };
   assert.equal(shrinkPush(shortMessages), null, 'nothing left to cut');
+});
+
+test('a very long message is cut before commits leave the list', () => {
+  const commit = (id: string, message: string) => ({ id, message, added: [], modified: [], removed: [] });
+  const commits = Array.from({ length: 60 }, (_, i) => commit(`c${i}`, `message ${i}`));
+  const huge = commit('c60', 'x'.repeat(100_000));
+  const body = { event: 'push' as const, commits: [...commits, huge], head_commit: huge, total_commits_count: 61 };
+  const first = shrinkPush(body);
+  assert.equal(first?.kind, 'messages');
+  assert.equal((first!.body.commits as unknown[]).length, 61, 'every commit stays listed');
+  assert.equal((first!.body.head_commit as { message: string }).message.length, LONG_MESSAGE_CHARS);
+  assert.equal(shrinkPush(first!.body)?.kind, 'commits', 'below the long-message length, commits go next');
 });

@@ -681,6 +681,13 @@ describe('watcher against an ingestion endpoint', () => {
         error.details[0].field === '--state-dir' &&
         error.details[0].message === '"/proc/dits-webhooks-state" is on the kernel file system /proc, which cannot hold files; pass a folder on a disk',
     );
+    const link = join(h.fixture.dir, 'proc-link');
+    symlinkSync('/proc/self', link);
+    await assert.rejects(
+      h.start({ stateDir: join(link, 'state') }),
+      (error: unknown) => error instanceof WatchOptionsError && /is on the kernel file system \/proc, which cannot hold files/.test(error.details[0].message),
+      'a symbolic link into /proc counts as /proc',
+    );
     assert.equal(h.server.posts.length, 0);
   });
 
@@ -702,6 +709,9 @@ describe('watcher against an ingestion endpoint', () => {
       assert.match(error.message, new RegExp(`^another watcher \\(process ${process.ppid}\\) already watches `));
       return true;
     });
+    // State files under the link's own name, from an earlier version, are still found, and the lock still goes by the real path.
+    writeFileSync(statePathsFor(link, stateDir).snapshot, '{}');
+    await assert.rejects(h.start({ dirs: [link], stateDir }), (error: Error) => error.name === 'WatchedElsewhereError');
     assert.equal(h.server.posts.length, 0);
   });
 
