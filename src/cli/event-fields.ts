@@ -3,6 +3,7 @@
  * `--sender`, then `--field key=value` entries with dotted keys for nested
  * objects. Later sources overwrite earlier ones key by key.
  */
+import { inexactJsonNumber } from '../api/json-body.js';
 import { UsageError } from './errors.js';
 
 /** Keys that would reach Object.prototype when assigned, so they are rejected. */
@@ -10,8 +11,9 @@ const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 /**
  * Parses a `--field` value: JSON when it parses, otherwise the text itself.
- * An integer literal beyond 2^53 - 1 stays text, because JSON.parse would
- * round it and the server rejects rounded numbers.
+ * A value with a number that JSON.parse would change, such as an integer
+ * beyond 2^53 - 1, stays text, because the server refuses such numbers and
+ * would see only the changed one.
  */
 export function parseFieldValue(raw: string): unknown {
   let value: unknown;
@@ -20,8 +22,7 @@ export function parseFieldValue(raw: string): unknown {
   } catch {
     return raw;
   }
-  if (typeof value === 'number' && /^-?\d+$/.test(raw.trim()) && !Number.isSafeInteger(value)) return raw;
-  return value;
+  return inexactJsonNumber(raw) === null ? value : raw;
 }
 
 /** Splits `key=value` at the first `=`; the key is a dotted path such as `lock.owner.login`. */

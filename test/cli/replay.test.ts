@@ -40,6 +40,9 @@ test('since accepts times and durations', () => {
   assert.throws(() => parseSince('yesterday', now), /--since must be/);
   assert.throws(() => parseSince('garbage', now, '--until'), /--until must be/);
   assert.equal(parseSince('2024-02-29T23:59:59.5+05:30', now), '2024-02-29T23:59:59.5+05:30');
+  // Year 0 is a leap year in the proleptic Gregorian calendar that RFC 3339 uses.
+  assert.equal(parseSince('0000-02-29T00:00:00Z', now), '0000-02-29T00:00:00Z');
+  assert.throws(() => parseSince('1900-02-29T00:00:00Z', now), /--since must be an RFC 3339 time/);
   for (const day of ['2026-02-29T00:00:00Z', '2026-02-30T00:00:00Z', '2026-04-31T00:00:00Z', '2026-13-01T00:00:00Z', '2026-01-01T24:00:00Z', '2026-01-01T00:00:00+24:00']) {
     assert.throws(() => parseSince(day, now), /--since must be an RFC 3339 time/, day);
   }

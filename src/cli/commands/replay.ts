@@ -50,6 +50,15 @@ export function parseSince(value: string, now = Date.now(), flag = '--since'): s
   throw new UsageError(`${flag} must be an RFC 3339 time such as 2026-01-02T03:04:05Z or a duration such as 90s, 30m, 6h or 2d, got ${JSON.stringify(value)}${leap}`);
 }
 
+/** Days of each month, February of a common year included. */
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Returns the days of February in `year` of the Gregorian calendar, year 0 included. */
+function februaryDays(year: number): number {
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return leap ? 29 : 28;
+}
+
 const RFC3339_PARTS = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-](\d{2}):(\d{2}))$/i;
 
 /**
@@ -60,7 +69,7 @@ function isRfc3339Time(value: string): boolean {
   const parts = RFC3339_PARTS.exec(value);
   if (!parts) return false;
   const [year, month, day, hour, minute, second] = parts.slice(1, 7).map(Number);
-  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const daysInMonth = month === 2 ? februaryDays(year) : MONTH_DAYS[month - 1];
   const offsetValid = parts[9] === undefined || (Number(parts[9]) <= 23 && Number(parts[10]) <= 59);
   return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour <= 23 && minute <= 59 && second <= 59 && offsetValid;
 }
