@@ -38,7 +38,7 @@ export class Metrics {
     });
     this.queueSize = new Gauge({
       name: 'dits_webhook_queue_size',
-      help: 'Deliveries waiting for an attempt (pending or retrying).',
+      help: 'Deliveries waiting for an attempt: pending, retrying, or queued for a redelivery or a replay.',
       registers: [this.registry],
       collect: store
         ? async () => {

@@ -114,7 +114,7 @@ export const deliverySummaryResponseSchema = closedObject(
     webhook_id: id,
     status: deliveryStatus,
     attempt_count: { type: 'integer', minimum: 0 },
-    next_attempt_at: { ...nullableDateTime, description: 'when the next automatic attempt is due, for pending and retrying deliveries' },
+    next_attempt_at: { ...nullableDateTime, description: 'when the next attempt is due: for pending and retrying deliveries, and for any delivery queued for a redelivery or a replay; null otherwise' },
     last_status_code: { type: ['integer', 'null'] },
     last_error: { type: ['string', 'null'] },
     created_at: dateTime,

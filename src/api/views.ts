@@ -61,7 +61,8 @@ export function deliverySummaryView(delivery: DeliverySummary): Record<string, u
     webhook_id: delivery.webhookId,
     status: delivery.status,
     attempt_count: delivery.attempts,
-    next_attempt_at: delivery.status === 'retrying' || delivery.status === 'pending' ? iso(delivery.nextAttemptAt) : null,
+    // Also set for a failed or delivered delivery that waits for a redelivery or a replay.
+    next_attempt_at: iso(delivery.nextAttemptAt),
     last_status_code: delivery.lastStatusCode,
     last_error: delivery.lastError,
     created_at: iso(delivery.createdAt),

@@ -956,6 +956,30 @@ function conformance(backend: Backend): void {
         assert.equal(await store.getReplay(hook.id + 1, replay.id), null);
       }));
 
+    test('redelivery leaves finished replays alone', () =>
+      withStore(async (store) => {
+        const repo = await makeRepo(store);
+        const hook = await makeHook(store, { kind: 'repo', repoId: repo.id });
+        await store.ingest([ingestItem(repo.id), ingestItem(repo.id)]);
+        await store.completeAttempts((await store.claimDue(claimOptions())).map((d) => attemptResult(d, 'failed', { statusCode: 400 })), 10_100);
+        const replay = await store.createReplay({ webhookId: hook.id, since: 0, until: null, onlyFailed: true }, 10_200);
+        assert.ok(replay !== 'inactive');
+        const replayed = await store.claimDue(claimOptions({ now: 10_300 }));
+        await store.completeAttempts(replayed.map((d) => attemptResult(d, 'delivered')), 10_400);
+        assert.equal((await store.getReplay(hook.id, replay.id))?.completed, 2);
+
+        // A later redelivery of one of its deliveries is not part of the replay.
+        assert.ok(await store.requestRedelivery(hook.id, replayed[0].id, 10_500));
+        const after = await store.getReplay(hook.id, replay.id);
+        assert.deepEqual([after?.total, after?.completed], [2, 2]);
+        assert.equal(await store.queueSize(), 1, 'a delivered delivery queued for a redelivery counts as waiting');
+        const waiting = (await store.listDeliveries({ webhookId: hook.id, limit: 10 })).items.find((d) => d.id === replayed[0].id)!;
+        assert.deepEqual([waiting.status, waiting.nextAttemptAt], ['delivered', 10_500]);
+        await store.updateWebhook({ kind: 'repo', repoId: repo.id }, hook.id, { active: false }, 10_600);
+        const cancelled = await store.getReplay(hook.id, replay.id);
+        assert.deepEqual([cancelled?.completed, cancelled?.cancelled], [2, 0], 'cancelling the redelivery does not count against the replay');
+      }));
+
     test('replay counts skipped deliveries', () =>
       withStore(async (store) => {
         const repo = await makeRepo(store);

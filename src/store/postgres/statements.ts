@@ -145,7 +145,7 @@ export const requestRedelivery = prepared(
   'dits_delivery_redeliver',
   `WITH updated AS (
      UPDATE deliveries
-     SET manual = true, resume_at = CASE WHEN status IN ('retrying', 'pending') THEN next_attempt_at END, next_attempt_at = $3, updated_at = $3
+     SET manual = true, replay_id = NULL, resume_at = CASE WHEN status IN ('retrying', 'pending') THEN next_attempt_at END, next_attempt_at = $3, updated_at = $3
      WHERE id = $1 AND webhook_id = $2 AND NOT manual AND (lease_expires_at IS NULL OR lease_expires_at <= $3)
      RETURNING *
    )

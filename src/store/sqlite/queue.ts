@@ -97,7 +97,8 @@ export class SqliteQueue {
         UPDATE deliveries SET lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, next_attempt_at = ?, last_error = ?, updated_at = ?
         WHERE id = ? AND lease_token = ?`),
       nextDue: db.prepare('SELECT MIN(next_attempt_at) AS at FROM deliveries WHERE next_attempt_at IS NOT NULL'),
-      queueSize: db.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE status IN ('pending', 'retrying')"),
+      // Every delivery waiting for an attempt has a due time: pending, retrying, and failed or delivered ones queued for a redelivery or a replay.
+      queueSize: db.prepare('SELECT COUNT(*) AS n FROM deliveries WHERE next_attempt_at IS NOT NULL'),
     };
   }
 

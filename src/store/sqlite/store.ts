@@ -714,7 +714,7 @@ export class SqliteStore implements Store {
       // A waiting delivery keeps its automatic attempt for after the manual one.
       const resumeAt = row.status === 'retrying' || row.status === 'pending' ? row.next_attempt_at : null;
       const updated = this.db
-        .prepare('UPDATE deliveries SET manual = 1, resume_at = ?, next_attempt_at = ?, updated_at = ? WHERE seq = ? RETURNING *')
+        .prepare('UPDATE deliveries SET manual = 1, replay_id = NULL, resume_at = ?, next_attempt_at = ?, updated_at = ? WHERE seq = ? RETURNING *')
         .get(resumeAt, now, now, row.seq) as Row;
       return toDeliverySummary(updated);
     });
