@@ -8,6 +8,7 @@ import { Gauge } from 'prom-client';
 import type { ApiContext } from './context.js';
 import { eventView } from './views.js';
 import { ApiError, invalidRequest } from '../errors.js';
+import { EVENT_STREAM_PAYLOAD_BYTES } from '../store/event-page.js';
 
 /** How often an open stream looks for new events, in ms. Polling also finds events that other processes stored. */
 const STREAM_POLL_MS = 250;
@@ -147,7 +148,7 @@ export async function streamEvents(context: ApiContext, request: FastifyRequest,
     try {
       let tokenChecked = false;
       for (;;) {
-        const page = await context.store.listEvents({ repoId, afterSeq: cursor, limit: PAGE_SIZE });
+        const page = await context.store.listEvents({ repoId, afterSeq: cursor, limit: PAGE_SIZE, payloadBudget: EVENT_STREAM_PAYLOAD_BYTES });
         // The token is checked again before events are written, so events found after a revocation are not sent,
         // and every TOKEN_RECHECK_MS on a quiet stream, so that its connection ends soon after the revocation.
         if (request.token && !tokenChecked && (page.items.length > 0 || Date.now() - lastTokenCheck >= TOKEN_RECHECK_MS)) {
@@ -167,6 +168,8 @@ export async function streamEvents(context: ApiContext, request: FastifyRequest,
             end();
             return;
           }
+          // The rest of the page is read again after the client has taken what was written.
+          if (res.writableNeedDrain) break;
         }
         if (page.items.length < PAGE_SIZE || closed || res.writableNeedDrain) break;
       }

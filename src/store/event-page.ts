@@ -5,8 +5,15 @@
  * and load only the events that fit.
  */
 
-/** Most payload bytes that one page of events carries. A page always has at least one event. */
-export const EVENT_PAGE_PAYLOAD_BYTES = 16 * 1024 * 1024;
+/**
+ * Most payload bytes that one page of events carries. A page always has at
+ * least one event. A client that does not read keeps its response in the
+ * server's memory, so the budget bounds what each such request holds.
+ */
+export const EVENT_PAGE_PAYLOAD_BYTES = 4 * 1024 * 1024;
+
+/** The payload budget of one read of an event stream, which also stops at the first write its client has not taken yet. */
+export const EVENT_STREAM_PAYLOAD_BYTES = 1024 * 1024;
 
 /** Counts the leading events, given their payload sizes in page order, that fit in a page of at most `limit` events and `budget` bytes. */
 export function eventsThatFit(sizes: readonly number[], limit: number, budget: number = EVENT_PAGE_PAYLOAD_BYTES): number {

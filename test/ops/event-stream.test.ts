@@ -1,5 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { createParser } from 'eventsource-parser';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { exampleEventFields } from '../../src/events/catalog.js';
 import { formatEventMessage, parseLastEventId } from '../../src/api/event-stream.js';
@@ -177,6 +179,44 @@ test('stored Last-Event-ID replays what followed it', async () => {
     assert.deepEqual(client.messages.map((m) => m.data.id), [...afterIds, live], 'only the events after the id, each once');
   } finally {
     client.close();
+  }
+});
+
+test('slow reader gets every event once', async () => {
+  const repoId = await createRepo('slow-reader');
+  // Twelve events of about 600 KB: more than one read of the stream carries, and more than a socket buffer takes.
+  const ids: string[] = [];
+  for (let i = 0; i < 12; i++) {
+    const fields = exampleEventFields('comment.created');
+    (fields.comment as { body: string }).body = `${i} ${'x'.repeat(600_000)}`;
+    ids.push(await ingest(repoId, { event: 'comment.created', ...fields }));
+  }
+  const socket = connect(Number(new URL(svc.url).port), '127.0.0.1');
+  socket.pause();
+  socket.write(`GET /v1/repos/${repoId}/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${svc.adminToken}\r\nAccept: text/event-stream\r\nLast-Event-ID: 0\r\n\r\n`);
+  try {
+    // The client takes nothing for a while, so the server meets a full socket buffer in the middle of a page.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const received: string[] = [];
+    // The repository's own repo.created comes first and is left out.
+    const parser = createParser({ onEvent: (message) => message.event === 'comment.created' && received.push(JSON.parse(message.data).id) });
+    let head = true;
+    socket.on('data', (chunk: Buffer) => {
+      let text = chunk.toString('latin1');
+      if (head) {
+        const end = text.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        text = text.slice(end + 4);
+        head = false;
+      }
+      parser.feed(Buffer.from(text, 'latin1').toString('utf8'));
+    });
+    socket.resume();
+    await waitUntil(() => received.length >= ids.length, 20_000, 'every event');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual(received, ids, 'each event once, in order');
+  } finally {
+    socket.destroy();
   }
 });
 
