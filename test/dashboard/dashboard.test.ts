@@ -115,6 +115,35 @@ test('dashboard in Chromium', async (t) => {
     assert.deepEqual(stored, [svc.adminToken]);
   });
 
+  await t.test('stored bidi controls are shown inert', async () => {
+    const created = await svc.api('POST', '/v1/repos', { owner: 'mallory', name: 'bidi', description: 'invoice\u202efdp.exe' });
+    assert.equal(created.status, 201, created.text);
+    await page.reload();
+    const row = page.locator('tr', { hasText: 'mallory/bidi' });
+    await row.waitFor();
+    const text = (await row.textContent()) ?? '';
+    assert.ok(text.includes('invoice\\u202efdp.exe'), `the control shows as its escape: ${text}`);
+    assert.ok(!text.includes('\u202e'), 'the control itself is not in the page');
+  });
+
+  await t.test('dot owners call no API route', async () => {
+    const paths: string[] = [];
+    const record = (request: { url(): string }) => paths.push(new URL(request.url()).pathname);
+    page.on('request', record);
+    try {
+      await page.goto(`${svc.url}/dashboard/#/owners/..`);
+      await page.getByRole('heading', { name: 'Page not found' }).waitFor();
+      await page.goto(`${svc.url}/dashboard/#/`);
+      await page.getByLabel('Owner login').fill('..');
+      await page.getByRole('button', { name: 'Show owner webhooks' }).click();
+      assert.equal(await page.getByLabel('Owner login').evaluate((input) => (input as HTMLInputElement).validity.patternMismatch), true);
+      assert.ok(!page.url().includes('/owners/'), `the form did not navigate: ${page.url()}`);
+    } finally {
+      page.off('request', record);
+    }
+    assert.deepEqual(paths.filter((path) => path === '/v1/webhooks' || path === '/v1/owners/webhooks'), []);
+  });
+
   await t.test('disabled webhook shows reason', async () => {
     await page.getByRole('link', { name: 'user/retired-project' }).click();
     const row = page.locator('table.webhooks tbody tr');

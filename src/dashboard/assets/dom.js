@@ -21,11 +21,23 @@ export function h(tag, attributes = {}, ...children) {
   return element;
 }
 
+/** Bidirectional controls: U+200E, U+200F, U+202A to U+202E and U+2066 to U+2069. */
+const BIDI_CONTROLS = /[\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Returns text with each bidirectional control shown as its escape, such as
+ * \u202e. Shown live, such a character reorders the text around it, so that
+ * a stored name or payload could read as something else.
+ */
+export function inertText(text) {
+  return text.replace(BIDI_CONTROLS, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 function appendChildren(element, children) {
   for (const child of children.flat(Infinity)) {
     if (child === undefined || child === null || child === false) continue;
     // append() of a string inserts a text node; the string is never parsed as HTML.
-    element.append(child instanceof Node ? child : String(child));
+    element.append(child instanceof Node ? child : inertText(String(child)));
   }
 }
 

@@ -16,8 +16,16 @@ function repositoryCells(repo) {
 }
 
 function ownerForm(page) {
-  // The API validates the login and its message names the allowed characters.
-  const input = h('input', { id: 'owner', name: 'owner', required: true, placeholder: 'studio' });
+  // Checked here as the API checks it: "." or ".." would otherwise turn into path steps of the API URL.
+  const input = h('input', {
+    id: 'owner',
+    name: 'owner',
+    required: true,
+    placeholder: 'studio',
+    // The pattern attribute compiles with the v flag, in which a hyphen inside brackets must be escaped.
+    pattern: '[A-Za-z0-9][A-Za-z0-9._\\-]{0,99}',
+    title: 'An owner login: a letter or digit, then up to 99 letters, digits, ".", "_" or "-".',
+  });
   const form = h(
     'form',
     { class: 'inline-form', 'aria-label': 'Owner webhooks' },

@@ -21,6 +21,9 @@ export function repositoryScope(repoId) {
   return { kind: 'repo', repoId: id, label: `Repository ${id}`, route: `/repos/${id}`, api: `/v1/repos/${id}` };
 }
 
+/** An owner login as the API accepts it; "." and "..", which a URL would resolve as path steps, do not match. */
+export const OWNER_LOGIN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
 /** Describes the owner whose webhooks are shown, with its dashboard route and API path. */
 export function ownerScope(owner) {
   const encoded = encodeURIComponent(owner);
@@ -52,7 +55,9 @@ export function parseRoute(hash) {
     if (!match) continue;
     if (name === 'repositories') return { name, params };
     try {
-      const scope = match[2] !== undefined ? repositoryScope(match[2]) : ownerScope(decodeURIComponent(match[3]));
+      const owner = match[3] === undefined ? undefined : decodeURIComponent(match[3]);
+      if (owner !== undefined && !OWNER_LOGIN.test(owner)) return { name: 'not_found', params };
+      const scope = owner === undefined ? repositoryScope(match[2]) : ownerScope(owner);
       const deliveryId = match[5] === undefined ? undefined : decodeURIComponent(match[5]);
       return { name, scope, hookId: match[4], deliveryId, params };
     } catch {
