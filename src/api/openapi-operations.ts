@@ -168,9 +168,10 @@ const tokenOperations: OperationSpec[] = [
     operationId: 'revokeToken',
     tag: 'Tokens',
     summary: 'Revoke a token',
+    description: 'Revokes the token at once. The last admin token that is not revoked cannot be revoked, which gets 409.',
     scope: 'admin',
     responses: { '204': noContent('The token was revoked.') },
-    errors: [400, 404],
+    errors: [400, 404, 409],
   },
 ];
 

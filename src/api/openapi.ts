@@ -227,8 +227,9 @@ function operationObject(spec: OperationSpec): OpenApiOperation {
   const parameters = parametersOf(spec);
   if (parameters.length > 0) operation.parameters = parameters;
   if (spec.body) operation.requestBody = { required: true, content: { 'application/json': { schema: schemaRef(spec.body) } } };
-  // Every authenticated route can return 503 (shutting down, database locked, database connection lost), and one that writes 507 (disk full).
-  const common = [401, 403, 429, 503, ...(spec.method === 'get' ? [] : [507])];
+  // Every authenticated route can return 503 (shutting down, database locked, database connection lost). One that writes
+  // can also return 507 (disk full), and, since its body is parsed even when it takes none, 400, 413 and 415.
+  const common = [401, 403, 429, 503, ...(spec.method === 'get' ? [] : [400, 413, 415, 507])];
   const errors = spec.scope === null ? spec.errors : [...spec.errors, ...common];
   for (const status of [...new Set(errors)].sort()) operation.responses[String(status)] = { $ref: `#/components/responses/Error${status}` };
   return operation;
