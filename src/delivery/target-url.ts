@@ -175,7 +175,7 @@ export function redactLocation(location: string): string {
 }
 
 /** Query parameter names whose values are treated as secrets. */
-const SECRET_PARAMETER_NAME = /token|secret|key|password|passwd|pwd|signature|sig|auth|credential|code/i;
+const SECRET_PARAMETER_NAME = /token|secret|key|pass|pwd|signature|sig|auth|credential|code|session|hmac|jwt/i;
 
 /**
  * Returns the URL with credentials replaced by `REDACTED`: user name and
@@ -196,11 +196,25 @@ export function redactUrl(url: string | URL): string {
   if (copy.password !== '') copy.password = REDACTED;
   copy.pathname = copy.pathname
     .split('/')
-    .map((segment) => (looksLikeToken(segment) ? REDACTED : segment))
+    .map((segment) => (looksLikeToken(segment) ? REDACTED : redactPathParameters(segment)))
     .join('/');
   if (copy.search !== '') copy.search = redactQuery(copy.search.slice(1));
   if (copy.hash !== '') copy.hash = REDACTED;
   return copy.href;
+}
+
+/** Redacts the values of secret-like parameters after a `;` in a path segment, such as `;jsessionid=...`. */
+function redactPathParameters(segment: string): string {
+  const semicolon = segment.indexOf(';');
+  if (semicolon === -1) return segment;
+  const parameters = segment
+    .slice(semicolon + 1)
+    .split(';')
+    .map((pair) => {
+      const equals = pair.indexOf('=');
+      return equals !== -1 && SECRET_PARAMETER_NAME.test(decodeQueryComponent(pair.slice(0, equals))) ? `${pair.slice(0, equals)}=${REDACTED}` : pair;
+    });
+  return [segment.slice(0, semicolon), ...parameters].join(';');
 }
 
 /** Redacts values in a raw query string, keeping the other parameters byte for byte. */

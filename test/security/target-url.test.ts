@@ -188,6 +188,8 @@ describe('redactUrl', () => {
       'https://example.com/h?token=REDACTED&x=1&api_key=REDACTED&X-Amz-Signature=REDACTED&sig=REDACTED&password=REDACTED&pwd=REDACTED&passwd=REDACTED&auth=REDACTED&client_secret=REDACTED&code=REDACTED&credential=REDACTED',
     ],
     ['case-insensitive names', 'https://example.com/?ACCESS_TOKEN=a&Key=b', 'https://example.com/?ACCESS_TOKEN=REDACTED&Key=REDACTED'],
+    ['session and hmac names', 'https://example.com/h?pass=a&session=b&hmac=c&jwt=d&page=2', 'https://example.com/h?pass=REDACTED&session=REDACTED&hmac=REDACTED&jwt=REDACTED&page=2'],
+    ['path parameters', 'https://example.com/app;jsessionid=ABC123;v=2/hook', 'https://example.com/app;jsessionid=REDACTED;v=2/hook'],
     ['percent-encoded name', 'https://example.com/?access%5Ftoken=a', 'https://example.com/?access%5Ftoken=REDACTED'],
     ['parameter without value', 'https://example.com/?token&x=1', 'https://example.com/?token&x=1'],
     ['ordinary query kept', 'https://example.com/a?b=c&d=e%20f', 'https://example.com/a?b=c&d=e%20f'],
