@@ -196,6 +196,8 @@ function passes(
   exclude: Matcher | null,
   budget: MatchBudget,
 ): boolean {
+  // A push to a ref that is neither a branch nor a tag, such as refs/notes/commits, matches no branch or tag filter.
+  if (kind === 'push' && (branch !== null || tag !== null) && isOtherRef(payload.ref)) return false;
   if (branch !== null && kind !== 'tag') {
     const name = refName(payload, 'refs/heads/', kind === 'branch' ? 'branch' : null);
     if (name !== null && !branch(name, budget)) return false;
@@ -206,6 +208,11 @@ function passes(
   }
   if (kind === 'push' && (include !== null || exclude !== null)) return changedPathsPass(payload, include, exclude, budget);
   return true;
+}
+
+/** Tells whether `ref` is a full ref name outside refs/heads/ and refs/tags/. */
+function isOtherRef(ref: unknown): boolean {
+  return typeof ref === 'string' && ref.startsWith('refs/') && !ref.startsWith('refs/heads/') && !ref.startsWith('refs/tags/');
 }
 
 /** Decides whether one event passes the filters. It compiles them on every call, so hot paths should use compileWebhookFilters. */

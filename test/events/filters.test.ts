@@ -165,6 +165,9 @@ describe('matchWebhookFilters', () => {
       pushTo('refs/heads/main', [{ added: ['assets/a.png'] }]),
       true,
     ],
+    ['branch filter holds back other refs', { branches: ['main'] }, 'push', pushTo('refs/remotes/origin/main'), false],
+    ['tag filter holds back other refs', { tags: ['v*'] }, 'push', pushTo('refs/notes/v1'), false],
+    ['paths alone let other refs pass', include, 'push', pushTo('refs/notes/commits'), true],
   ];
   for (const [name, filters, event, payload, expected] of cases) {
     it(name, () => {
