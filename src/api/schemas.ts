@@ -79,9 +79,11 @@ export const tokenCreateSchema = {
       type: 'string',
       minLength: 1,
       maxLength: 100,
-      // Control characters would reach terminals and logs that list the tokens; a name of spaces alone names nothing.
-      pattern: '^(?=.*\\S)[^\\u0000-\\u001F\\u007F-\\u009F]*$',
-      description: 'a name of 1 to 100 characters, not only spaces, without control characters',
+      // Control characters would reach terminals and logs that list the tokens, and the name is the sender login of the
+      // repo.* events the token causes. Bidirectional controls would reorder the text shown around them. A name of
+      // spaces alone names nothing.
+      pattern: '^(?=.*\\S)[^\\u0000-\\u001F\\u007F-\\u009F\\u200E\\u200F\\u202A-\\u202E\\u2066-\\u2069]*$',
+      description: 'a name of 1 to 100 characters, not only spaces, without control or bidirectional control characters',
     },
     scopes: {
       type: 'array',

@@ -119,7 +119,13 @@ export const ACCOUNT_TYPES = ['user', 'bot', 'organization'] as const;
 export const accountSchema: JsonSchema = objectSchema(
   {
     id: positiveIntegerSchema,
-    login: { type: 'string', minLength: 1, maxLength: 100, pattern: '^[^\\x00-\\x1f\\x7f-\\x9f]+$', description: 'a login of 1 to 100 characters without control characters' },
+    login: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 100,
+      pattern: '^[^\\x00-\\x1f\\x7f-\\x9f\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]+$',
+      description: 'a login of 1 to 100 characters without control or bidirectional control characters',
+    },
     type: { type: 'string', enum: [...ACCOUNT_TYPES], description: 'one of user, bot, organization' },
   },
   ['login'],

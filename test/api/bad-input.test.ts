@@ -79,6 +79,8 @@ const cases: Case[] = [
   { name: 'token revoke with a body', method: 'DELETE', path: () => '/v1/tokens/1', body: { confirm: 'yes' }, status: 400, code: 'invalid_request', field: 'confirm' },
   { name: 'token name with a control character', method: 'POST', path: () => '/v1/tokens', body: { name: 'x\u001b[31m', scopes: ['read'] }, status: 400, code: 'invalid_request', field: 'name' },
   { name: 'token name of spaces', method: 'POST', path: () => '/v1/tokens', body: { name: '   ', scopes: ['read'] }, status: 400, code: 'invalid_request', field: 'name' },
+  { name: 'token name with a bidi control', method: 'POST', path: () => '/v1/tokens', body: { name: 'ci bot \u202eexe.txt', scopes: ['read'] }, status: 400, code: 'invalid_request', field: 'name' },
+  { name: 'sender login with a bidi control', method: 'POST', path: () => `/v1/repos/${repoId}/events`, body: { ...MEMBER_EVENT, sender: { login: 'mal\u202elory' } }, status: 400, code: 'invalid_request', field: 'sender.login' },
   { name: 'repo body gzip encoded', method: 'POST', path: () => '/v1/repos', raw: '{"owner":"u","name":"gz"}', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, status: 415, code: 'unsupported_media_type', field: 'Content-Encoding' },
   { name: 'repo get with unknown query', method: 'GET', path: () => `/v1/repos/${repoId}?limt=5`, status: 400, code: 'invalid_request', field: 'query.limt' },
   { name: 'webhook list with unknown query', method: 'GET', path: () => `/v1/repos/${repoId}/webhooks?active=true`, status: 400, code: 'invalid_request', field: 'query.active' },
