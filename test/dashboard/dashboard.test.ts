@@ -126,6 +126,14 @@ test('dashboard in Chromium', async (t) => {
     assert.ok(!text.includes('\u202e'), 'the control itself is not in the page');
   });
 
+  await t.test('owners listed once whatever the case', async () => {
+    assert.equal((await svc.api('POST', '/v1/repos', { owner: 'Mallory', name: 'second' })).status, 201);
+    await page.reload();
+    await page.locator('tr', { hasText: 'Mallory/second' }).waitFor();
+    const owners = await page.locator('p.owner-links a').allTextContents();
+    assert.deepEqual(owners.filter((owner) => owner.toLowerCase() === 'mallory').length, 1, owners.join(', '));
+  });
+
   await t.test('dot owners call no API route', async () => {
     const paths: string[] = [];
     const record = (request: { url(): string }) => paths.push(new URL(request.url()).pathname);

@@ -54,7 +54,14 @@ export async function renderRepositories(_route, page) {
     },
     describeFailure,
   );
-  const owners = [...new Set(first.data.map((repo) => repo.owner))];
+  // Owner logins match without regard to letter case, as in the API, so each owner is listed once, as first spelled.
+  const owners = [];
+  const seen = new Set();
+  for (const repo of first.data) {
+    if (seen.has(repo.owner.toLowerCase())) continue;
+    seen.add(repo.owner.toLowerCase());
+    owners.push(repo.owner);
+  }
 
   const repositories = h(
     'section',
