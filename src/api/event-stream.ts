@@ -12,6 +12,9 @@ import { EVENT_STREAM_PAYLOAD_BYTES } from '../store/event-page.js';
 
 /** How often an open stream looks for new events, in ms. Polling also finds events that other processes stored. */
 const STREAM_POLL_MS = 250;
+
+/** Bytes a stream's response may hold unsent before it stops reading events, about one stream read. */
+const STREAM_BUFFER_BYTES = 1024 * 1024;
 /** Reconnection delay sent to clients in the `retry` field, in ms. */
 const CLIENT_RETRY_MS = 2000;
 /** Events read from the store per query while a stream catches up. */
@@ -140,10 +143,22 @@ export async function streamEvents(context: ApiContext, request: FastifyRequest,
     if (!closed && !res.writableEnded) res.write(text);
   };
 
+  // A client that does not read fills the response buffer, and nothing more is read from the store until it has
+  // room again. Reading then goes on at once, not at the next poll.
+  let waitingForDrain = false;
+  const bufferFull = () => res.writableLength >= STREAM_BUFFER_BYTES;
+  const waitForDrain = () => {
+    if (waitingForDrain) return;
+    waitingForDrain = true;
+    res.once('drain', () => {
+      waitingForDrain = false;
+      void poll();
+    });
+  };
+
   let lastTokenCheck = Date.now();
   const poll = async () => {
-    // A client that does not read fills the socket buffer; nothing more is read from the store until it drains.
-    if (closed || polling || res.writableNeedDrain) return;
+    if (closed || polling || waitingForDrain) return;
     polling = true;
     try {
       let tokenChecked = false;
@@ -169,9 +184,14 @@ export async function streamEvents(context: ApiContext, request: FastifyRequest,
             return;
           }
           // The rest of the page is read again after the client has taken what was written.
-          if (res.writableNeedDrain) break;
+          if (bufferFull()) break;
         }
-        if (page.items.length < PAGE_SIZE || closed || res.writableNeedDrain) break;
+        if (bufferFull()) {
+          waitForDrain();
+          break;
+        }
+        // A page that the payload budget cut short has fewer events than PAGE_SIZE, so only an empty page means caught up.
+        if (page.items.length === 0 || closed) break;
       }
     } catch (err) {
       if (!closed) context.logger.error({ err, repo_id: repoId }, 'event stream poll failed; retrying at the next poll');
