@@ -136,12 +136,22 @@ function findRedactedPart(url: URL): string | null {
   const parts = [
     { name: 'user name', values: [url.username] },
     { name: 'password', values: [url.password] },
-    { name: 'path', values: url.pathname.split('/') },
+    { name: 'path', values: pathValues(url.pathname) },
     { name: 'query', values: [...url.searchParams.values()] },
   ];
   const found = parts.find((part) => part.values.includes(REDACTED));
   if (found === undefined) return null;
   return `expected the real ${found.name}, got the placeholder ${REDACTED} that API responses show in its place; send the real value, or leave url out of the update to keep the stored URL`;
+}
+
+/** Returns the segments of a path and the values of the `;name=value` parameters within them, which redaction replaces too. */
+function pathValues(pathname: string): string[] {
+  const values: string[] = [];
+  for (const segment of pathname.split('/')) {
+    values.push(segment);
+    for (const pair of segment.split(';').slice(1)) values.push(pair.slice(pair.indexOf('=') + 1));
+  }
+  return values;
 }
 
 function describeType(value: unknown): string {
@@ -174,8 +184,14 @@ export function redactLocation(location: string): string {
   return redacted.pathname + redacted.search + redacted.hash;
 }
 
-/** Query parameter names whose values are treated as secrets. */
-const SECRET_PARAMETER_NAME = /token|secret|key|pass|pwd|signature|sig|auth|credential|code|session|hmac|jwt/i;
+/**
+ * Query parameter names whose values are treated as secrets: names that
+ * contain one of the first words anywhere, or one of the second as a word of
+ * its own, so that `pass` and `session_id` count but `passenger` and
+ * `bypass` do not.
+ */
+const SECRET_PARAMETER_NAME =
+  /token|secret|key|password|passwd|pwd|signature|sig|auth|credential|code|hmac|jwt|(?:^|[^a-z0-9])(?:pass|session|sessionid|jsessionid|sid)(?:[^a-z0-9]|$)/i;
 
 /**
  * Returns the URL with credentials replaced by `REDACTED`: user name and
