@@ -1,5 +1,5 @@
 import { realpathSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, sep } from 'node:path';
 
 /** Kernel file systems, which hold no ordinary files. */
 const KERNEL_FILE_SYSTEMS = ['/proc', '/sys'];
@@ -7,26 +7,33 @@ const KERNEL_FILE_SYSTEMS = ['/proc', '/sys'];
 /**
  * Returns the kernel file system that `path` lies on, or null. Node 20.20's
  * recursive mkdir spins without returning on paths under /proc, so callers
- * check this before they create a folder. Symbolic links are followed as far
- * as the path exists, so a link to /proc counts as /proc.
+ * check this before they create a folder. The path is followed as the kernel
+ * follows it, so a link to /proc counts as /proc, also before a `..`.
  */
 export function kernelFileSystemOf(path: string): string | null {
-  const absolute = realPathOfExisting(resolve(path));
-  return KERNEL_FILE_SYSTEMS.find((prefix) => absolute === prefix || absolute.startsWith(prefix + '/')) ?? null;
+  const physical = physicalPath(path);
+  return KERNEL_FILE_SYSTEMS.find((prefix) => physical === prefix || physical.startsWith(prefix + '/')) ?? null;
 }
 
-/** Returns `path` with its longest existing leading part replaced by that part's real path. */
-function realPathOfExisting(path: string): string {
-  const rest: string[] = [];
-  let current = path;
-  for (;;) {
+/**
+ * Returns the absolute path that `path` names, with each existing part
+ * replaced by its real path before the next part is applied. path.resolve
+ * would remove `link/..` as text, while the kernel first follows `link`.
+ */
+function physicalPath(path: string): string {
+  let current = isAbsolute(path) ? sep : process.cwd();
+  for (const part of path.split(sep)) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      current = dirname(current);
+      continue;
+    }
+    current = join(current, part);
     try {
-      return join(realpathSync(current), ...rest);
+      current = realpathSync(current);
     } catch {
-      const parent = dirname(current);
-      if (parent === current) return path;
-      rest.unshift(basename(current));
-      current = parent;
+      // A part that does not exist yet cannot be a link; the rest is applied as text.
     }
   }
+  return current;
 }

@@ -688,6 +688,11 @@ describe('watcher against an ingestion endpoint', () => {
       (error: unknown) => error instanceof WatchOptionsError && /is on the kernel file system \/proc, which cannot hold files/.test(error.details[0].message),
       'a symbolic link into /proc counts as /proc',
     );
+    await assert.rejects(
+      h.start({ stateDir: `${link}/../state` }),
+      (error: unknown) => error instanceof WatchOptionsError && /is on the kernel file system \/proc/.test(error.details[0].message),
+      'the kernel follows the link before the .., and so does the check',
+    );
     assert.equal(h.server.posts.length, 0);
   });
 
