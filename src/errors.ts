@@ -52,7 +52,19 @@ export const ERROR_CATALOG = {
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
 
-/** An error meant for an API client: a catalog code, a message and optional field details. */
+/** Bidirectional embeddings, overrides and isolates, which reorder the text shown around them. */
+const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/g;
+
+/** Returns text with each bidirectional embedding, override or isolate written as its escape, such as \u202e. */
+export function escapeBidiControls(text: string): string {
+  return text.replace(BIDI_CONTROLS, (char) => `\\u${char.charCodeAt(0).toString(16)}`);
+}
+
+/**
+ * An error meant for an API client: a catalog code, a message and optional
+ * field details. Messages quote the values that were sent, so bidirectional
+ * controls in them are escaped: clients show these messages to people.
+ */
 export class ApiError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
@@ -60,11 +72,11 @@ export class ApiError extends Error {
   readonly headers: Record<string, string>;
 
   constructor(code: ErrorCode, message: string, details: FieldError[] = [], headers: Record<string, string> = {}) {
-    super(message);
+    super(escapeBidiControls(message));
     this.name = 'ApiError';
     this.code = code;
     this.status = ERROR_CATALOG[code].status;
-    this.details = details;
+    this.details = details.map((detail) => ({ ...detail, field: escapeBidiControls(detail.field), message: escapeBidiControls(detail.message) }));
     this.headers = headers;
   }
 

@@ -82,8 +82,8 @@ export const tokenCreateSchema = {
       // Control characters would reach terminals and logs that list the tokens, and the name is the sender login of the
       // repo.* events the token causes. Bidirectional controls would reorder the text shown around them. A name of
       // spaces alone names nothing.
-      pattern: '^(?=.*\\S)[^\\u0000-\\u001F\\u007F-\\u009F\\u200E\\u200F\\u202A-\\u202E\\u2066-\\u2069]*$',
-      description: 'a name of 1 to 100 characters, not only spaces, without control or bidirectional control characters',
+      pattern: '^(?=.*\\S)[^\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200E\\u200F\\u2028\\u2029\\u202A-\\u202E\\u2066-\\u2069]*$',
+      description: 'a name of 1 to 100 characters, not only spaces, without control characters, bidirectional controls or line separators',
     },
     scopes: {
       type: 'array',

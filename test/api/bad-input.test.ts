@@ -80,6 +80,8 @@ const cases: Case[] = [
   { name: 'token name with a control character', method: 'POST', path: () => '/v1/tokens', body: { name: 'x\u001b[31m', scopes: ['read'] }, status: 400, code: 'invalid_request', field: 'name' },
   { name: 'token name of spaces', method: 'POST', path: () => '/v1/tokens', body: { name: '   ', scopes: ['read'] }, status: 400, code: 'invalid_request', field: 'name' },
   { name: 'token name with a bidi control', method: 'POST', path: () => '/v1/tokens', body: { name: 'ci bot \u202eexe.txt', scopes: ['read'] }, status: 400, code: 'invalid_request', field: 'name' },
+  { name: 'token name with an Arabic letter mark', method: 'POST', path: () => '/v1/tokens', body: { name: 'ok\u061cname', scopes: ['read'] }, status: 400, code: 'invalid_request', field: 'name' },
+  { name: 'token name with a line separator', method: 'POST', path: () => '/v1/tokens', body: { name: 'two\u2028lines', scopes: ['read'] }, status: 400, code: 'invalid_request', field: 'name' },
   { name: 'sender login with a bidi control', method: 'POST', path: () => `/v1/repos/${repoId}/events`, body: { ...MEMBER_EVENT, sender: { login: 'mal\u202elory' } }, status: 400, code: 'invalid_request', field: 'sender.login' },
   { name: 'repo body gzip encoded', method: 'POST', path: () => '/v1/repos', raw: '{"owner":"u","name":"gz"}', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, status: 415, code: 'unsupported_media_type', field: 'Content-Encoding' },
   { name: 'repo get with unknown query', method: 'GET', path: () => `/v1/repos/${repoId}?limt=5`, status: 400, code: 'invalid_request', field: 'query.limt' },
@@ -190,6 +192,14 @@ test('secret messages fit create and update', async () => {
   const patched = await svc.api('PATCH', base, { secret: 'short' });
   assert.equal(patched.status, 400, patched.text);
   assert.match(patched.json.error.details[0].message, /omit secret to keep the current one/);
+});
+
+test('error messages escape bidi controls', async () => {
+  const res = await svc.api('POST', '/v1/tokens', { name: 'bad\u202ename', scopes: ['read'] });
+  assert.equal(res.status, 400);
+  assert.ok(!res.text.includes('\u202e'), `no raw override in the response: ${res.text}`);
+  assert.match(res.json.error.message, /got the string "bad\\u202ename"/);
+  assert.match(res.json.error.details[0].message, /"bad\\u202ename"/);
 });
 
 test('repeated idempotency key header is 400', async () => {

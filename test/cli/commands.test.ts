@@ -421,7 +421,7 @@ describe('token commands', () => {
     assert.match(spaces.stderr, /invalid_request, HTTP 400/);
     assert.equal(long.code, 0, `60 emoji are 60 characters; stderr: ${long.stderr}`);
     assert.equal(bidi.code, 1);
-    assert.match(bidi.stderr, /without control or bidirectional control characters, got the string "evil\\u202etxt\.exe"/, 'the name is printed escaped');
+    assert.match(bidi.stderr, /without control characters, bidirectional controls or line separators, got the string "evil\\u202etxt\.exe"/, 'the name is printed escaped');
     assert.ok(!bidi.stderr.includes('\u202e'), 'no raw right-to-left override reaches the terminal');
   });
 

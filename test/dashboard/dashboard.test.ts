@@ -124,6 +124,11 @@ test('dashboard in Chromium', async (t) => {
     const text = (await row.textContent()) ?? '';
     assert.ok(text.includes('invoice\\u202efdp.exe'), `the control shows as its escape: ${text}`);
     assert.ok(!text.includes('\u202e'), 'the control itself is not in the page');
+    // Marks, common in right-to-left text, act as one strong letter and stay as they are.
+    assert.equal((await svc.api('POST', '/v1/repos', { owner: 'mallory', name: 'hebrew', description: 'פרויקט \u200fv2\u200f (חדש)' })).status, 201);
+    await page.reload();
+    const hebrew = (await page.locator('tr', { hasText: 'mallory/hebrew' }).textContent()) ?? '';
+    assert.ok(hebrew.includes('פרויקט \u200fv2\u200f (חדש)'), hebrew);
   });
 
   await t.test('owners listed once whatever the case', async () => {

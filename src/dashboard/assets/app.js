@@ -1,7 +1,7 @@
 // Entry point of the dashboard: sign-in, routing, the notice line and the
 // action buttons' shared behaviour.
 import { callApi, clearToken, describeFailure, storedToken, storeToken } from './api.js';
-import { h, link } from './dom.js';
+import { h, inertText, link } from './dom.js';
 import { parseRoute } from './router.js';
 import { renderRepositories, renderWebhooks } from './repositories.js';
 import { renderWebhook } from './webhook.js';
@@ -29,7 +29,7 @@ let renderGeneration = 0;
 
 /** Shows a one-line result above the page; kind is "info", "success" or "error". */
 function notify(text, kind = 'info') {
-  notice.textContent = text;
+  notice.textContent = inertText(text);
   notice.className = `notice notice-${kind}`;
   notice.hidden = !text;
 }
@@ -96,7 +96,7 @@ function signInForm() {
       storeToken(token);
       await render();
     } catch (error) {
-      message.textContent = describeFailure(error, 'Check the token and paste it again.');
+      message.textContent = inertText(describeFailure(error, 'Check the token and paste it again.'));
     } finally {
       submit.disabled = false;
     }

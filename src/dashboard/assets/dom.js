@@ -21,13 +21,17 @@ export function h(tag, attributes = {}, ...children) {
   return element;
 }
 
-/** Bidirectional controls: U+200E, U+200F, U+202A to U+202E and U+2066 to U+2069. */
-const BIDI_CONTROLS = /[\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+/**
+ * Bidirectional embeddings, overrides and isolates: U+202A to U+202E and
+ * U+2066 to U+2069. The marks U+200E, U+200F and U+061C, common in right-to-left
+ * text, only act as one strong letter and stay as they are.
+ */
+const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/g;
 
 /**
- * Returns text with each bidirectional control shown as its escape, such as
- * \u202e. Shown live, such a character reorders the text around it, so that
- * a stored name or payload could read as something else.
+ * Returns text with each bidirectional embedding, override or isolate shown
+ * as its escape, such as \u202e. Shown live, such a character reorders the
+ * text around it, so that a stored name or payload could read as something else.
  */
 export function inertText(text) {
   return text.replace(BIDI_CONTROLS, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
@@ -144,7 +148,7 @@ export function loadMoreButton(cursor, loadPage, describeError) {
       next = await loadPage(next);
       if (!next) wrapper.remove();
     } catch (error) {
-      message.textContent = describeError(error);
+      message.textContent = inertText(describeError(error));
     } finally {
       button.disabled = false;
     }
