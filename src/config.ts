@@ -352,6 +352,14 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
   const originOf = (key: keyof Config) => origins.get(key) ?? 'the default';
   if (env.DATABASE_URL && sources.overrides?.databaseUrl === undefined && !env[envName('databaseUrl')]) {
     result.databaseUrl = env.DATABASE_URL;
+    origins.set('databaseUrl', 'DATABASE_URL');
+  }
+  // A data folder given by flag next to a PostgreSQL URL from any source would be ignored without a word.
+  if (sources.overrides?.dataDir !== undefined && result.databaseUrl) {
+    errors.push({
+      field: originOf('dataDir'),
+      message: `names a SQLite folder, but databaseUrl is set (from ${originOf('databaseUrl')}), so the service would use PostgreSQL and ignore the folder; drop one of the two`,
+    });
   }
 
   const config = result as unknown as Config;

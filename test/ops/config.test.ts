@@ -74,6 +74,30 @@ test('config file with a byte order mark', () => {
   assert.equal(loadFromFile('\ufeff{"port": 8081}').port, 8081);
 });
 
+test('data folder flag beside a database URL', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dits-config-'));
+  try {
+    const file = join(dir, 'config.json');
+    writeFileSync(file, '{"databaseUrl": "postgres://postgres@127.0.0.1:5432/test"}');
+    const load = (env: Record<string, string>, configFile?: string) => () =>
+      loadConfig({ overrides: { dataDir: join(dir, 'data') }, overrideFlags: { dataDir: '--data-dir' }, env, configFile });
+    for (const [build, source] of [
+      [load({}, file), `${file}: databaseUrl`],
+      [load({ DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test' }), 'DATABASE_URL'],
+    ] as const) {
+      assert.throws(build, (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.deepEqual(err.errors.map((e) => e.field), ['--data-dir']);
+        assert.equal(err.errors[0].message, `names a SQLite folder, but databaseUrl is set (from ${source}), so the service would use PostgreSQL and ignore the folder; drop one of the two`);
+        return true;
+      });
+    }
+    assert.equal(load({})().dataDir, join(dir, 'data'), 'without a database URL the flag is used');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('empty data folder is rejected', () => {
   const build = () => loadConfig({ env: { DITS_WEBHOOKS_DATA_DIR: '' } });
   assert.throws(build, (err: unknown) => {
