@@ -354,8 +354,9 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
     result.databaseUrl = env.DATABASE_URL;
     origins.set('databaseUrl', 'DATABASE_URL');
   }
-  // A data folder given by flag next to a PostgreSQL URL from any source would be ignored without a word.
-  if (sources.overrides?.dataDir !== undefined && result.databaseUrl) {
+  // A data folder given by a command-line flag next to a PostgreSQL URL from any source would be ignored without a
+  // word. Callers that pass settings in code without naming flags, such as tests, may set both.
+  if (sources.overrides?.dataDir !== undefined && sources.overrideFlags?.dataDir !== undefined && result.databaseUrl) {
     errors.push({
       field: originOf('dataDir'),
       message: `names a SQLite folder, but databaseUrl is set (from ${originOf('databaseUrl')}), so the service would use PostgreSQL and ignore the folder; drop one of the two`,
