@@ -170,6 +170,8 @@ export function hintForError(code: string, status: number, retryAfter: string | 
       return 'List webhooks with `dits-webhook list --repo <id|owner/name>` or `dits-webhook list --owner <login>`.';
     case 'delivery_not_found':
       return 'List deliveries with `dits-webhook deliveries <hook> --repo <id|owner/name>`.';
+    case 'last_admin_token':
+      return 'Create another admin token with `dits-webhook token create --name NAME --scopes admin`, then revoke this one.';
     case 'token_not_found':
       return 'List tokens with `dits-webhook token list`.';
     case 'webhook_inactive':

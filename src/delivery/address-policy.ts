@@ -143,17 +143,17 @@ export function blockedMessage(target: string, reason: BlockReason, address?: st
       ? `requests to ${target} (${label}) are blocked by the server configuration`
       : `requests to ${target}, which resolves to ${address} (${label}), are blocked by the server configuration`;
   if (reason === 'metadata') {
-    return `${subject}; an administrator can allow this address only by listing it exactly in allow_cidrs`;
+    return `${subject}; an administrator can allow this address only by listing it exactly in allowCidrs (--allow-cidr, DITS_WEBHOOKS_ALLOW_CIDRS)`;
   }
-  return `${subject}; an administrator can allow them with allow_private_targets or by adding the address to allow_cidrs`;
+  return `${subject}; an administrator can allow them with allowPrivateTargets (--allow-private-targets, DITS_WEBHOOKS_ALLOW_PRIVATE_TARGETS) or by adding the address to allowCidrs (--allow-cidr, DITS_WEBHOOKS_ALLOW_CIDRS)`;
 }
 
 /**
- * Validates a configured CIDR list, such as `allow_cidrs`. Each entry is an
+ * Validates a configured CIDR list, such as `allowCidrs`. Each entry is an
  * IPv4 or IPv6 CIDR or a bare address; entries with host bits set are
  * rejected. `field` names the setting in error messages.
  */
-export function parseCidrList(list: readonly unknown[], field = 'allow_cidrs'): { cidrs: ParsedCidr[]; errors: FieldError[] } {
+export function parseCidrList(list: readonly unknown[], field = 'allowCidrs'): { cidrs: ParsedCidr[]; errors: FieldError[] } {
   const cidrs: ParsedCidr[] = [];
   const errors: FieldError[] = [];
   list.forEach((entry, index) => {

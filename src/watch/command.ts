@@ -83,7 +83,7 @@ export function registerWatchCommand(program: Command): void {
     .description('Watch Dits working copies and send their ref and lock changes as events')
     .argument('<dir...>', 'working copy folders, each containing a .dits folder')
     .option('--url <url>', `server base URL (default DITS_WEBHOOKS_URL, else ${DEFAULT_SERVER_URL})`)
-    .option('--token <token>', 'API token with the events:write scope (default DITS_WEBHOOKS_TOKEN, which keeps it out of the process list)')
+    .option('--token <token>', 'API token with the events:write scope, read too with --owner, write with --create (default DITS_WEBHOOKS_TOKEN, which keeps it out of the process list)')
     .option('--repo <id>', 'server repository id that receives the events (one folder only)')
     .option('--owner <owner>', 'map each folder to the server repository OWNER/<folder name>')
     .option('--create', 'with --owner: create missing repositories (the token then needs the write scope)')

@@ -65,6 +65,7 @@ describe('hintForError', () => {
     ['internal_error', 500, null, /its log has the cause/],
     ['store_busy', 503, '1', /database lock\. Wait 1 second and/],
     ['store_unavailable', 503, '1', /lost its database connection during the command\. Wait 1 second and run it again/],
+    ['last_admin_token', 409, null, /dits-webhook token create --name NAME --scopes admin/],
     ['too_many_streams', 429, null, /Close another event stream/],
     ['invalid_request', 400, null, null],
   ];

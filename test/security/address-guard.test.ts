@@ -210,8 +210,8 @@ describe('checkAddress', () => {
     assert.equal(decision.allowed, false);
     if (decision.allowed) return;
     assert.match(decision.message, /^requests to 10\.0\.0\.1 \(private network\) are blocked by the server configuration/);
-    assert.match(decision.message, /allow_private_targets/);
-    assert.match(decision.message, /allow_cidrs/);
+    assert.match(decision.message, /allowPrivateTargets \(--allow-private-targets, DITS_WEBHOOKS_ALLOW_PRIVATE_TARGETS\)/);
+    assert.match(decision.message, /allowCidrs \(--allow-cidr, DITS_WEBHOOKS_ALLOW_CIDRS\)/);
   });
 
   it('explains that metadata needs an exact entry', () => {
@@ -219,7 +219,7 @@ describe('checkAddress', () => {
     assert.equal(decision.allowed, false);
     if (decision.allowed) return;
     assert.match(decision.message, /169\.254\.169\.254 \(cloud metadata service\)/);
-    assert.match(decision.message, /listing it exactly in allow_cidrs/);
+    assert.match(decision.message, /listing it exactly in allowCidrs/);
   });
 });
 
@@ -256,7 +256,7 @@ describe('parseCidrList', () => {
       const { cidrs, errors } = parseCidrList(['10.0.0.0/8', entry]);
       assert.equal(cidrs.length, 1);
       assert.equal(errors.length, 1);
-      assert.equal(errors[0].field, 'allow_cidrs[1]');
+      assert.equal(errors[0].field, 'allowCidrs[1]');
       assert.match(errors[0].message, expected);
     });
   }

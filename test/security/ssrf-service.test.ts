@@ -235,7 +235,7 @@ describe('allowPrivateTargets keeps metadata blocked', () => {
     assert.equal(delivery.attempts[0].status_code, null);
     assert.equal(delivery.attempts[0].error.code, 'blocked');
     assert.match(delivery.attempts[0].error.message, /169\.254\.169\.254 \(cloud metadata service\)/);
-    assert.match(delivery.attempts[0].error.message, /listing it exactly in allow_cidrs/);
+    assert.match(delivery.attempts[0].error.message, /listing it exactly in allowCidrs \(--allow-cidr, DITS_WEBHOOKS_ALLOW_CIDRS\)/);
   });
 
   test('metadata beside loopback blocks the whole host', async () => {
