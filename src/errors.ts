@@ -62,8 +62,8 @@ export function escapeBidiControls(text: string): string {
 
 /**
  * An error meant for an API client: a catalog code, a message and optional
- * field details. Messages quote the values that were sent, so bidirectional
- * controls in them are escaped: clients show these messages to people.
+ * field details. Messages quote the values that were sent, and clients show
+ * them to people, so bidirectional controls in them are escaped.
  */
 export class ApiError extends Error {
   readonly code: ErrorCode;

@@ -1,7 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { dirname, isAbsolute, join, sep } from 'node:path';
 
-/** Kernel file systems, which hold no ordinary files. */
+/** Kernel file systems, which contain no ordinary files. */
 const KERNEL_FILE_SYSTEMS = ['/proc', '/sys'];
 
 /**

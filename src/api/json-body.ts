@@ -144,16 +144,16 @@ function numberProblem(literal: string): string | null {
   const value = Number(literal);
   if (!Number.isFinite(value)) return 'is outside the range of a double';
   if (value !== 0 && Math.abs(value) < INTEGER_PRECISION_LIMIT) return null;
-  // At most 15 digits written, leading zeros included, needs no closer look.
-  if (integer.length + (fraction?.length ?? 0) <= DOUBLE_DIGITS && value !== 0) return null;
   const written = decimalOf(integer, fraction ?? '', Number(exponent ?? 0));
+  // A non-zero decimal of at most 15 significant digits reads back from a double unchanged.
   if (written.digits.length <= DOUBLE_DIGITS && value !== 0) return null;
   // String() writes the shortest decimal that reads back as the same double, as JSON.stringify does.
   const shortest = String(Math.abs(value));
-  const e = shortest.indexOf('e');
-  const mantissa = e < 0 ? shortest : shortest.slice(0, e);
+  const exponentAt = shortest.indexOf('e');
+  const mantissa = exponentAt < 0 ? shortest : shortest.slice(0, exponentAt);
   const dot = mantissa.indexOf('.');
-  const stored = decimalOf(dot < 0 ? mantissa : mantissa.slice(0, dot), dot < 0 ? '' : mantissa.slice(dot + 1), e < 0 ? 0 : Number(shortest.slice(e + 1)));
+  const storedExponent = exponentAt < 0 ? 0 : Number(shortest.slice(exponentAt + 1));
+  const stored = decimalOf(dot < 0 ? mantissa : mantissa.slice(0, dot), dot < 0 ? '' : mantissa.slice(dot + 1), storedExponent);
   if (stored.digits === written.digits && stored.exponent === written.exponent) return null;
   if (value === 0) return 'is too close to 0 for a double, which would make it 0';
   return `would become ${JSON.stringify(value)} in a double, which cannot hold it exactly`;

@@ -49,20 +49,6 @@ function exitOnConfigError(err: unknown): void {
   process.exit(2);
 }
 
-/**
- * Ends the process with exit status 2 when --data-dir is given together with
- * a PostgreSQL URL, from --database or the environment: only one store is
- * used, and --data-dir would be ignored without a word.
- */
-function exitOnTwoStores(flags: ServeFlags, env: NodeJS.ProcessEnv): void {
-  if (flags.dataDir === undefined) return;
-  const source = flags.database !== undefined ? '--database' : ['DITS_WEBHOOKS_DATABASE_URL', 'DATABASE_URL'].find((name) => env[name]);
-  if (source === undefined) return;
-  const fix = source === '--database' ? 'pass --data-dir for SQLite or --database for PostgreSQL' : `unset ${source} to use SQLite, or drop --data-dir to use PostgreSQL`;
-  process.stderr.write(`--data-dir and ${source} name two stores, and only one is used; ${fix}.\n`);
-  process.exit(2);
-}
-
 export function registerServeCommands(program: Command): void {
   program
     .command('serve')
@@ -78,7 +64,6 @@ export function registerServeCommands(program: Command): void {
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
     .addHelpText('after', '\nEvery setting also reads DITS_WEBHOOKS_<NAME>, e.g.\n' + describeConfig().map((c) => `  ${c.env} (default ${JSON.stringify(c.default)})`).join('\n'))
     .action(async (flags: ServeFlags) => {
-      exitOnTwoStores(flags, process.env);
       // Loaded here, not at the top, so that every other command starts without the server's modules.
       const { startService } = await import('../app.js');
       let service;
@@ -111,7 +96,6 @@ export function registerServeCommands(program: Command): void {
     .option('--database <url>', 'PostgreSQL connection string; overrides DATABASE_URL')
     .option('--config <file>', 'JSON config file of the service (default DITS_WEBHOOKS_CONFIG)')
     .action(async (flags: ServeFlags) => {
-      exitOnTwoStores(flags, process.env);
       const { loadConfig } = await import('../config.js');
       const { openStore } = await import('../app.js');
       let config;

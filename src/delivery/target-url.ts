@@ -185,10 +185,10 @@ export function redactLocation(location: string): string {
 }
 
 /**
- * Query parameter names whose values are treated as secrets: names that
- * contain one of the first words anywhere, or one of the second as a word of
- * its own, so that `pass` and `session_id` count but `passenger` and
- * `bypass` do not.
+ * Query parameter names whose values are treated as secrets. A name counts
+ * when it contains one of the first words anywhere, or one of the last five
+ * as a word of its own. So `pass` and `session_id` count, while `passenger`
+ * and `bypass` do not.
  */
 const SECRET_PARAMETER_NAME =
   /token|secret|key|password|passwd|pwd|signature|sig|auth|credential|code|hmac|jwt|(?:^|[^a-z0-9])(?:pass|session|sessionid|jsessionid|sid)(?:[^a-z0-9]|$)/i;

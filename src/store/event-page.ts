@@ -8,11 +8,12 @@
 /**
  * Most payload bytes that one page of events carries. A page always has at
  * least one event. A client that does not read keeps its response in the
- * server's memory, so the budget bounds what each such request holds.
+ * server's memory, so the budget bounds what each such request keeps there.
  */
+// NOTE: this bounds the memory of each request, not of all together. Many clients that do not read still add up.
 export const EVENT_PAGE_PAYLOAD_BYTES = 4 * 1024 * 1024;
 
-/** The payload budget of one read of an event stream, which also stops at the first write its client has not taken yet. */
+/** The payload budget of one read of an event stream. */
 export const EVENT_STREAM_PAYLOAD_BYTES = 1024 * 1024;
 
 /** Counts the leading events, given their payload sizes in page order, that fit in a page of at most `limit` events and `budget` bytes. */

@@ -138,9 +138,9 @@ export class EventSender {
         if (smaller.kind === 'paths') {
           logger.warn({ ...fields, paths_kept: smaller.pathsKept, paths_omitted: smaller.omitted }, 'the server rejected the push as too large; sending it again with shorter file lists');
         } else if (smaller.kind === 'commits') {
-          logger.warn({ ...fields, commits_kept: smaller.kept, total_commits_count: smaller.body.total_commits_count }, 'the server rejected the push as too large; sending it again with fewer commits listed');
+          logger.warn({ ...fields, commits_kept: smaller.commitsKept, total_commits_count: smaller.body.total_commits_count }, 'the server rejected the push as too large; sending it again with fewer commits listed');
         } else {
-          logger.warn({ ...fields, message_chars_kept: smaller.kept }, 'the server rejected the push as too large; sending it again with shorter commit messages');
+          logger.warn({ ...fields, message_chars_kept: smaller.messageLength }, 'the server rejected the push as too large; sending it again with shorter commit messages');
         }
         outbox.replaceBody(entry.key, smaller.body);
         return { kind: 'resend' };
@@ -224,23 +224,23 @@ export const MIN_CUT_MESSAGE_CHARS = 256;
 
 /**
  * Messages longer than this, in UTF-16 code units, are cut before commits
- * leave the list: such a message is rare, and one of them can outweigh
- * thousands of commits of usual length.
+ * leave the list, because such a message is rare and one of them can
+ * outweigh thousands of commits of usual length.
  */
 export const LONG_MESSAGE_CHARS = 64 * 1024;
 
 /** A smaller push body and what was cut to make it. */
 export type ShrunkPush =
   | { kind: 'paths'; body: EventBody; pathsKept: number; omitted: number }
-  | { kind: 'commits'; body: EventBody; kept: number }
-  | { kind: 'messages'; body: EventBody; kept: number };
+  | { kind: 'commits'; body: EventBody; commitsKept: number }
+  | { kind: 'messages'; body: EventBody; messageLength: number };
 
 /**
  * Returns a smaller body for a push that the server rejected as too large,
  * or null when nothing is left to cut. File lists are cut first, then
  * messages longer than LONG_MESSAGE_CHARS. Next, only the older half of the
  * commits stays listed, as the server keeps the oldest commits past its own
- * limit; `total_commits_count` and `head_commit` still describe the whole
+ * limit. `total_commits_count` and `head_commit` still describe the whole
  * push. Last, the commit messages are halved down to MIN_CUT_MESSAGE_CHARS.
  */
 export function shrinkPush(body: EventBody): ShrunkPush | null {
@@ -250,9 +250,9 @@ export function shrinkPush(body: EventBody): ShrunkPush | null {
   if (longMessages) return longMessages;
   const commits = Array.isArray(body.commits) ? body.commits : [];
   if (commits.length > 1) {
-    const kept = Math.ceil(commits.length / 2);
+    const commitsKept = Math.ceil(commits.length / 2);
     const total = typeof body.total_commits_count === 'number' ? body.total_commits_count : commits.length;
-    return { kind: 'commits', body: { ...body, commits: commits.slice(0, kept), total_commits_count: total }, kept };
+    return { kind: 'commits', body: { ...body, commits: commits.slice(0, commitsKept), total_commits_count: total }, commitsKept };
   }
   return halveMessages(body);
 }
@@ -268,18 +268,18 @@ interface MessageCommit {
  * longest one, but no shorter than `floor`, cut to that length and flagged
  * `message_truncated`, or null when no message is longer than `floor`.
  */
-export function halveMessages(body: EventBody, floor = MIN_CUT_MESSAGE_CHARS): { kind: 'messages'; body: EventBody; kept: number } | null {
+export function halveMessages(body: EventBody, floor = MIN_CUT_MESSAGE_CHARS): { kind: 'messages'; body: EventBody; messageLength: number } | null {
   const commits = (Array.isArray(body.commits) ? body.commits : []) as MessageCommit[];
   const head = body.head_commit && typeof body.head_commit === 'object' ? (body.head_commit as MessageCommit) : null;
   const all = head ? [...commits, head] : commits;
   const longest = Math.max(0, ...all.map((commit) => (typeof commit.message === 'string' ? commit.message.length : 0)));
   if (longest <= floor) return null;
-  const kept = Math.max(floor, Math.floor(longest / 2));
+  const messageLength = Math.max(floor, Math.floor(longest / 2));
   const cut = (commit: MessageCommit): MessageCommit => {
-    if (typeof commit.message !== 'string' || commit.message.length <= kept) return commit;
-    return { ...commit, message: cutText(commit.message, kept), message_truncated: true };
+    if (typeof commit.message !== 'string' || commit.message.length <= messageLength) return commit;
+    return { ...commit, message: cutText(commit.message, messageLength), message_truncated: true };
   };
-  return { kind: 'messages', body: { ...body, commits: commits.map(cut), head_commit: head ? cut(head) : body.head_commit }, kept };
+  return { kind: 'messages', body: { ...body, commits: commits.map(cut), head_commit: head ? cut(head) : body.head_commit }, messageLength };
 }
 
 /** Returns the first `length` UTF-16 code units of `text`, one fewer when the cut would split a surrogate pair. */

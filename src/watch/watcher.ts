@@ -85,9 +85,9 @@ async function stateFilesFor(dir: string, stateDir: string | null): Promise<Stat
   const paths = statePathsFor(real, stateDir);
   const lock = `${paths.snapshot}.lock`;
   if (real === dir) return { paths, lock };
-  const given = statePathsFor(dir, stateDir);
+  const asGiven = statePathsFor(dir, stateDir);
   const exists = (path: string) => access(path).then(() => true, () => false);
-  return { paths: !(await exists(paths.snapshot)) && (await exists(given.snapshot)) ? given : paths, lock };
+  return { paths: !(await exists(paths.snapshot)) && (await exists(asGiven.snapshot)) ? asGiven : paths, lock };
 }
 
 function mappingFor(options: ResolvedWatchOptions, dir: string): RepoMapping {

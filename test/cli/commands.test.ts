@@ -624,11 +624,11 @@ describe('errors and settings', () => {
       const dataDir = join(home, `two-stores-${command}`);
       const result = await cli([command, '--data-dir', dataDir, '--database', 'postgres://postgres@127.0.0.1:5432/test']);
       assert.equal(result.code, 2, result.stderr);
-      assert.equal(result.stderr, '--data-dir and --database name two stores, and only one is used; pass --data-dir for SQLite or --database for PostgreSQL.\n');
+      assert.match(result.stderr, /^ {2}--data-dir: names a SQLite folder, but databaseUrl is set \(from --database\), so the service would use PostgreSQL and ignore the folder; drop one of the two$/m);
       assert.equal(existsSync(dataDir), false, `${command} created nothing`);
       const fromEnv = await cli([command, '--data-dir', dataDir], { ...env, DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test' });
       assert.equal(fromEnv.code, 2, fromEnv.stderr);
-      assert.equal(fromEnv.stderr, '--data-dir and DATABASE_URL name two stores, and only one is used; unset DATABASE_URL to use SQLite, or drop --data-dir to use PostgreSQL.\n');
+      assert.match(fromEnv.stderr, /^ {2}--data-dir: names a SQLite folder, but databaseUrl is set \(from DATABASE_URL\), so the service would use PostgreSQL and ignore the folder; drop one of the two$/m);
       assert.equal(existsSync(dataDir), false, `${command} created nothing`);
     }
   });

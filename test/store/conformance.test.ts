@@ -42,6 +42,17 @@ async function ingestOne(store: Store, repoId: number, createdAt = 2_000): Promi
   return ids;
 }
 
+/** Stores two deliveries that failed and a replay of them, created at 10,200. */
+async function replayOfTwoFailures(store: Store) {
+  const repo = await makeRepo(store);
+  const hook = await makeHook(store, { kind: 'repo', repoId: repo.id });
+  await store.ingest([ingestItem(repo.id), ingestItem(repo.id)]);
+  await store.completeAttempts((await store.claimDue(claimOptions())).map((d) => attemptResult(d, 'failed', { statusCode: 400 })), 10_100);
+  const replay = await store.createReplay({ webhookId: hook.id, since: 0, until: null, onlyFailed: true }, 10_200);
+  assert.ok(replay !== 'inactive');
+  return { repo, hook, replay };
+}
+
 function conformance(backend: Backend): void {
   const withStore = async (run: (store: Store) => Promise<void>) => {
     const store = await backend.open();
@@ -958,12 +969,7 @@ function conformance(backend: Backend): void {
 
     test('redelivery leaves finished replays alone', () =>
       withStore(async (store) => {
-        const repo = await makeRepo(store);
-        const hook = await makeHook(store, { kind: 'repo', repoId: repo.id });
-        await store.ingest([ingestItem(repo.id), ingestItem(repo.id)]);
-        await store.completeAttempts((await store.claimDue(claimOptions())).map((d) => attemptResult(d, 'failed', { statusCode: 400 })), 10_100);
-        const replay = await store.createReplay({ webhookId: hook.id, since: 0, until: null, onlyFailed: true }, 10_200);
-        assert.ok(replay !== 'inactive');
+        const { repo, hook, replay } = await replayOfTwoFailures(store);
         const replayed = await store.claimDue(claimOptions({ now: 10_300 }));
         await store.completeAttempts(replayed.map((d) => attemptResult(d, 'delivered')), 10_400);
         assert.equal((await store.getReplay(hook.id, replay.id))?.completed, 2);
@@ -1021,12 +1027,7 @@ function conformance(backend: Backend): void {
 
     test('repository deletion cancels queued replays', () =>
       withStore(async (store) => {
-        const repo = await makeRepo(store);
-        const hook = await makeHook(store, { kind: 'repo', repoId: repo.id });
-        await store.ingest([ingestItem(repo.id), ingestItem(repo.id)]);
-        await store.completeAttempts((await store.claimDue(claimOptions())).map((d) => attemptResult(d, 'failed', { statusCode: 400 })), 10_100);
-        const replay = await store.createReplay({ webhookId: hook.id, since: 0, until: null, onlyFailed: true }, 10_200);
-        assert.ok(replay !== 'inactive');
+        const { repo, hook, replay } = await replayOfTwoFailures(store);
         assert.equal(replay.total, 2);
         assert.equal(await store.deleteRepository(repo.id, 10_300), true);
         assert.deepEqual(await store.claimDue(claimOptions({ now: 10_400 })), []);

@@ -497,7 +497,7 @@ describe('watcher against an ingestion endpoint', () => {
     assert.equal(outboxEventLines(h).length, 0);
   });
 
-  test('push too large is sent with fewer commits and shorter messages', async (t) => {
+  test('oversized push loses commits and message text', async (t) => {
     const h = await harness(t);
     const watcher = await h.start();
     // Stands in for the service's body limit, which the watcher does not know.

@@ -39,7 +39,7 @@ const scheduledAttempts = prepared(
 
 const nextDue = prepared('dits_next_due', 'SELECT min(next_attempt_at) AS at FROM deliveries WHERE next_attempt_at IS NOT NULL');
 // Every delivery waiting for an attempt has a due time: pending, retrying, and failed or delivered ones queued for a
-// redelivery or a replay. The partial due index holds exactly those rows.
+// redelivery or a replay. The partial due index contains exactly those rows.
 const queueSize = prepared('dits_queue_size', 'SELECT count(*) AS n FROM deliveries WHERE next_attempt_at IS NOT NULL');
 
 /** The delivery queue of the PostgreSQL store: leasing, recording attempts, releasing. */
