@@ -123,6 +123,7 @@ function responsesSection(doc: OpenApiDocument, operation: OpenApiOperation): st
 function scopeLine(operation: OpenApiOperation): string {
   const scopes = operation.security.flatMap((requirement) => Object.values(requirement).flat());
   if (operation.security.length === 0) return '<p class="scope">Public: no token needed.</p>';
+  if (scopes.length === 0) return '<p class="scope">Requires a bearer token of any scope.</p>';
   return `<p class="scope">Requires a bearer token with the <code>${escapeHtml(scopes.join(', '))}</code> scope.</p>`;
 }
 

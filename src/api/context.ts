@@ -23,11 +23,14 @@ export interface ApiContext {
   metrics: Metrics;
 }
 
-/** One registered route and the token scope it requires, or null for a public route. */
+/** The token a route requires: a scope, or `any` for any valid token whatever its scopes. */
+export type RouteScope = import('../store/types.js').TokenScope | 'any';
+
+/** One registered route and the token it requires, or null for a public route. */
 export interface RouteEntry {
   method: string;
   url: string;
-  scope: import('../store/types.js').TokenScope | null;
+  scope: RouteScope | null;
 }
 
 declare module 'fastify' {
@@ -41,8 +44,8 @@ declare module 'fastify' {
     tokenCheckedAt: number;
   }
   interface FastifyContextConfig {
-    /** Scope the route requires; routes without one are public. */
-    scope?: import('../store/types.js').TokenScope;
+    /** Scope the route requires, or `any` for any valid token; routes without one are public. */
+    scope?: RouteScope;
     /** True for routes that validate their own query parameters. Every other route rejects any query parameter. */
     readsQuery?: boolean;
     /** True for POST routes that take no body, such as pings: a body with fields gets a 400 rather than being ignored. */

@@ -1,5 +1,5 @@
 /** Types and helpers of the operation tables that the OpenAPI document is built from. */
-import type { TokenScope } from '../store/types.js';
+import type { RouteScope } from './context.js';
 
 /** Success response of an operation: content is keyed by media type, and a string names a component schema. */
 export interface ResponseSpec {
@@ -17,8 +17,8 @@ export interface OperationSpec {
   tag: string;
   summary: string;
   description?: string;
-  /** Token scope the route requires, or null for a public route. */
-  scope: TokenScope | null;
+  /** Token scope the route requires, `any` for any valid token, or null for a public route. */
+  scope: RouteScope | null;
   /** Query-string schema from schemas.ts; each property becomes a query parameter. */
   query?: { properties: Record<string, unknown> };
   /** Names of header parameter components. */
@@ -26,7 +26,7 @@ export interface OperationSpec {
   /** Component schema name of the JSON request body. */
   body?: string;
   responses: Record<string, ResponseSpec>;
-  /** Error statuses this operation can return besides 401, 403 and 429, which every authenticated route can return. */
+  /** Error statuses this operation can return besides 401, 403 (not for `any`), 429 and 503, which every authenticated route can return. */
   errors: number[];
 }
 

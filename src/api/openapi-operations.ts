@@ -163,6 +163,17 @@ const tokenOperations: OperationSpec[] = [
     errors: [400],
   },
   {
+    method: 'get',
+    path: '/v1/token',
+    operationId: 'getCurrentToken',
+    tag: 'Tokens',
+    summary: 'Get the token of this request',
+    description: 'Returns the record of the bearer token that authenticates the request, so that a client can tell which scopes it has. Any valid token may call it.',
+    scope: 'any',
+    responses: { '200': { description: 'The token of this request.', content: json('Token') } },
+    errors: [],
+  },
+  {
     method: 'delete',
     path: '/v1/tokens/{token_id}',
     operationId: 'revokeToken',

@@ -63,7 +63,7 @@ const TAGS = [
 const DESCRIPTION = [
   'Management API of Dits Webhooks: repositories, webhooks, deliveries, events and tokens.',
   'Send `Authorization: Bearer <token>`. Each route requires a scope: `admin` includes every scope,',
-  '`write` includes `read` and `events:write`. Errors have one shape, `{"error": {"code", "message", "details"}}`,',
+  '`write` includes `read` and `events:write`. GET /v1/token tells a token its own scopes. Errors have one shape, `{"error": {"code", "message", "details"}}`,',
   'and GET /v1/errors lists every code.',
 ].join(' ');
 
@@ -220,7 +220,8 @@ function operationObject(spec: OperationSpec): OpenApiOperation {
     tags: [spec.tag],
     summary: spec.summary,
     // OpenAPI 3.1 lets the requirement of a non-OAuth scheme list role names that the operation needs, and a token scope is such a role.
-    security: spec.scope === null ? [] : [{ [SECURITY_SCHEME]: [spec.scope] }],
+    // A route open to any valid token lists the scheme with no role.
+    security: spec.scope === null ? [] : [{ [SECURITY_SCHEME]: spec.scope === 'any' ? [] : [spec.scope] }],
     responses: successResponses(spec),
   };
   if (spec.description) operation.description = spec.description;
@@ -229,7 +230,7 @@ function operationObject(spec: OperationSpec): OpenApiOperation {
   if (spec.body) operation.requestBody = { required: true, content: { 'application/json': { schema: schemaRef(spec.body) } } };
   // Every authenticated route can return 503 (shutting down, database locked, database connection lost). One that writes
   // can also return 507 (disk full), and, since its body is parsed even when it takes none, 400, 413 and 415.
-  const common = [401, 403, 429, 503, ...(spec.method === 'get' ? [] : [400, 413, 415, 507])];
+  const common = [401, ...(spec.scope === 'any' ? [] : [403]), 429, 503, ...(spec.method === 'get' ? [] : [400, 413, 415, 507])];
   const errors = spec.scope === null ? spec.errors : [...spec.errors, ...common];
   for (const status of [...new Set(errors)].sort()) operation.responses[String(status)] = { $ref: `#/components/responses/Error${status}` };
   return operation;

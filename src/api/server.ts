@@ -214,7 +214,7 @@ export async function buildServer(context: ApiContext, extraRoutes: ((app: Fasti
         'retry-after': String(wait),
       });
     }
-    if (!hasScope(token.scopes, scope)) {
+    if (scope !== 'any' && !hasScope(token.scopes, scope)) {
       throw new ApiError('insufficient_scope', `This route requires the ${scope} scope; token ${token.name} has ${token.scopes.join(', ')}.`);
     }
     request.token = token;

@@ -237,6 +237,29 @@ test('token scopes are enforced', async () => {
   assert.equal(after.status, 401);
 });
 
+test('GET /v1/token shows the caller', async () => {
+  const ingest = await svc.api('POST', '/v1/tokens', { name: 'self-ingest', scopes: ['events:write'] });
+  const reader = await svc.api('POST', '/v1/tokens', { name: 'self-reader', scopes: ['read'] });
+  for (const created of [ingest, reader]) {
+    const own = await svc.api('GET', '/v1/token', undefined, { token: created.json.token });
+    assert.equal(own.status, 200, own.text);
+    assert.deepEqual(
+      { id: own.json.id, name: own.json.name, scopes: own.json.scopes, prefix: own.json.prefix, revoked_at: own.json.revoked_at },
+      { id: created.json.id, name: created.json.name, scopes: created.json.scopes, prefix: created.json.prefix, revoked_at: null },
+    );
+    assert.equal('token' in own.json, false, 'the token itself is never shown again');
+    assert.equal(own.text.includes(created.json.token), false);
+  }
+  assert.deepEqual((await svc.api('GET', '/v1/token')).json.scopes, ['admin']);
+  assert.equal((await svc.api('DELETE', `/v1/tokens/${reader.json.id}`)).status, 204);
+  const revoked = await svc.api('GET', '/v1/token', undefined, { token: reader.json.token });
+  assert.equal(revoked.status, 401);
+  assert.equal(revoked.json.error.code, 'unauthorized');
+  const anonymous = await svc.api('GET', '/v1/token', undefined, { token: '' });
+  assert.equal(anonymous.status, 401);
+  assert.equal((await svc.api('GET', '/v1/token?verbose=1')).status, 400, 'the route takes no query parameters');
+});
+
 /** Sends a request whose body arrives in two parts, with `between` run in between, and resolves with the raw response. */
 async function slowBodyRequest(url: string, method: string, path: string, token: string, body: string, between: () => Promise<void>): Promise<string> {
   const { port, hostname } = new URL(url);

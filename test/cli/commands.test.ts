@@ -434,11 +434,17 @@ describe('token commands', () => {
     assert.ok(tokenId, created.stdout);
 
     const readerEnv = { ...env, DITS_WEBHOOKS_TOKEN: token };
-    const [listed, readable, forbidden] = await Promise.all([
+    const [listed, readable, forbidden, shown, shownJson] = await Promise.all([
       cli(['token', 'list']),
       cli(['repo', 'list'], readerEnv),
       cli(['repo', 'create', 'reader/attempt'], readerEnv),
+      cli(['token', 'show'], readerEnv),
+      cli(['token', 'show', '--json'], readerEnv),
     ]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, new RegExp(`^Token ${tokenId} \\(ci-reader\\), prefix dwt_\\S+\\.\\.\\., scopes read, events:write; created `));
+    assert.deepEqual(parseJson(shownJson).scopes, ['read', 'events:write']);
+    assert.equal(shownJson.stdout.includes(token!), false, 'the token itself is not printed');
     assert.match(listed.stdout, new RegExp(`^${tokenId} +ci-reader +read,events:write +dwt_\\S+\\.\\.\\. .* active$`, 'm'));
     assert.equal(readable.code, 0, readable.stderr);
     assert.equal(forbidden.code, 1);

@@ -113,6 +113,7 @@ test('dashboard in Chromium', async (t) => {
     for (const header of authorizations) assert.equal(header, `Bearer ${svc.adminToken}`);
     const stored = await page.evaluate(() => Object.values({ ...sessionStorage }));
     assert.deepEqual(stored, [svc.adminToken]);
+    assert.equal(await waitForText(page.locator('.signed-in'), 'admin'), 'admin (admin)');
   });
 
   await t.test('stored bidi controls are shown inert', async () => {
@@ -317,6 +318,35 @@ test('dashboard in Chromium', async (t) => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     const message = await waitForText(page.getByRole('alert'), '403');
     assert.match(message, /lacks the scope/);
+  });
+
+  await t.test('read token disables write buttons', async () => {
+    const reader = await svc.api('POST', '/v1/tokens', { name: 'auditor', scopes: ['read'] });
+    assert.equal(reader.status, 201, reader.text);
+    await page.getByLabel('API token').fill(reader.json.token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    assert.equal(await waitForText(page.locator('.signed-in'), 'auditor'), 'auditor (read)');
+    const reason = 'Needs a token with the write scope; this token (auditor) has read.';
+    await page.goto(hookRoute());
+    await waitForCount(deliveryRows(), 4, 'deliveries');
+    for (const name of ['Ping', 'Deactivate']) {
+      const button = page.getByRole('button', { name });
+      assert.equal(await button.isDisabled(), true, `${name} is off`);
+      assert.equal(await button.getAttribute('title'), reason);
+    }
+    await deliveryRows().first().getByRole('link').click();
+    const redeliver = page.getByRole('button', { name: 'Redeliver' });
+    await redeliver.waitFor();
+    assert.equal(await redeliver.isDisabled(), true);
+    assert.equal(await redeliver.getAttribute('title'), reason);
+    // Signing in again with an admin token turns them back on, without a page load in between.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('API token').fill(svc.adminToken);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.goto(hookRoute());
+    await waitForCount(deliveryRows(), 4, 'deliveries');
+    assert.equal(await page.getByRole('button', { name: 'Ping' }).isDisabled(), false);
+    assert.equal(await page.getByRole('button', { name: 'Ping' }).getAttribute('title'), null);
   });
 
   await t.test('page stayed clean', () => {

@@ -140,7 +140,8 @@ test('every server route is documented', () => {
   for (const route of routes) {
     const operation = (doc.paths as any)[openApiPathOf(route.url)][route.method.toLowerCase()];
     const scopes = operation.security.flatMap((requirement: Record<string, string[]>) => Object.values(requirement).flat());
-    assert.deepEqual(scopes, route.scope === null ? [] : [route.scope], `scope of ${route.method} ${route.url}`);
+    assert.deepEqual(scopes, route.scope === null || route.scope === 'any' ? [] : [route.scope], `scope of ${route.method} ${route.url}`);
+    assert.equal(operation.security.length, route.scope === null ? 0 : 1, `security of ${route.method} ${route.url}`);
   }
 });
 
@@ -277,6 +278,7 @@ test('reference page renders every operation', async () => {
       assert.ok(article.includes(`<code>${path}</code>`), `article shows the path ${path}`);
       const scope = operation.security[0]?.bearerAuth?.[0];
       if (scope) assert.ok(article.includes(`the <code>${scope}</code> scope`), `article shows scope ${scope} of ${method} ${path}`);
+      else if (operation.security.length > 0) assert.ok(article.includes('a bearer token of any scope'), `article shows that ${method} ${path} takes any token`);
       else assert.ok(article.includes('Public: no token needed.'), `article shows ${method} ${path} is public`);
       for (const status of Object.keys(operation.responses)) assert.ok(article.includes(`<td>${status}</td>`), `article lists response ${status} of ${method} ${path}`);
     }

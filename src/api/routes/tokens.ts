@@ -33,6 +33,9 @@ export function registerTokenRoutes(app: FastifyInstance, context: ApiContext): 
     return { data: page.items.map(tokenView), next_cursor: nextCursor('tokens', page.nextCursor) };
   });
 
+  // Any valid token may read its own record, so that a client such as the dashboard can tell what it may do.
+  app.get('/token', { config: { scope: 'any' } }, async (request) => tokenView(request.token!));
+
   app.delete<{ Params: { tokenId: string } }>('/tokens/:tokenId', { config: { scope: 'admin', takesNoBody: true } }, async (request, reply) => {
     const id = parseIdParam(request.params.tokenId, 'token_id');
     const outcome = await context.store.revokeToken(id, context.clock());

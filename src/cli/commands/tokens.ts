@@ -1,4 +1,4 @@
-/** `token create|list|revoke`: API tokens; these calls need an admin token. */
+/** `token create|list|revoke` (admin token) and `token show` (any token): API tokens. */
 import type { Command } from 'commander';
 import { fetchAllPages } from '../client.js';
 import { TOKEN_SCOPES } from '../../api/tokens.js';
@@ -57,6 +57,13 @@ async function listTokens(_flags: unknown, command: Command): Promise<void> {
   if (page.next_cursor) print(`Showing the first ${page.data.length} tokens; the API lists the rest with GET /v1/tokens?cursor=${page.next_cursor}.`);
 }
 
+async function showToken(_flags: unknown, command: Command): Promise<void> {
+  const { settings, client } = connect(command);
+  const token = await client.get<Token>('/v1/token');
+  if (settings.json) return printJson(token);
+  print(`Token ${token.id} (${sanitize(token.name)}), prefix ${token.prefix}..., scopes ${token.scopes.join(', ')}; created ${formatTime(token.created_at)}, last used ${formatTime(token.last_used_at)}.`);
+}
+
 async function revokeToken(id: string, _flags: unknown, command: Command): Promise<void> {
   const tokenId = parseId(id, 'token');
   const { settings, client } = connect(command);
@@ -66,7 +73,7 @@ async function revokeToken(id: string, _flags: unknown, command: Command): Promi
 }
 
 export function registerTokenCommands(program: Command): void {
-  const token = program.command('token').description('Create, list and revoke API tokens (needs an admin token)');
+  const token = program.command('token').description('Create, list and revoke API tokens (needs an admin token), or show the token in use');
 
   addSettingsOptions(
     token
@@ -77,6 +84,8 @@ export function registerTokenCommands(program: Command): void {
   ).action(runAction(createToken));
 
   addSettingsOptions(token.command('list').description('List tokens, revoked ones included')).action(runAction(listTokens));
+
+  addSettingsOptions(token.command('show').description('Show the name and scopes of the token in use; any token may')).action(runAction(showToken));
 
   addSettingsOptions(token.command('revoke').description('Revoke a token at once').argument('<id>', 'token id from `dits-webhook token list`')).action(runAction(revokeToken));
 }

@@ -84,6 +84,33 @@ export async function callApi(method, path, options = {}) {
   return json;
 }
 
+/** The record of the stored token, as GET /v1/token returned it, and the token it belongs to. */
+let tokenRecord = { token: null, record: null };
+
+/**
+ * Returns the name and scopes of the stored token, read once per token from
+ * GET /v1/token, or null when the server could not tell (the call failed).
+ */
+export async function currentToken() {
+  const token = storedToken();
+  if (!token) return null;
+  if (tokenRecord.token === token) return tokenRecord.record;
+  try {
+    const record = await callApi('GET', '/v1/token');
+    tokenRecord = { token, record };
+    return record;
+  } catch (error) {
+    // The page's own API calls report a rejected token; here only the scopes stay unknown.
+    console.warn(`Reading the token's scopes failed: ${error.message}`);
+    return null;
+  }
+}
+
+/** Tells whether scopes allow the write actions: ping, activate, deactivate and redeliver. */
+export function grantsWrite(scopes) {
+  return scopes.includes('admin') || scopes.includes('write');
+}
+
 /**
  * Turns an error into a message for people, with the fix for token problems.
  * `rejectedTokenFix` is the advice on a 401, which differs between the

@@ -1,6 +1,6 @@
 // Entry point of the dashboard: sign-in, routing, the notice line and the
 // action buttons' shared behaviour.
-import { callApi, clearToken, describeFailure, storedToken, storeToken } from './api.js';
+import { callApi, clearToken, currentToken, describeFailure, grantsWrite, storedToken, storeToken } from './api.js';
 import { h, inertText, link } from './dom.js';
 import { parseRoute } from './router.js';
 import { renderRepositories, renderWebhooks } from './repositories.js';
@@ -22,6 +22,7 @@ const main = document.getElementById('main');
 const notice = document.querySelector('.notice');
 const breadcrumbs = document.querySelector('.breadcrumbs');
 const signOutButton = document.querySelector('.sign-out');
+const signedInAs = document.querySelector('.signed-in');
 
 // Incremented by each render, so that a slow response for a page the user
 // already left never replaces the page now shown.
@@ -65,6 +66,8 @@ async function runAction(button, action) {
 const page = {
   notify,
   runAction,
+  /** Why the write actions are off for this token, or null when the token may use them (or its scopes are unknown). */
+  writeBlocked: null,
   refresh: () => render(),
   navigate: (route) => {
     location.hash = `#${route}`;
@@ -104,10 +107,27 @@ function signInForm() {
   return form;
 }
 
+/** Shows the token's name and scopes in the top bar and notes whether it may use the write actions. */
+async function showToken() {
+  const record = await currentToken();
+  if (!record) {
+    // An unknown scope leaves the buttons on: the API still refuses what the token may not do, with a clear 403.
+    page.writeBlocked = null;
+    signedInAs.hidden = true;
+    return;
+  }
+  const scopes = record.scopes.join(', ');
+  page.writeBlocked = grantsWrite(record.scopes) ? null : inertText(`Needs a token with the write scope; this token (${record.name}) has ${scopes}.`);
+  signedInAs.textContent = inertText(`${record.name} (${scopes})`);
+  signedInAs.title = inertText(`Signed in with token ${record.prefix}…`);
+  signedInAs.hidden = false;
+}
+
 async function render() {
   const generation = ++renderGeneration;
   if (!storedToken()) {
     signOutButton.hidden = true;
+    signedInAs.hidden = true;
     breadcrumbs.replaceChildren();
     main.replaceChildren(signInForm());
     main.querySelector('input')?.focus();
@@ -117,6 +137,7 @@ async function render() {
   const route = parseRoute(location.hash);
   main.setAttribute('aria-busy', 'true');
   try {
+    await showToken();
     const view = await VIEWS[route.name](route, page);
     if (generation !== renderGeneration) return;
     setBreadcrumbs(view.crumbs);
@@ -133,6 +154,7 @@ async function render() {
 
 signOutButton.addEventListener('click', () => {
   clearToken();
+  signedInAs.hidden = true;
   // replaceState changes the address without a hashchange event, which would clear the notice.
   history.replaceState(null, '', '#/');
   notify('Signed out; the token was removed from this tab.', 'info');

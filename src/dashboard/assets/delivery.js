@@ -59,7 +59,7 @@ function requestSection(delivery) {
 }
 
 function redeliverButton(delivery, path, page) {
-  const button = h('button', { type: 'button' }, 'Redeliver');
+  const button = h('button', { type: 'button', disabled: page.writeBlocked !== null, title: page.writeBlocked }, 'Redeliver');
   button.addEventListener('click', () =>
     page.runAction(button, async () => {
       const before = delivery.attempts.length;

@@ -40,7 +40,8 @@ function webhookFacts(hook) {
 }
 
 function pingButton(hook, base, page) {
-  const button = h('button', { type: 'button', disabled: !hook.active, title: hook.active ? null : 'Activate the webhook to ping it.' }, 'Ping');
+  const blocked = page.writeBlocked ?? (hook.active ? null : 'Activate the webhook to ping it.');
+  const button = h('button', { type: 'button', disabled: blocked !== null, title: blocked }, 'Ping');
   button.addEventListener('click', () =>
     page.runAction(button, async () => {
       const { delivery_id: id } = await callApi('POST', `${base}/pings`);
@@ -58,7 +59,7 @@ function pingButton(hook, base, page) {
 }
 
 function activeToggle(hook, base, page) {
-  const button = h('button', { type: 'button', class: hook.active ? 'danger' : null }, hook.active ? 'Deactivate' : 'Activate');
+  const button = h('button', { type: 'button', class: hook.active ? 'danger' : null, disabled: page.writeBlocked !== null, title: page.writeBlocked }, hook.active ? 'Deactivate' : 'Activate');
   button.addEventListener('click', () => {
     // Deactivating cancels every delivery that waits for a retry, which the dashboard cannot undo.
     const question = `Deactivate webhook #${hook.id}? Deliveries waiting for a retry are cancelled, and it gets no new events until you activate it again.`;
