@@ -328,6 +328,15 @@ function conformance(backend: Backend): void {
         assert.deepEqual(byEvent, { push: 'cancelled', 'repo.deleted': 'pending' });
         const owner = await store.listDeliveries({ webhookId: ownerHook.id, limit: 10 });
         assert.deepEqual(owner.items.map((d) => d.status), ['pending', 'pending'], 'owner-level deliveries stay reachable and waiting');
+
+        // A failed attempt of repo.deleted to the repository's own webhook is not retried, since no route shows that delivery any more.
+        const claimed = await store.claimDue(claimOptions());
+        assert.equal(claimed.length, 3);
+        await store.completeAttempts(claimed.map((d) => attemptResult(d, 'retrying')), 10_100);
+        const ownAfter = await store.listDeliveries({ webhookId: repoHook.id, limit: 10 });
+        assert.deepEqual(Object.fromEntries(ownAfter.items.map((d) => [d.event, d.status])), { push: 'cancelled', 'repo.deleted': 'cancelled' });
+        const ownerAfter = await store.listDeliveries({ webhookId: ownerHook.id, limit: 10 });
+        assert.deepEqual(ownerAfter.items.map((d) => d.status), ['retrying', 'retrying'], 'owner-level deliveries keep their retries');
       }));
 
     test('ingest fans out to active repo and owner hooks', () =>

@@ -7,6 +7,87 @@ import type pg from 'pg';
  * row mappers reads both. Times are BIGINT milliseconds since the Unix epoch,
  * JSON values are TEXT as written by JSON.stringify, bodies are BYTEA.
  */
+/**
+ * Returns the SQL that creates the function recording a batch of attempts.
+ * `usable` is the condition, over the webhook `w` and the tables that `joins`
+ * adds, under which a retry stays queued; otherwise the delivery is cancelled.
+ */
+function completeAttemptsFunction(command: 'CREATE FUNCTION' | 'CREATE OR REPLACE FUNCTION', usable: string, joins: string): string {
+  return `${command} complete_attempts(
+  p_now BIGINT, p_delivery_ids TEXT[], p_lease_tokens TEXT[], p_webhook_ids BIGINT[], p_events TEXT[], p_outcomes TEXT[],
+  p_next_attempt_at BIGINT[], p_resume_at BIGINT[], p_triggers TEXT[], p_started_at BIGINT[], p_duration_ms DOUBLE PRECISION[],
+  p_request_headers TEXT[], p_status_codes INTEGER[], p_response_headers TEXT[], p_response_bodies BYTEA[],
+  p_truncated BOOLEAN[], p_error_codes TEXT[], p_error_messages TEXT[]
+) RETURNS SETOF TEXT LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  PERFORM 1 FROM webhooks w WHERE w.id = ANY (p_webhook_ids) ORDER BY w.id FOR KEY SHARE;
+  PERFORM 1 FROM deliveries d WHERE d.id = ANY (p_delivery_ids) ORDER BY d.seq FOR NO KEY UPDATE;
+
+  RETURN QUERY
+  WITH r AS (
+    SELECT * FROM unnest(p_delivery_ids, p_lease_tokens, p_webhook_ids, p_events, p_outcomes, p_next_attempt_at, p_resume_at,
+                         p_triggers, p_started_at, p_duration_ms, p_request_headers, p_status_codes, p_response_headers,
+                         p_response_bodies, p_truncated, p_error_codes, p_error_messages)
+      WITH ORDINALITY AS r (delivery_id, lease_token, webhook_id, event, outcome, next_attempt_at, resume_at, trigger,
+                            started_at, duration_ms, request_headers, status_code, response_headers, response_body,
+                            truncated, error_code, error_message, ord)
+  ), target AS (
+    -- A retry for a webhook deleted or deactivated during the attempt would never be claimed.
+    SELECT r.*, d.seq,
+           CASE WHEN r.outcome = 'retrying' AND NOT COALESCE(${usable}, false)
+                THEN 'cancelled' ELSE r.outcome END AS final_status
+    FROM r JOIN deliveries d ON d.id = r.delivery_id LEFT JOIN webhooks w ON w.id = r.webhook_id${joins}
+  ), inserted AS (
+    INSERT INTO attempts (delivery_seq, attempt, trigger, started_at, duration_ms, request_headers, status_code,
+                          response_headers, response_body, response_body_truncated, error_code, error_message, outcome)
+    SELECT t.seq,
+           COALESCE((SELECT max(a.attempt) FROM attempts a WHERE a.delivery_seq = t.seq), 0)
+             + row_number() OVER (PARTITION BY t.seq ORDER BY t.ord),
+           t.trigger, t.started_at, t.duration_ms, t.request_headers, t.status_code, t.response_headers, t.response_body,
+           t.truncated, t.error_code, t.error_message, t.outcome
+    FROM target t
+  ), moved AS (
+    UPDATE deliveries d
+    SET status = t.final_status, attempts = d.attempts + 1,
+        next_attempt_at = CASE WHEN t.final_status = 'retrying' THEN t.next_attempt_at END,
+        resume_at = CASE WHEN t.final_status = 'retrying' THEN NULL ELSE t.resume_at END,
+        manual = false, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
+        last_status_code = t.status_code, last_error = t.error_message, updated_at = p_now
+    FROM target t
+    WHERE d.seq = t.seq AND d.lease_token = t.lease_token
+    RETURNING t.delivery_id, t.webhook_id, t.event, t.final_status, t.status_code, t.started_at, t.ord
+  ), folded AS (
+    SELECT m.webhook_id,
+           (array_agg(m.delivery_id ORDER BY m.ord DESC))[1] AS delivery_id,
+           (array_agg(m.event ORDER BY m.ord DESC))[1] AS event,
+           (array_agg(m.final_status ORDER BY m.ord DESC))[1] AS status,
+           (array_agg(m.status_code ORDER BY m.ord DESC))[1] AS status_code,
+           (array_agg(m.started_at ORDER BY m.ord DESC))[1] AS at,
+           max(m.ord) AS last_ord,
+           max(m.ord) FILTER (WHERE m.final_status = 'delivered') AS delivered_ord,
+           array_agg(m.started_at ORDER BY m.ord) FILTER (WHERE m.final_status <> 'delivered') AS failed_at,
+           array_agg(m.ord ORDER BY m.ord) FILTER (WHERE m.final_status <> 'delivered') AS failed_ord
+    FROM moved m GROUP BY m.webhook_id
+  ), touched AS (
+    UPDATE webhooks w
+    SET last_delivery_id = f.delivery_id, last_delivery_event = f.event, last_delivery_status = f.status,
+        last_status_code = f.status_code, last_delivery_at = f.at,
+        failing_since = CASE
+          WHEN f.delivered_ord = f.last_ord THEN NULL
+          WHEN f.delivered_ord IS NOT NULL THEN
+            (SELECT x.at FROM unnest(f.failed_at, f.failed_ord) AS x (at, ord) WHERE x.ord > f.delivered_ord ORDER BY x.ord LIMIT 1)
+          ELSE COALESCE(w.failing_since, f.failed_at[1])
+        END
+    -- Visiting the webhooks in id order takes their row locks in the order other completers use;
+    -- a deadlock that slips through aborts the call, and the caller runs it again.
+    FROM (SELECT * FROM folded ORDER BY webhook_id) f
+    WHERE w.id = f.webhook_id
+  )
+  SELECT m.delivery_id FROM moved m;
+END;
+$$;`;
+}
+
 export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = [
   {
     version: 1,
@@ -224,79 +305,7 @@ $$;
 --     the same delivery (a lost lease) recorded first.
 -- The webhook update folds the batch in order to what one update per attempt
 -- gives: a success clears failing_since and the next failure sets it anew.
-CREATE FUNCTION complete_attempts(
-  p_now BIGINT, p_delivery_ids TEXT[], p_lease_tokens TEXT[], p_webhook_ids BIGINT[], p_events TEXT[], p_outcomes TEXT[],
-  p_next_attempt_at BIGINT[], p_resume_at BIGINT[], p_triggers TEXT[], p_started_at BIGINT[], p_duration_ms DOUBLE PRECISION[],
-  p_request_headers TEXT[], p_status_codes INTEGER[], p_response_headers TEXT[], p_response_bodies BYTEA[],
-  p_truncated BOOLEAN[], p_error_codes TEXT[], p_error_messages TEXT[]
-) RETURNS SETOF TEXT LANGUAGE plpgsql VOLATILE AS $$
-BEGIN
-  PERFORM 1 FROM webhooks w WHERE w.id = ANY (p_webhook_ids) ORDER BY w.id FOR KEY SHARE;
-  PERFORM 1 FROM deliveries d WHERE d.id = ANY (p_delivery_ids) ORDER BY d.seq FOR NO KEY UPDATE;
-
-  RETURN QUERY
-  WITH r AS (
-    SELECT * FROM unnest(p_delivery_ids, p_lease_tokens, p_webhook_ids, p_events, p_outcomes, p_next_attempt_at, p_resume_at,
-                         p_triggers, p_started_at, p_duration_ms, p_request_headers, p_status_codes, p_response_headers,
-                         p_response_bodies, p_truncated, p_error_codes, p_error_messages)
-      WITH ORDINALITY AS r (delivery_id, lease_token, webhook_id, event, outcome, next_attempt_at, resume_at, trigger,
-                            started_at, duration_ms, request_headers, status_code, response_headers, response_body,
-                            truncated, error_code, error_message, ord)
-  ), target AS (
-    -- A retry for a webhook deleted or deactivated during the attempt would never be claimed.
-    SELECT r.*, d.seq,
-           CASE WHEN r.outcome = 'retrying' AND NOT COALESCE(w.active AND w.deleted_at IS NULL, false)
-                THEN 'cancelled' ELSE r.outcome END AS final_status
-    FROM r JOIN deliveries d ON d.id = r.delivery_id LEFT JOIN webhooks w ON w.id = r.webhook_id
-  ), inserted AS (
-    INSERT INTO attempts (delivery_seq, attempt, trigger, started_at, duration_ms, request_headers, status_code,
-                          response_headers, response_body, response_body_truncated, error_code, error_message, outcome)
-    SELECT t.seq,
-           COALESCE((SELECT max(a.attempt) FROM attempts a WHERE a.delivery_seq = t.seq), 0)
-             + row_number() OVER (PARTITION BY t.seq ORDER BY t.ord),
-           t.trigger, t.started_at, t.duration_ms, t.request_headers, t.status_code, t.response_headers, t.response_body,
-           t.truncated, t.error_code, t.error_message, t.outcome
-    FROM target t
-  ), moved AS (
-    UPDATE deliveries d
-    SET status = t.final_status, attempts = d.attempts + 1,
-        next_attempt_at = CASE WHEN t.final_status = 'retrying' THEN t.next_attempt_at END,
-        resume_at = CASE WHEN t.final_status = 'retrying' THEN NULL ELSE t.resume_at END,
-        manual = false, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
-        last_status_code = t.status_code, last_error = t.error_message, updated_at = p_now
-    FROM target t
-    WHERE d.seq = t.seq AND d.lease_token = t.lease_token
-    RETURNING t.delivery_id, t.webhook_id, t.event, t.final_status, t.status_code, t.started_at, t.ord
-  ), folded AS (
-    SELECT m.webhook_id,
-           (array_agg(m.delivery_id ORDER BY m.ord DESC))[1] AS delivery_id,
-           (array_agg(m.event ORDER BY m.ord DESC))[1] AS event,
-           (array_agg(m.final_status ORDER BY m.ord DESC))[1] AS status,
-           (array_agg(m.status_code ORDER BY m.ord DESC))[1] AS status_code,
-           (array_agg(m.started_at ORDER BY m.ord DESC))[1] AS at,
-           max(m.ord) AS last_ord,
-           max(m.ord) FILTER (WHERE m.final_status = 'delivered') AS delivered_ord,
-           array_agg(m.started_at ORDER BY m.ord) FILTER (WHERE m.final_status <> 'delivered') AS failed_at,
-           array_agg(m.ord ORDER BY m.ord) FILTER (WHERE m.final_status <> 'delivered') AS failed_ord
-    FROM moved m GROUP BY m.webhook_id
-  ), touched AS (
-    UPDATE webhooks w
-    SET last_delivery_id = f.delivery_id, last_delivery_event = f.event, last_delivery_status = f.status,
-        last_status_code = f.status_code, last_delivery_at = f.at,
-        failing_since = CASE
-          WHEN f.delivered_ord = f.last_ord THEN NULL
-          WHEN f.delivered_ord IS NOT NULL THEN
-            (SELECT x.at FROM unnest(f.failed_at, f.failed_ord) AS x (at, ord) WHERE x.ord > f.delivered_ord ORDER BY x.ord LIMIT 1)
-          ELSE COALESCE(w.failing_since, f.failed_at[1])
-        END
-    -- Visiting the webhooks in id order takes their row locks in the order other completers use;
-    -- a deadlock that slips through aborts the call, and the caller runs it again.
-    FROM (SELECT * FROM folded ORDER BY webhook_id) f
-    WHERE w.id = f.webhook_id
-  )
-  SELECT m.delivery_id FROM moved m;
-END;
-$$;
+${completeAttemptsFunction('CREATE FUNCTION', 'w.active AND w.deleted_at IS NULL', '')}
 `,
   },
   {
@@ -344,6 +353,16 @@ ALTER TABLE replays ADD COLUMN cancelled BIGINT NOT NULL DEFAULT 0;
     sql: `
 ALTER TABLE replays ADD COLUMN skipped BIGINT NOT NULL DEFAULT 0;
 `,
+  },
+  {
+    version: 6,
+    // Once its repository is deleted, a webhook's deliveries are out of the API's reach, so its last one,
+    // repo.deleted, gets no retries: a failed attempt cancels it.
+    sql: completeAttemptsFunction(
+      'CREATE OR REPLACE FUNCTION',
+      'w.active AND w.deleted_at IS NULL AND rp.deleted_at IS NULL',
+      ' LEFT JOIN repositories rp ON rp.id = w.repo_id',
+    ),
   },
 ];
 

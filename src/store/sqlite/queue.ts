@@ -83,7 +83,9 @@ export class SqliteQueue {
           manual = 0, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
           last_status_code = ?, last_error = ?, updated_at = ?
         WHERE seq = ? AND lease_token = ?`),
-      webhookState: db.prepare('SELECT active, deleted_at FROM webhooks WHERE id = ?'),
+      webhookState: db.prepare(`
+        SELECT w.active, w.deleted_at, r.deleted_at AS repo_deleted_at
+        FROM webhooks w LEFT JOIN repositories r ON r.id = w.repo_id WHERE w.id = ?`),
       // Parameters: delivery id, event, status, status code, time, reset flag, first failure (given twice), webhook id.
       touchWebhook: db.prepare(`
         UPDATE webhooks SET last_delivery_id = ?, last_delivery_event = ?, last_delivery_status = ?,
@@ -228,7 +230,8 @@ export class SqliteQueue {
         });
       }
 
-      // A retry for a webhook deleted or deactivated during the attempt would never be claimed.
+      // A retry for a webhook deleted or deactivated during the attempt would never be claimed. Once its repository is
+      // deleted, a webhook's deliveries are out of the API's reach, so its last one, repo.deleted, gets no retries.
       const status = result.status === DeliveryStatus.retrying && !this.webhookUsable(result.webhookId, usable) ? DeliveryStatus.cancelled : result.status;
       const waiting = status === DeliveryStatus.retrying;
       const finished = finish.run(status, waiting ? result.nextAttemptAt : null, waiting ? null : result.resumeAt, attempt.statusCode,
@@ -243,12 +246,12 @@ export class SqliteQueue {
     }
   }
 
-  /** Reports whether a webhook is active and not deleted, reading each webhook once per batch. */
+  /** Reports whether a webhook is active and neither it nor its repository is deleted, reading each webhook once per batch. */
   private webhookUsable(webhookId: number, known: Map<number, boolean>): boolean {
     let usable = known.get(webhookId);
     if (usable === undefined) {
       const state = this.statements.webhookState.get(webhookId) as Row | undefined;
-      usable = !!state && Number(state.active) === 1 && state.deleted_at === null;
+      usable = !!state && Number(state.active) === 1 && state.deleted_at === null && state.repo_deleted_at === null;
       known.set(webhookId, usable);
     }
     return usable;
