@@ -30,6 +30,8 @@ export interface ServiceOptions extends ConfigSources {
   announce?: (line: string) => void;
   /** Wait of finished attempts for an ingestion to record them, in ms; tests raise it to make that path certain. */
   rideWaitMs?: number;
+  /** Idle limit of API connections, in ms; tests shorten it. */
+  idleConnectionTimeoutMs?: number;
 }
 
 export interface Service {
@@ -152,7 +154,9 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   let metricsUrl: string | null = null;
   let adminToken: string | null = null;
   const secretReadiness = new SecretReadiness(store, secretBox);
-  const context: ApiContext = { store, config, logger, ingestor, wakeWorker, clock, resolver, secretBox, secretReadiness, metrics };
+  const context: ApiContext = {
+    store, config, logger, ingestor, wakeWorker, clock, resolver, secretBox, secretReadiness, metrics, idleConnectionTimeoutMs: options.idleConnectionTimeoutMs,
+  };
 
   // The port is bound first: a start that cannot listen ends before it prints a token or sends a delivery.
   try {

@@ -21,6 +21,8 @@ export interface ApiContext {
   /** Reports a configured key that opens none of the stored secrets, for the readiness probe. */
   secretReadiness: SecretReadiness;
   metrics: Metrics;
+  /** Idle limit of API connections, in ms; tests shorten it. Default: idleConnectionTimeoutMs(config). */
+  idleConnectionTimeoutMs?: number;
 }
 
 /** The token a route requires: a scope, or `any` for any valid token whatever its scopes. */

@@ -202,7 +202,11 @@ export async function streamEvents(context: ApiContext, request: FastifyRequest,
 
   const streams = streamsOf(context);
   const pollTimer = setInterval(() => void poll(), STREAM_POLL_MS);
-  const heartbeat = setInterval(() => write(': heartbeat\n\n'), context.config.eventStreamHeartbeatMs);
+  // A heartbeat is written only when nothing else waits to be sent. A client that stopped reading then gets no
+  // further write, so the idle limit of connections closes its stream.
+  const heartbeat = setInterval(() => {
+    if (res.writableLength === 0) write(': heartbeat\n\n');
+  }, context.config.eventStreamHeartbeatMs);
   const stop = () => {
     if (closed) return;
     closed = true;

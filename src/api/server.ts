@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import { joinField } from '../events/validate.js';
 import { TOKEN_RECHECK_MS } from '../store/token-policy.js';
 import { ApiError, ERROR_CATALOG, invalidRequest, isStoreConnectionLost, isStoreFull, isStoreLocked, type ErrorCode } from '../errors.js';
+import type { Config } from '../config.js';
 import type { ApiContext, RouteEntry } from './context.js';
 import { parseJsonBody } from './json-body.js';
 import { RateLimiter } from './rate-limit.js';
@@ -22,6 +23,18 @@ import { countHeaderLines } from './raw-headers.js';
 
 /** Time a client has to send the headers and body of one request, in ms. A 10 MiB event body needs about 90 KB/s to fit. */
 export const REQUEST_TIMEOUT_MS = 120_000;
+
+/**
+ * Time a connection may go without any byte read or written before the server
+ * closes it, in ms. A response that its client stops reading stays in the
+ * server's memory until then; without this limit it stayed there for good.
+ */
+export const IDLE_CONNECTION_TIMEOUT_MS = 120_000;
+
+/** Returns the idle limit of connections: IDLE_CONNECTION_TIMEOUT_MS, or more when event stream heartbeats are further apart. */
+export function idleConnectionTimeoutMs(config: Pick<Config, 'eventStreamHeartbeatMs'>): number {
+  return Math.max(IDLE_CONNECTION_TIMEOUT_MS, 2 * config.eventStreamHeartbeatMs);
+}
 
 function sendError(reply: FastifyReply, error: ApiError): FastifyReply {
   for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
@@ -128,6 +141,7 @@ export async function buildServer(context: ApiContext, extraRoutes: ((app: Fasti
     trustProxy: false,
     // Fastify turns off Node's limit on receiving a whole request, and without one, clients that trickle bodies keep sockets open forever.
     requestTimeout: REQUEST_TIMEOUT_MS,
+    connectionTimeout: context.idleConnectionTimeoutMs ?? idleConnectionTimeoutMs(config),
     // Fastify's own 503 while closing has another body shape, so the onRequest hook below responds instead.
     return503OnClosing: false,
     requestIdHeader: false,

@@ -10,7 +10,8 @@
  * least one event. A client that does not read keeps its response in the
  * server's memory, so the budget bounds what each such request keeps there.
  */
-// NOTE: this bounds the memory of each request, not of all together. Many clients that do not read still add up.
+// NOTE: this bounds the memory of each request, not of all together: many clients that do not read still add up
+// until the idle limit of connections (two minutes by default) closes theirs.
 export const EVENT_PAGE_PAYLOAD_BYTES = 4 * 1024 * 1024;
 
 /** The payload budget of one read of an event stream. */
