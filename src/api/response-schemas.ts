@@ -140,7 +140,7 @@ const attemptSchema = closedObject(
           headers,
           body: { type: ['string', 'null'] },
           body_encoding: { enum: ['utf8', 'base64'] },
-          body_truncated: { type: 'boolean', description: 'true when the body was cut at the configured limit' },
+          body_truncated: { type: 'boolean', description: 'true when only part of the body was kept: it was cut at the configured limit, or the receiver closed the connection or stopped sending before its end' },
         }),
       ],
     },

@@ -34,6 +34,7 @@ export function checkSecret(secret: unknown, min = 16, max = 256): string | null
   if (length < min || length > max) return `must be ${min} to ${max} characters long, got ${length}`;
   // Control characters cannot be typed into most receivers' configuration and usually mean a copy-paste error.
   if (/[\u0000-\u001f\u007f]/.test(secret)) return 'must not contain control characters or line breaks';
+  if (!/\S/u.test(secret)) return 'must contain a character other than white space';
   if (secret.startsWith(WHSEC_PREFIX) && !isBase64(secret.slice(WHSEC_PREFIX.length))) {
     return 'starts with whsec_, after which Standard Webhooks libraries expect padded base64 of the key bytes; send whsec_ followed by base64, or a secret without the whsec_ prefix';
   }

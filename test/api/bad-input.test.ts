@@ -97,6 +97,7 @@ const cases: Case[] = [
   { name: 'webhook inner wildcard', method: 'POST', path: () => `/v1/repos/${repoId}/webhooks`, body: { url: HOOK_URL, events: ['lo*k'] }, status: 400, code: 'invalid_event_pattern', field: 'events[0]' },
   { name: 'webhook events not array', method: 'POST', path: () => `/v1/repos/${repoId}/webhooks`, body: { url: HOOK_URL, events: 'push' }, status: 400, code: 'invalid_request', field: 'events' },
   { name: 'webhook whsec_ not base64', method: 'POST', path: () => `/v1/repos/${repoId}/webhooks`, body: { url: HOOK_URL, events: ['push'], secret: 'whsec_!!!!!!!!!!!!!!!!!!!!' }, status: 400, code: 'invalid_request', field: 'secret' },
+  { name: 'webhook blank secret', method: 'POST', path: () => `/v1/repos/${repoId}/webhooks`, body: { url: HOOK_URL, events: ['push'], secret: ' '.repeat(20) }, status: 400, code: 'invalid_request', field: 'secret' },
   { name: 'webhook short secret', method: 'POST', path: () => `/v1/repos/${repoId}/webhooks`, body: { url: HOOK_URL, events: ['push'], secret: 'short' }, status: 400, code: 'invalid_request', field: 'secret' },
   { name: 'webhook active as string', method: 'POST', path: () => `/v1/repos/${repoId}/webhooks`, body: { url: HOOK_URL, events: ['push'], active: 'true' }, status: 400, code: 'invalid_request', field: 'active' },
   { name: 'webhook bad filter', method: 'POST', path: () => `/v1/repos/${repoId}/webhooks`, body: { url: HOOK_URL, events: ['push'], filters: { branches: [42] } }, status: 400, code: 'invalid_request', field: 'filters.branches[0]' },

@@ -245,6 +245,7 @@ describe('webhook commands', () => {
     assert.ok(stored.previous_secret_expires_at);
     assert.ok(rotated.stdout.includes(`The old secret keeps signing until ${stored.previous_secret_expires_at.replace('T', ' ').replace(/\.\d+Z$/, 'Z')}`), rotated.stdout);
     assert.ok(!rotated.stdout.includes(newSecret), 'a given secret is not echoed');
+    assert.ok(!rotated.stdout.includes('stopped signing now'), 'the first rotation ends no secret');
     assert.deepEqual(stored.filters, { branches: ['main'], paths: { include: ['assets/**'] } });
     assert.equal(stored.active, true);
 
@@ -257,6 +258,12 @@ describe('webhook commands', () => {
     assert.ok(verifyHubSignature(newSecret, ping.body, header(ping.headers['x-hub-signature-256'])), 'X-Hub-Signature-256 uses the new secret');
     verifyStandardWebhook(oldSecret, ping.body, ping.headers);
     verifyStandardWebhook(newSecret, ping.body, ping.headers);
+
+    // A second rotation within the overlap keeps only the secret it replaces, and says that the oldest one stopped.
+    const again = await cli(['update', String(hook.id), ...scope, '--secret', 'third-secret-0123456789']);
+    assert.equal(again.code, 0, again.stderr);
+    const olderUntil = stored.previous_secret_expires_at.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+    assert.ok(again.stdout.includes(`The secret before the old one, which was to sign until ${olderUntil}, stopped signing now`), again.stdout);
 
     assert.equal((await cli(['update', String(hook.id), ...scope, '--inactive'])).code, 0);
     const inactivePing = await cli(['ping', String(hook.id), ...scope]);
@@ -287,6 +294,23 @@ describe('webhook commands', () => {
 });
 
 describe('delivery commands', () => {
+  test('delivery show marks an incomplete body', async () => {
+    const receiver = await startReceiver();
+    // The receiver promises 100 bytes, sends 5 and closes: far below the size limit, the body is still incomplete.
+    receiver.respondWith((_req, res) => {
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('short');
+      setTimeout(() => res.destroy(), 50);
+    });
+    const repo = await createRepo();
+    const hook = await createHook(repo.id, { url: receiver.url, events: ['push'], secret: 'incomplete-secret-0123' });
+    await ingestPush(repo.id);
+    const delivery = await waitUntil(async () => (await deliveriesOf(repo.id, hook.id)).find((d) => d.event === 'push' && d.status !== 'pending'), 10_000, 'the push attempt');
+    const shown = await cli(['delivery', 'show', String(hook.id), delivery.id, '--repo', String(repo.id)]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /^ {2}Response body \(incomplete: cut at the size limit, or the receiver stopped sending\):\n {4}short$/m);
+  });
+
   test('deliveries lists and filters, delivery show and redeliver', async () => {
     const receiver = await startReceiver();
     receiver.respondStatus(200, { 'content-type': 'text/plain' }, 'thanks from receiver');

@@ -103,7 +103,7 @@ function formatAttempt(attempt: Attempt): string {
   let text = `Attempt ${attempt.attempt} (${attempt.trigger}) at ${formatTime(attempt.started_at)}: ${status}${duration}, ${attempt.outcome}\n`;
   if (attempt.error) text += `  Error: ${sanitize(attempt.error.code)}${attempt.error.message ? `: ${sanitize(attempt.error.message)}` : ''}\n`;
   if (attempt.response) {
-    const notes = [attempt.response.body_encoding === 'base64' ? 'base64' : '', attempt.response.body_truncated ? 'cut to the stored limit' : ''].filter(Boolean);
+    const notes = [attempt.response.body_encoding === 'base64' ? 'base64' : '', attempt.response.body_truncated ? 'incomplete: cut at the size limit, or the receiver stopped sending' : ''].filter(Boolean);
     text += `  Response body${notes.length ? ` (${notes.join(', ')})` : ''}:\n${formatBody(attempt.response.body).replace(/^(?=.)/gm, '  ')}`;
   }
   return text;

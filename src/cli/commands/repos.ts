@@ -82,7 +82,7 @@ async function deleteRepository(reference: string, _flags: unknown, command: Com
   const repo = await client.get<Repository>(`/v1/repos/${id}`);
   await client.delete(`/v1/repos/${id}`);
   if (settings.json) return printJson({ id: repo.id, full_name: repo.full_name, deleted: true });
-  print(`Deleted repository ${repo.full_name} (id ${repo.id}).`);
+  print(`Deleted repository ${repo.full_name} (id ${repo.id}); deliveries its own webhooks still had waiting are cancelled.`);
 }
 
 export function registerRepoCommands(program: Command): void {

@@ -98,15 +98,22 @@ async function updateWebhook(hookId: string, flags: HookFlags, command: Command)
   const { settings, client } = connect(command, { urlIsTarget: true });
   const path = await webhookPath(client, flags, hookId);
   // A filter flag changes one list, so the current filters are read first and the other lists are sent back unchanged.
-  if (body.filters !== undefined) body = patchBody(flags, (await client.get<Webhook>(path)).filters, secret);
+  // A new secret ends the secret that the last rotation kept signing, so the current state is read for that too.
+  const before = body.filters !== undefined || secret !== undefined ? await client.get<Webhook>(path) : null;
+  if (body.filters !== undefined) body = patchBody(flags, before!.filters, secret);
   const hook = await client.patch<Webhook>(path, body);
   if (settings.json) return printJson(generated ? { ...hook, secret: generated } : hook);
   print(`Updated webhook ${hook.id}.`);
   print(formatFields(webhookFields(hook)));
-  if (secret !== undefined) printRotation(hook, generated);
+  if (secret !== undefined) printRotation(hook, generated, before!.previous_secret_expires_at);
 }
 
-function printRotation(hook: Webhook, generated: string | undefined): void {
+/**
+ * Prints what a rotation changed. `endedUntil` is when the secret that the
+ * previous rotation kept signing was due to stop; a rotation before that time
+ * ends it at once, since a webhook keeps one previous secret.
+ */
+function printRotation(hook: Webhook, generated: string | undefined, endedUntil: string | null): void {
   if (generated) {
     print(`New secret: ${generated}`);
     print('This secret is shown only once: store it in your receiver now.');
@@ -116,6 +123,9 @@ function printRotation(hook: Webhook, generated: string | undefined): void {
     `X-Hub-Signature-256 uses the new secret from now on. The old secret keeps signing until ${until}: ` +
       'webhook-signature carries a signature with each secret until then, so receivers that check it keep working while you switch them over.',
   );
+  if (endedUntil !== null && Date.parse(endedUntil) > Date.now()) {
+    print(`The secret before the old one, which was to sign until ${formatTime(endedUntil)}, stopped signing now: a webhook keeps one previous secret.`);
+  }
 }
 
 async function deleteWebhook(hookId: string, flags: ScopeFlags, command: Command): Promise<void> {

@@ -21,8 +21,9 @@ function responseBlock(attempt) {
 
 function truncationFact(attempt) {
   if (!attempt.response) return null;
-  // The server keeps the first responseBodyLimitBytes of each body (64 KiB unless configured otherwise).
-  return attempt.response.body_truncated ? h('span', { class: 'flag' }, 'yes, only the first part was kept') : 'no';
+  // The server keeps the first responseBodyLimitBytes of each body (64 KiB unless configured otherwise), and what
+  // arrived of a body that the receiver cut off or stopped sending.
+  return attempt.response.body_truncated ? h('span', { class: 'flag' }, 'yes, only the first part was kept (size limit, or the receiver stopped sending)') : 'no';
 }
 
 function attemptSection(attempt) {
