@@ -9,8 +9,8 @@
  */
 import { isValidRefName } from '../events/schemas-common.js';
 import { isUtf8 } from 'node:buffer';
-import { readFileSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** The all-zero object id that push payloads use for "no commit". */
@@ -185,13 +185,52 @@ export function parseLocks(text: string): ParsedLocks | null {
   return { locks, malformed };
 }
 
-/** Reads a file as UTF-8, or returns null when it does not exist. */
-export async function readTextIfExists(path: string): Promise<string | null> {
+/**
+ * Opening a FIFO for reading waits for a writer, with no way to cancel the
+ * wait, and would hold the watcher for good. With O_NONBLOCK the open returns
+ * at once and the type check below rejects the file; regular files read as usual.
+ */
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
+
+/** Error for a path that exists but is not a regular file, or is larger than its reader accepts. */
+export class UnusableFileError extends Error {
+  readonly code = 'EUNUSABLE';
+
+  constructor(readonly path: string, readonly reason: string) {
+    super(`${path} ${reason}`);
+    this.name = 'UnusableFileError';
+  }
+}
+
+/** Returns why a file of these stats cannot be read, or null when it can. */
+function unusableReason(stats: { isFile(): boolean; size: number }, maxBytes: number): string | null {
+  if (!stats.isFile()) return 'is not a regular file';
+  if (stats.size > maxBytes) return `is ${stats.size} bytes, more than the ${maxBytes} bytes read from such a file`;
+  return null;
+}
+
+/**
+ * Reads a regular file of at most `maxBytes` as UTF-8, or returns null when it
+ * does not exist. Throws UnusableFileError for anything else in its place (a
+ * FIFO, a device, a folder) and for a larger file.
+ */
+export async function readTextIfExists(path: string, maxBytes = Number.MAX_SAFE_INTEGER): Promise<string | null> {
+  let handle;
   try {
-    return await readFile(path, 'utf8');
+    handle = await open(path, OPEN_FLAGS);
   } catch (error) {
     if (isNotFound(error)) return null;
     throw error;
+  }
+  try {
+    const reason = unusableReason(await handle.stat(), maxBytes);
+    if (reason !== null) throw new UnusableFileError(path, reason);
+    const text = await handle.readFile('utf8');
+    // The file may have grown between the size check and the read.
+    if (Buffer.byteLength(text) > maxBytes) throw new UnusableFileError(path, `grew beyond the ${maxBytes} bytes read from such a file`);
+    return text;
+  } finally {
+    await handle.close();
   }
 }
 
@@ -204,7 +243,7 @@ export async function readStateFile(path: string, fileRole: string): Promise<str
   try {
     return await readTextIfExists(path);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    const code = error instanceof UnusableFileError ? error.reason : ((error as NodeJS.ErrnoException).code ?? (error as Error).message);
     throw new Error(`cannot read the watcher's ${fileRole} ${path} (${code}); make it a file this user can read and write, or move it away`);
   }
 }
@@ -283,15 +322,27 @@ export function isSendableRefName(name: string): boolean {
  * 20.20, Linux, 2-core AMD EPYC).
  */
 export function readRef(ditsDir: string, kind: RefKind, name: string): string | 'missing' | 'unready' {
-  let text: string;
+  let fd: number;
   try {
-    text = readFileSync(join(ditsDir, 'refs', kind, ...name.split('/')), 'utf8');
+    fd = openSync(join(ditsDir, 'refs', kind, ...name.split('/')), OPEN_FLAGS);
   } catch (error) {
     if (isNotFound(error)) return 'missing';
     throw error;
   }
-  return parseRefContent(text) ?? 'unready';
+  try {
+    // Something other than a small regular file reads as unready, so it is reported like any malformed ref.
+    if (unusableReason(fstatSync(fd), REF_FILE_MAX_BYTES) !== null) return 'unready';
+    const buffer = Buffer.alloc(REF_FILE_MAX_BYTES + 1);
+    const length = readSync(fd, buffer, 0, buffer.length, 0);
+    if (length > REF_FILE_MAX_BYTES) return 'unready';
+    return parseRefContent(buffer.toString('utf8', 0, length)) ?? 'unready';
+  } finally {
+    closeSync(fd);
+  }
 }
+
+/** Largest ref file read: an id is 64 characters, and a larger file is malformed, however long. */
+export const REF_FILE_MAX_BYTES = 1024;
 
 export function isNotFound(error: unknown): boolean {
   return (error as NodeJS.ErrnoException | null)?.code === 'ENOENT';

@@ -4,7 +4,7 @@
  * object can be cached for the life of the process. A missing or unreadable
  * object is not cached, because Dits may still be writing it.
  */
-import { objectPath, parseCommit, parseManifest, readTextIfExists } from './dits-format.js';
+import { objectPath, parseCommit, parseManifest, readTextIfExists, UnusableFileError } from './dits-format.js';
 import type { CommitObject, ManifestFiles } from './dits-format.js';
 
 /** Object database access for the event builders; null means the object is missing or invalid. */
@@ -21,6 +21,21 @@ export interface ObjectCacheLimits {
 }
 
 const DEFAULT_LIMITS: ObjectCacheLimits = { commits: 20_000, manifests: 64 };
+
+/** Largest commit object read, in bytes; its message is the only part that grows. */
+export const COMMIT_OBJECT_MAX_BYTES = 16 * 1024 * 1024;
+/** Largest manifest object read, in bytes: about a million file entries. */
+export const MANIFEST_OBJECT_MAX_BYTES = 256 * 1024 * 1024;
+
+/** Reads an object file, or returns null when it is missing, not a regular file or too large: the callers treat all three as missing. */
+async function readObjectText(path: string, maxBytes: number): Promise<string | null> {
+  try {
+    return await readTextIfExists(path, maxBytes);
+  } catch (error) {
+    if (error instanceof UnusableFileError) return null;
+    throw error;
+  }
+}
 
 /** A map that evicts its least recently used entry beyond `limit` entries. */
 class LruCache<V> {
@@ -56,7 +71,7 @@ export function createObjectReader(ditsDir: string, limits: ObjectCacheLimits = 
     async readCommit(id) {
       const cached = commits.get(id);
       if (cached) return cached;
-      const text = await readTextIfExists(objectPath(ditsDir, 'commits', id));
+      const text = await readObjectText(objectPath(ditsDir, 'commits', id), COMMIT_OBJECT_MAX_BYTES);
       const commit = text === null ? null : parseCommit(id, text);
       if (commit) commits.set(id, commit);
       return commit;
@@ -64,7 +79,7 @@ export function createObjectReader(ditsDir: string, limits: ObjectCacheLimits = 
     async readManifest(id) {
       const cached = manifests.get(id);
       if (cached) return cached;
-      const text = await readTextIfExists(objectPath(ditsDir, 'manifests', id));
+      const text = await readObjectText(objectPath(ditsDir, 'manifests', id), MANIFEST_OBJECT_MAX_BYTES);
       const manifest = text === null ? null : parseManifest(text);
       if (manifest) manifests.set(id, manifest);
       return manifest;

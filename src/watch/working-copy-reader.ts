@@ -9,7 +9,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isNotFound, isSendableRefName, listRefNames, parseLocks, readRef, readTextIfExists } from './dits-format.js';
+import { isNotFound, isSendableRefName, listRefNames, parseLocks, readRef, readTextIfExists, UnusableFileError } from './dits-format.js';
 import type { LockEntry, RefHeads, RefKind, SkippedRef } from './dits-format.js';
 import type { Snapshot } from './snapshot.js';
 
@@ -21,6 +21,9 @@ export interface ReadRetry {
 }
 
 export const DEFAULT_READ_RETRY: ReadRetry = { attempts: 5, initialDelayMs: 10 };
+
+/** Largest `locks.json` read, in bytes: room for hundreds of thousands of locks. */
+export const LOCKS_FILE_MAX_BYTES = 64 * 1024 * 1024;
 
 export interface ObservedState {
   refs: RefHeads;
@@ -100,7 +103,14 @@ async function readLocksSettled(
   const path = join(ditsDir, 'locks.json');
   for (let attempt = 0; attempt < retry.attempts; attempt++) {
     if (attempt > 0) await sleep(retry.initialDelayMs * 2 ** (attempt - 1));
-    const text = await readTextIfExists(path);
+    let text: string | null;
+    try {
+      text = await readTextIfExists(path, LOCKS_FILE_MAX_BYTES);
+    } catch (error) {
+      // A FIFO or a huge file in its place reads as unready: the previous locks stay, and the file is warned about.
+      if (error instanceof UnusableFileError) return { locks: keptLocks(previous), unready: true, malformed: [], missing: false };
+      throw error;
+    }
     if (text === null) {
       // Dits rewrites the file in place and never deletes it, so a file gone while locks were held is more likely a
       // folder being copied or restored than every lock released. The caller accepts it once it stays missing.

@@ -74,6 +74,13 @@ export const DELETION_CONFIRM_MS = 300;
  * milliseconds; a file that stays unreadable this long was written wrongly.
  */
 export const UNREADABLE_WARN_MS = 5000;
+/**
+ * Time a moved ref may point at a commit object that cannot be read yet, in
+ * ms, before its event goes out anyway with the commits that could be read.
+ * Dits writes objects before it moves a ref. A copy tool or a sync client may
+ * write them in another order, and a commit object may be half-written.
+ */
+export const HEAD_OBJECT_WAIT_MS = 5000;
 
 /** The warning for each kind of ref file that a scan leaves out; each names the fix. */
 const SKIPPED_REF_MESSAGES: Record<SkipReason, string> = {
@@ -109,6 +116,8 @@ export class WorkingCopyWatch {
   /** Refs (`heads/<name>`, `tags/<name>`) missing since the given performance.now() time, not reported yet. */
   private readonly missingRefsSince = new Map<string, number>();
   private confirmTimer: NodeJS.Timeout | null = null;
+  /** Moved refs (`heads/<name>@<id>`) whose commit object could not be read, since the given watcher time. */
+  private readonly unreadableHeadsSince = new Map<string, number>();
   /** When the current scan series first found `locks.json` missing, or null while it exists. */
   private locksMissingSince: number | null = null;
   private stopped = false;
@@ -234,6 +243,7 @@ export class WorkingCopyWatch {
     this.malformedLocksLogged = malformed;
 
     this.holdUnconfirmedDeletions(previous.refs, observed.refs);
+    await this.holdHeadsWithoutCommit(previous.refs, observed.refs, now);
     const refEvents = await diffRefs(previous.refs, observed.refs, this.refEventContext());
     const lockDiff = diffLocks(previous.locks, observed.locks, this.options.now());
     const requests = [...refEvents, ...lockDiff.events];
@@ -259,7 +269,7 @@ export class WorkingCopyWatch {
       entry.warned = true;
       this.logger.warn(
         { file: join('.dits', file) },
-        `file unreadable for ${UNREADABLE_WARN_MS / 1000} s (a ref needs a 64-character object id, locks.json a JSON object); its previous value is kept and its changes are not sent until it reads again`,
+        `file unreadable for ${UNREADABLE_WARN_MS / 1000} s (a ref must be a small regular file with a 64-character object id, locks.json a regular file with a JSON object); its previous value is kept and its changes are not sent until it reads again`,
       );
     }
   }
@@ -306,6 +316,29 @@ export class WorkingCopyWatch {
         this.requestScan();
       }, DELETION_CONFIRM_MS);
     }
+  }
+
+  /**
+   * Puts the previous value back for refs that moved to a commit whose object
+   * cannot be read yet, for up to HEAD_OBJECT_WAIT_MS, so that their events
+   * list the commits once the object is complete. The next poll scans again.
+   */
+  private async holdHeadsWithoutCommit(previous: RefHeads, observed: RefHeads, now: number): Promise<void> {
+    const waiting = new Set<string>();
+    for (const kind of ['heads', 'tags'] as const) {
+      for (const [name, id] of observed[kind]) {
+        const before = previous[kind].get(name);
+        if (before === id || (await this.reader.readCommit(id)) !== null) continue;
+        const key = `${kind}/${name}@${id}`;
+        waiting.add(key);
+        const since = this.unreadableHeadsSince.get(key) ?? now;
+        this.unreadableHeadsSince.set(key, since);
+        if (now - since >= HEAD_OBJECT_WAIT_MS) continue;
+        if (before === undefined) observed[kind].delete(name);
+        else observed[kind].set(name, before);
+      }
+    }
+    for (const key of [...this.unreadableHeadsSince.keys()]) if (!waiting.has(key)) this.unreadableHeadsSince.delete(key);
   }
 
   /** Queues events of every kind. Their bodies pass through sendableBody here, so the outbox contains only text the server accepts. */

@@ -739,15 +739,21 @@ function conformance(backend: Backend): void {
         assert.deepEqual(detail?.attemptsLog.map((a) => [a.attempt, a.outcome]), [[1, 'failed'], [2, 'delivered']]);
       }));
 
+    /** Makes a repository with two webhooks and claims the two deliveries of one event. */
+    async function twoHooksClaimed(store: Store) {
+      const repo = await makeRepo(store);
+      const scope = { kind: 'repo' as const, repoId: repo.id };
+      const first = await makeHook(store, scope);
+      const second = await makeHook(store, scope);
+      await store.ingest([ingestItem(repo.id)]);
+      const claimed = await store.claimDue(claimOptions());
+      assert.equal(claimed.length, 2);
+      return { scope, first, second, claimed };
+    }
+
     test('retry for removed webhook is cancelled', () =>
       withStore(async (store) => {
-        const repo = await makeRepo(store);
-        const scope = { kind: 'repo' as const, repoId: repo.id };
-        const deactivated = await makeHook(store, scope);
-        const removed = await makeHook(store, scope);
-        await store.ingest([ingestItem(repo.id)]);
-        const claimed = await store.claimDue(claimOptions());
-        assert.equal(claimed.length, 2);
+        const { scope, first: deactivated, second: removed, claimed } = await twoHooksClaimed(store);
         await store.updateWebhook(scope, deactivated.id, { active: false }, 10_500);
         await store.deleteWebhook(scope, removed.id, 10_500);
         for (const delivery of claimed) assert.equal((await store.getDelivery(delivery.webhookId, delivery.id))?.status, 'pending', 'leased rows are left to their worker');
@@ -759,6 +765,20 @@ function conformance(backend: Backend): void {
           assert.equal(detail?.attemptsLog[0].outcome, 'retrying');
         }
         assert.equal(await store.queueSize(), 0);
+      }));
+
+    test('deactivation marks the last delivery cancelled', () =>
+      withStore(async (store) => {
+        const { scope, first: hook, second: other, claimed } = await twoHooksClaimed(store);
+        await store.completeAttempts(claimed.map((d) => attemptResult(d, 'retrying', { nextAttemptAt: 50_000 })), 10_100);
+        assert.equal((await store.getWebhook(scope, hook.id))?.lastDelivery?.status, 'retrying');
+        await store.updateWebhook(scope, hook.id, { active: false }, 10_200);
+        const last = (await store.getWebhook(scope, hook.id))?.lastDelivery;
+        assert.equal(last?.status, 'cancelled', 'the webhook shows what became of its last delivery');
+        assert.equal(last?.id, claimed.find((d) => d.webhookId === hook.id)?.id);
+        assert.equal((await store.getWebhook(scope, other.id))?.lastDelivery?.status, 'retrying', 'other webhooks keep theirs');
+        await store.updateWebhook(scope, hook.id, { active: true }, 10_300);
+        assert.equal((await store.getWebhook(scope, hook.id))?.lastDelivery?.status, 'cancelled', 'activating again does not revive it');
       }));
 
     test('deactivation cancels waiting deliveries', () =>

@@ -1,8 +1,23 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { hashToHex, isSendableRefName, MAX_REF_DEPTH, parseCommit, parseLocks, parseManifest, parseRefContent } from '../../src/watch/dits-format.js';
+import {
+  hashToHex,
+  isSendableRefName,
+  MAX_REF_DEPTH,
+  objectPath,
+  parseCommit,
+  parseLocks,
+  parseManifest,
+  parseRefContent,
+  readRef,
+  readTextIfExists,
+  REF_FILE_MAX_BYTES,
+  UnusableFileError,
+} from '../../src/watch/dits-format.js';
+import { createObjectReader } from '../../src/watch/object-store.js';
 import { emptySnapshot } from '../../src/watch/snapshot.js';
 import type { Snapshot } from '../../src/watch/snapshot.js';
 import { MissingDitsFolderError, readWorkingCopy } from '../../src/watch/working-copy-reader.js';
@@ -239,6 +254,34 @@ describe('readWorkingCopy', () => {
       { ref: `refs/heads/${deep.slice(0, MAX_REF_DEPTH + 1).join('/')}`, reason: 'too_deep' },
       { ref: 'refs/heads/linked', reason: 'symlink' },
     ]);
+  }));
+
+  test('FIFOs and oversized files are not read', withFixture(async (fixture) => {
+    fixture.setRef('heads/main', ID_A);
+    const heads = join(fixture.ditsDir, 'refs', 'heads');
+    // Opening a FIFO for reading would wait for a writer that never comes, so each check below would hang instead.
+    assert.equal(spawnSync('mkfifo', [join(heads, 'pipe')]).status, 0);
+    assert.equal(readRef(fixture.ditsDir, 'heads', 'pipe'), 'unready');
+    writeFileSync(join(heads, 'huge'), ID_B + '\n' + ' '.repeat(REF_FILE_MAX_BYTES));
+    assert.equal(readRef(fixture.ditsDir, 'heads', 'huge'), 'unready');
+    assert.equal(readRef(fixture.ditsDir, 'heads', 'main'), ID_A);
+
+    const locks = join(fixture.ditsDir, 'locks.json');
+    rmSync(locks, { force: true });
+    assert.equal(spawnSync('mkfifo', [locks]).status, 0);
+    await assert.rejects(readTextIfExists(locks), (error: unknown) => error instanceof UnusableFileError && /is not a regular file/.test(error.message));
+    const previous = snapshotWith({ main: ID_A }, new Map([['a.psd', { path: 'a.psd', owner: 'ada', acquiredAt: 1, expiresAt: 2, reason: null }]]));
+    const state = await readWorkingCopy(fixture.ditsDir, previous, FAST_RETRY);
+    // A FIFO under refs is not listed as a ref at all; the oversized ref and the FIFO locks.json read as unready.
+    assert.deepEqual([...state.unready].sort(), ['locks.json', 'refs/heads/huge']);
+    assert.deepEqual([...state.locks.keys()], ['a.psd'], 'the previous locks stay');
+    assert.equal(state.refs.heads.get('main'), ID_A);
+
+    const commit = fixture.writeCommit({ message: 'Piped', files: { 'a.txt': 'A' } });
+    const path = objectPath(fixture.ditsDir, 'commits', commit);
+    renameSync(path, `${path}.moved`);
+    assert.equal(spawnSync('mkfifo', [path]).status, 0);
+    assert.equal(await createObjectReader(fixture.ditsDir).readCommit(commit), null, 'a FIFO in place of an object reads as missing');
   }));
 
   test('deleted ref file is absent', withFixture(async (fixture) => {

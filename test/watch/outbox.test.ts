@@ -31,7 +31,7 @@ describe('Outbox', () => {
 
   test('folder in its place is named', async () => {
     mkdirSync(path);
-    await assert.rejects(Outbox.open(path), /cannot read the watcher's outbox file .*outbox\.jsonl \(EISDIR\); make it a file/);
+    await assert.rejects(Outbox.open(path), /cannot read the watcher's outbox file .*outbox\.jsonl \(is not a regular file\); make it a file/);
   });
 
   test('survives a reopen', async () => {

@@ -48,7 +48,7 @@ describe('snapshot file', () => {
   test('folder in its place is named', async () => {
     const folder = mkdtempSync(join(tmpdir(), 'dits-snapshot-'));
     try {
-      await assert.rejects(loadSnapshot(folder), /cannot read the watcher's state file .*dits-snapshot-.* \(EISDIR\); make it a file/);
+      await assert.rejects(loadSnapshot(folder), /cannot read the watcher's state file .*dits-snapshot-.* \(is not a regular file\); make it a file/);
     } finally {
       rmSync(folder, { recursive: true, force: true });
     }

@@ -10,12 +10,12 @@ import { cpSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, 
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
-import { ZERO_ID } from '../../src/watch/dits-format.js';
+import { objectPath, ZERO_ID } from '../../src/watch/dits-format.js';
 import { lockId, secondsToIso } from '../../src/watch/lock-events.js';
 import { statePathsFor } from '../../src/watch/snapshot.js';
 import { osLogin, WatchOptionsError } from '../../src/watch/watch-options.js';
 import { startWatcher } from '../../src/watch/watcher.js';
-import { DELETION_CONFIRM_MS, LOCKS_MISSING_GRACE_MS, UNREADABLE_WARN_MS } from '../../src/watch/working-copy-watch.js';
+import { DELETION_CONFIRM_MS, HEAD_OBJECT_WAIT_MS, LOCKS_MISSING_GRACE_MS, UNREADABLE_WARN_MS } from '../../src/watch/working-copy-watch.js';
 import type { RunningWatcher, WatchOptions } from '../../src/watch/watcher.js';
 import { DEFAULT_AUTHOR, DitsRepoFixture } from './dits-fixture.js';
 import { rejectedTextLock, SENT_COMMITTER_LOGIN, writeRejectedTextCommit } from './rejected-text.js';
@@ -527,11 +527,12 @@ describe('watcher against an ingestion endpoint', () => {
   test('lasting scan problems logged once', async (t) => {
     const h = await harness(t);
     const watcher = await h.start();
-    mkdirSync(join(h.fixture.ditsDir, 'locks.json'));
+    // A symbolic link to itself fails every open with ELOOP, which no retry mends.
+    symlinkSync('locks.json', join(h.fixture.ditsDir, 'locks.json'));
     for (let i = 0; i < 4; i++) await flushed(watcher);
     assert.equal(h.logs.filter((line) => line.msg === 'scanning the working copy failed; the next scan retries').length, 1);
 
-    rmSync(join(h.fixture.ditsDir, 'locks.json'), { recursive: true });
+    rmSync(join(h.fixture.ditsDir, 'locks.json'));
     writeFileSync(join(h.fixture.ditsDir, 'locks.json'), JSON.stringify({ 'a.psd': { owner: null } }));
     for (let i = 0; i < 4; i++) await flushed(watcher);
     assert.equal(h.logs.filter((line) => line.msg === 'malformed locks.json entries; kept their previous values').length, 1);
@@ -651,6 +652,54 @@ describe('watcher against an ingestion endpoint', () => {
     h.fixture.setRef('heads/broken', h.c1);
     await h.waitForEvents(1);
     assert.equal(h.received()[0].ref, 'refs/heads/broken');
+  });
+
+  test('FIFO as locks.json blocks nothing', async (t) => {
+    const h = await harness(t);
+    h.fixture.writeLocks({});
+    await h.start();
+    // Opening a FIFO waits for a writer: read that way, it held every later scan and the shutdown.
+    rmSync(join(h.fixture.ditsDir, 'locks.json'));
+    assert.equal(spawnSync('mkfifo', [join(h.fixture.ditsDir, 'locks.json')]).status, 0);
+    h.fixture.setRef('tags/v2', h.c1);
+    const [created] = await h.waitForEvents(1);
+    assert.equal(created.event, 'tag.created');
+    h.clock.ms += UNREADABLE_WARN_MS;
+    await waitFor(() => h.logs.some((line) => line.level === 40 && line.file === join('.dits', 'locks.json')), 'the warning about locks.json');
+    await withDeadline(h.stop(), 'the watcher to stop');
+  });
+
+  test('ref ahead of its commit object waits', async (t) => {
+    const h = await harness(t);
+    const watcher = await h.start();
+    const c2 = h.fixture.writeCommit({ parent: h.c1, message: 'Copied out of order', files: { ...BASE_FILES, 'c.wav': 'C1' } });
+    const path = objectPath(h.fixture.ditsDir, 'commits', c2);
+    const content = readFileSync(path);
+    // A half-written object reads like a missing one.
+    writeFileSync(path, content.subarray(0, 40));
+    h.fixture.setRef('heads/main', c2);
+    for (let i = 0; i < 4; i++) await flushed(watcher);
+    assert.deepEqual(h.received(), [], 'no push while the commit cannot be read');
+
+    writeFileSync(path, content);
+    const [push] = await h.waitForEvents(1);
+    assert.deepEqual(push, pushBody({ before: h.c1, after: c2, commits: [commitBody(h.fixture, c2, 'Copied out of order', { added: ['c.wav'] })] }));
+  });
+
+  test('commit object that never comes', async (t) => {
+    const h = await harness(t);
+    const watcher = await h.start();
+    const c2 = h.fixture.writeCommit({ parent: h.c1, message: 'Lost', files: BASE_FILES });
+    rmSync(objectPath(h.fixture.ditsDir, 'commits', c2));
+    h.fixture.setRef('heads/main', c2);
+    for (let i = 0; i < 4; i++) await flushed(watcher);
+    assert.deepEqual(h.received(), []);
+
+    h.clock.ms += HEAD_OBJECT_WAIT_MS;
+    const [push] = await h.waitForEvents(1);
+    assert.equal(push.after, c2);
+    assert.deepEqual(push.commits, [], 'sent after the wait with what could be read');
+    assert.ok(h.logs.some((line) => line.level === 40 && (line.missing_objects as string[] | undefined)?.includes(c2)), 'the missing object is logged');
   });
 
   test('unusable state folder refused', async (t) => {

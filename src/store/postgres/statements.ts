@@ -50,7 +50,13 @@ function cancelQueued(name: string, where: string, now: string) {
        SET status = CASE WHEN d.status IN ('pending', 'retrying') THEN 'cancelled' ELSE d.status END,
            next_attempt_at = NULL, manual = false, resume_at = NULL, updated_at = ${now}
        FROM c WHERE d.seq = c.seq
-       RETURNING d.seq
+       RETURNING d.seq, d.id, d.webhook_id, d.status
+     ), touched AS (
+       -- A webhook whose last delivery was waiting shows it as cancelled too. Its row is updated after the delivery
+       -- rows are locked, as attempt records do, so that the two never wait on each other in a cycle.
+       UPDATE webhooks w SET last_delivery_status = 'cancelled'
+       FROM cancelled x
+       WHERE w.id = x.webhook_id AND w.last_delivery_id = x.id AND x.status = 'cancelled' AND w.last_delivery_status IN ('pending', 'retrying')
      ), counted AS (
        UPDATE replays r SET cancelled = r.cancelled + x.n
        FROM (SELECT replay_id, count(*) AS n FROM c WHERE manual AND replay_id IS NOT NULL GROUP BY replay_id) x
