@@ -81,6 +81,8 @@ export const UNREADABLE_WARN_MS = 5000;
  * write them in another order, and a commit object may be half-written.
  */
 export const HEAD_OBJECT_WAIT_MS = 5000;
+/** Time between scans while a ref waits for its commit object, in ms. */
+const HEAD_OBJECT_RESCAN_MS = 250;
 
 /** The warning for each kind of ref file that a scan leaves out; each names the fix. */
 const SKIPPED_REF_MESSAGES: Record<SkipReason, string> = {
@@ -118,6 +120,8 @@ export class WorkingCopyWatch {
   private confirmTimer: NodeJS.Timeout | null = null;
   /** Moved refs (`heads/<name>@<id>`) whose commit object could not be read, since the given watcher time. */
   private readonly unreadableHeadsSince = new Map<string, number>();
+  /** Scans again while a ref waits for its commit object, which file system notifications do not report. */
+  private headTimer: NodeJS.Timeout | null = null;
   /** When the current scan series first found `locks.json` missing, or null while it exists. */
   private locksMissingSince: number | null = null;
   private stopped = false;
@@ -182,7 +186,7 @@ export class WorkingCopyWatch {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const timer of [this.pollTimer, this.debounceTimer, this.expiryTimer, this.confirmTimer]) if (timer) clearTimeout(timer);
+    for (const timer of [this.pollTimer, this.debounceTimer, this.expiryTimer, this.confirmTimer, this.headTimer]) if (timer) clearTimeout(timer);
     for (const watcher of this.fsWatchers.values()) watcher.close();
     this.fsWatchers.clear();
     await this.scanChain;
@@ -339,6 +343,12 @@ export class WorkingCopyWatch {
       }
     }
     for (const key of [...this.unreadableHeadsSince.keys()]) if (!waiting.has(key)) this.unreadableHeadsSince.delete(key);
+    if (waiting.size > 0 && !this.headTimer && !this.stopped) {
+      this.headTimer = setTimeout(() => {
+        this.headTimer = null;
+        this.requestScan();
+      }, HEAD_OBJECT_RESCAN_MS);
+    }
   }
 
   /** Queues events of every kind. Their bodies pass through sendableBody here, so the outbox contains only text the server accepts. */

@@ -264,6 +264,11 @@ describe('webhook commands', () => {
     assert.equal(again.code, 0, again.stderr);
     const olderUntil = stored.previous_secret_expires_at.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
     assert.ok(again.stdout.includes(`The secret before the old one, which was to sign until ${olderUntil}, stopped signing now`), again.stdout);
+    // The current secret sent again, as desired-state tools do, rotates nothing and ends nothing.
+    const same = await cli(['update', String(hook.id), ...scope, '--secret', 'third-secret-0123456789']);
+    assert.equal(same.code, 0, same.stderr);
+    assert.match(same.stdout, /The secret is unchanged: the one sent is the current secret\./);
+    assert.doesNotMatch(same.stdout, /stopped signing now|uses the new secret/);
 
     assert.equal((await cli(['update', String(hook.id), ...scope, '--inactive'])).code, 0);
     const inactivePing = await cli(['ping', String(hook.id), ...scope]);

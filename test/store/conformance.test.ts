@@ -339,6 +339,23 @@ function conformance(backend: Backend): void {
         assert.deepEqual(ownerAfter.items.map((d) => d.status), ['retrying', 'retrying'], 'owner-level deliveries keep their retries');
       }));
 
+    test('repository deletion cancels a repo.deleted already retried', () =>
+      withStore(async (store) => {
+        // The API stores repo.deleted before it deletes the repository, so a worker can attempt it in between.
+        const repo = await makeRepo(store, 'user');
+        const repoHook = await makeHook(store, { kind: 'repo', repoId: repo.id });
+        await store.ingest([ingestItem(repo.id, { createdAt: 2_000 }), ingestItem(repo.id, { createdAt: 2_100, event: 'repo.deleted' })]);
+        const claimed = await store.claimDue(claimOptions());
+        assert.equal(claimed.length, 2);
+        await store.completeAttempts(claimed.map((d) => attemptResult(d, 'retrying', { nextAttemptAt: 70_000 })), 10_100);
+        assert.equal(await store.deleteRepository(repo.id, 10_200), true);
+        const own = await store.listDeliveries({ webhookId: repoHook.id, limit: 10 });
+        assert.deepEqual(Object.fromEntries(own.items.map((d) => [d.event, d.status])), { push: 'cancelled', 'repo.deleted': 'cancelled' });
+        assert.deepEqual(await store.claimDue(claimOptions({ now: 80_000 })), [], 'nothing is attempted again');
+        const hook = await store.getWebhook({ kind: 'repo', repoId: repo.id }, repoHook.id);
+        assert.equal(hook?.lastDelivery?.status, 'cancelled', 'the webhook shows its last delivery as cancelled');
+      }));
+
     test('ingest fans out to active repo and owner hooks', () =>
       withStore(async (store) => {
         const repo = await makeRepo(store, 'user');

@@ -671,7 +671,9 @@ describe('watcher against an ingestion endpoint', () => {
 
   test('ref ahead of its commit object waits', async (t) => {
     const h = await harness(t);
-    const watcher = await h.start();
+    // Polling a minute apart: the notification of the ref change starts the first scan, and only the watcher's own
+    // retry notices the object, since objects are not watched.
+    const watcher = await h.start({ pollIntervalMs: 60_000 });
     const c2 = h.fixture.writeCommit({ parent: h.c1, message: 'Copied out of order', files: { ...BASE_FILES, 'c.wav': 'C1' } });
     const path = objectPath(h.fixture.ditsDir, 'commits', c2);
     const content = readFileSync(path);

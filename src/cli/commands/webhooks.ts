@@ -105,13 +105,16 @@ async function updateWebhook(hookId: string, flags: HookFlags, command: Command)
   if (settings.json) return printJson(generated ? { ...hook, secret: generated } : hook);
   print(`Updated webhook ${hook.id}.`);
   print(formatFields(webhookFields(hook)));
-  if (secret !== undefined) printRotation(hook, generated, before!.previous_secret_expires_at);
+  if (secret === undefined) return;
+  // The server treats the current secret sent again as no rotation, and then leaves the previous secret as it was.
+  if (hook.previous_secret_expires_at === before!.previous_secret_expires_at) print('The secret is unchanged: the one sent is the current secret.');
+  else printRotation(hook, generated, before!.previous_secret_expires_at);
 }
 
 /**
  * Prints what a rotation changed. `endedUntil` is when the secret that the
- * previous rotation kept signing was due to stop; a rotation before that time
- * ends it at once, since a webhook keeps one previous secret.
+ * previous rotation kept signing was due to stop. A webhook keeps one previous
+ * secret, so a rotation before that time ends it at once.
  */
 function printRotation(hook: Webhook, generated: string | undefined, endedUntil: string | null): void {
   if (generated) {
@@ -123,7 +126,7 @@ function printRotation(hook: Webhook, generated: string | undefined, endedUntil:
     `X-Hub-Signature-256 uses the new secret from now on. The old secret keeps signing until ${until}: ` +
       'webhook-signature carries a signature with each secret until then, so receivers that check it keep working while you switch them over.',
   );
-  if (endedUntil !== null && Date.parse(endedUntil) > Date.now()) {
+  if (endedUntil !== null && Date.parse(endedUntil) > Date.parse(hook.updated_at)) {
     print(`The secret before the old one, which was to sign until ${formatTime(endedUntil)}, stopped signing now: a webhook keeps one previous secret.`);
   }
 }

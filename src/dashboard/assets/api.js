@@ -96,7 +96,9 @@ export async function currentToken() {
   if (!token) return null;
   if (tokenRecord.token === token) return tokenRecord.record;
   try {
-    const record = await callApi('GET', '/v1/token');
+    const record = await callApi('GET', '/v1/token', { token });
+    // A sign-out or another sign-in while the call ran makes this response stale.
+    if (storedToken() !== token) return null;
     tokenRecord = { token, record };
     return record;
   } catch (error) {

@@ -66,7 +66,7 @@ async function runAction(button, action) {
 const page = {
   notify,
   runAction,
-  /** Why the write actions are off for this token, or null when the token may use them (or its scopes are unknown). */
+  /** The reason the write actions are off for this token, or null when it may use them or its scopes are unknown. */
   writeBlocked: null,
   refresh: () => render(),
   navigate: (route) => {
@@ -107,9 +107,8 @@ function signInForm() {
   return form;
 }
 
-/** Shows the token's name and scopes in the top bar and notes whether it may use the write actions. */
-async function showToken() {
-  const record = await currentToken();
+/** Shows the name and scopes of a token record in the top bar and notes whether it may use the write actions. */
+function showToken(record) {
   if (!record) {
     // An unknown scope leaves the buttons on: the API still refuses what the token may not do, with a clear 403.
     page.writeBlocked = null;
@@ -137,7 +136,10 @@ async function render() {
   const route = parseRoute(location.hash);
   main.setAttribute('aria-busy', 'true');
   try {
-    await showToken();
+    const record = await currentToken();
+    // A later render started meanwhile, perhaps with another token: its record wins.
+    if (generation !== renderGeneration) return;
+    showToken(record);
     const view = await VIEWS[route.name](route, page);
     if (generation !== renderGeneration) return;
     setBreadcrumbs(view.crumbs);

@@ -51,12 +51,14 @@ function cancelQueued(name: string, where: string, now: string) {
            next_attempt_at = NULL, manual = false, resume_at = NULL, updated_at = ${now}
        FROM c WHERE d.seq = c.seq
        RETURNING d.seq, d.id, d.webhook_id, d.status
+     ), stale AS (
+       -- A webhook whose last delivery was waiting shows it as cancelled too. Its row is locked once every delivery row
+       -- is, and in id order, as attempt records update webhooks, so that the two never wait on each other in a cycle.
+       SELECT w.id FROM webhooks w JOIN cancelled x ON w.id = x.webhook_id AND w.last_delivery_id = x.id
+       WHERE x.status = 'cancelled' AND w.last_delivery_status IN ('pending', 'retrying')
+       ORDER BY w.id FOR NO KEY UPDATE OF w
      ), touched AS (
-       -- A webhook whose last delivery was waiting shows it as cancelled too. Its row is updated after the delivery
-       -- rows are locked, as attempt records do, so that the two never wait on each other in a cycle.
-       UPDATE webhooks w SET last_delivery_status = 'cancelled'
-       FROM cancelled x
-       WHERE w.id = x.webhook_id AND w.last_delivery_id = x.id AND x.status = 'cancelled' AND w.last_delivery_status IN ('pending', 'retrying')
+       UPDATE webhooks w SET last_delivery_status = 'cancelled' FROM stale s WHERE w.id = s.id
      ), counted AS (
        UPDATE replays r SET cancelled = r.cancelled + x.n
        FROM (SELECT replay_id, count(*) AS n FROM c WHERE manual AND replay_id IS NOT NULL GROUP BY replay_id) x
@@ -66,10 +68,13 @@ function cancelQueued(name: string, where: string, now: string) {
   );
 }
 
-/** Cancels the waiting deliveries of a deleted repository's own webhooks, except its `repo.deleted` event. */
+/**
+ * Cancels the waiting deliveries of a deleted repository's own webhooks, except its `repo.deleted` event before its
+ * one attempt. One that a worker already made and set to retry before the deletion is cancelled too.
+ */
 export const cancelDeletedRepositoryDeliveries = cancelQueued(
   'dits_repo_delete_cancel',
-  `webhook_id IN (SELECT id FROM webhooks WHERE repo_id = $1 AND deleted_at IS NULL) AND event <> 'repo.deleted'`,
+  `webhook_id IN (SELECT id FROM webhooks WHERE repo_id = $1 AND deleted_at IS NULL) AND (event <> 'repo.deleted' OR attempts > 0)`,
   '$2',
 );
 

@@ -316,8 +316,12 @@ export class SqliteStore implements Store {
     const run = this.db.transaction((): boolean => {
       const result = this.prepare(`UPDATE repositories SET deleted_at = ?, updated_at = ? WHERE id = ? AND ${ACTIVE_REPO}`).run(now, now, id);
       if (result.changes !== 1) return false;
-      // The repository's own webhooks become unreachable through the API, so only its repo.deleted event is still delivered.
-      this.cancelQueued(`webhook_id IN (SELECT id FROM webhooks WHERE repo_id = @id AND deleted_at IS NULL) AND event <> 'repo.deleted'`, { id, now });
+      // The repository's own webhooks become unreachable through the API, so only its repo.deleted event is still
+      // delivered, in one attempt: one that a worker already made and set to retry before this deletion is cancelled.
+      this.cancelQueued(
+        `webhook_id IN (SELECT id FROM webhooks WHERE repo_id = @id AND deleted_at IS NULL) AND (event <> 'repo.deleted' OR attempts > 0)`,
+        { id, now },
+      );
       return true;
     });
     return run.immediate();
