@@ -79,6 +79,20 @@ test('idempotent ingestion returns first result', async () => {
   await local.close();
 });
 
+test('taken name names the stored repository', async () => {
+  const first = await svc.api('POST', '/v1/repos', { owner: 'casefold', name: 'film' });
+  assert.equal(first.status, 201, first.text);
+  const clash = await svc.api('POST', '/v1/repos', { owner: 'CaseFold', name: 'FILM' });
+  assert.equal(clash.status, 409);
+  assert.equal(clash.json.error.code, 'repo_exists');
+  assert.match(clash.json.error.message, new RegExp(`^Repository casefold/film \\(id ${first.json.id}\\) already exists, and names compare without regard to case`));
+  assert.deepEqual(clash.json.error.details, [{ field: 'name', message: `CaseFold/FILM is taken by casefold/film (id ${first.json.id})` }]);
+  const other = await svc.api('POST', '/v1/repos', { owner: 'casefold', name: 'other' });
+  const renamed = await svc.api('PATCH', `/v1/repos/${other.json.id}`, { name: 'Film' });
+  assert.equal(renamed.status, 409);
+  assert.match(renamed.json.error.message, /^Repository casefold\/film \(id \d+\) already exists/);
+});
+
 test('repository filters combine', async () => {
   const created = await svc.api('POST', '/v1/repos', { owner: 'filters', name: 'combined' });
   assert.equal(created.status, 201, created.text);

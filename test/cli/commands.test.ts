@@ -133,8 +133,8 @@ describe('repo commands', () => {
 
     const [duplicate, privateRepo] = await Promise.all([cli(['repo', 'create', 'alice/film']), cli(['repo', 'create', 'bob/secret', '--private', '--json'])]);
     assert.equal(duplicate.code, 1);
-    assert.match(duplicate.stderr, /already exists.*\(repo_exists, HTTP 409\)/);
-    assert.match(duplicate.stderr, /^ {2}- name: alice\/film is taken$/m);
+    assert.match(duplicate.stderr, /already exists, and names compare without regard to case.*\(repo_exists, HTTP 409\)/);
+    assert.match(duplicate.stderr, /^ {2}- name: alice\/film is taken by alice\/film \(id \d+\)$/m);
     assert.equal(parseJson(privateRepo).private, true);
 
     const [table, bobOnly, shown] = await Promise.all([cli(['repo', 'list']), cli(['repo', 'list', '--owner', 'bob', '--json']), cli(['repo', 'show', 'alice/film'])]);

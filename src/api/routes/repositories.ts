@@ -24,9 +24,18 @@ interface RepoPatchBody {
   archived?: boolean;
 }
 
-function repoExists(owner: string, name: string): ApiError {
-  return new ApiError('repo_exists', `Repository ${owner}/${name} already exists; choose another name or use the existing repository.`, [
-    { field: 'name', message: `${owner}/${name} is taken` },
+/**
+ * Builds the error for a taken name. Names compare without regard to case, so
+ * the message names the existing repository as stored, with its id.
+ */
+async function repoExists(context: ApiContext, owner: string, name: string): Promise<ApiError> {
+  const existing = await context.store.findRepository(owner, name).catch((err: unknown) => {
+    context.logger.warn({ err, owner, name }, 'reading the repository that took a name failed; the error names the name as sent');
+    return null;
+  });
+  const taken = existing ? `${existing.owner}/${existing.name} (id ${existing.id})` : `${owner}/${name}`;
+  return new ApiError('repo_exists', `Repository ${taken} already exists, and names compare without regard to case; choose another name or use the existing repository.`, [
+    { field: 'name', message: `${owner}/${name} is taken by ${taken}` },
   ]);
 }
 
@@ -54,7 +63,7 @@ export function registerRepositoryRoutes(app: FastifyInstance, context: ApiConte
       },
       clock(),
     );
-    if (created === 'exists') throw repoExists(body.owner, body.name);
+    if (created === 'exists') throw await repoExists(context, body.owner, body.name);
     await emitRepositoryEvent(context, request, created.id, 'repo.created');
     return reply.status(201).send(repositoryView(created));
   });
@@ -88,7 +97,7 @@ export function registerRepositoryRoutes(app: FastifyInstance, context: ApiConte
       { name: body.name, private: body.private, description: body.description, defaultBranch: body.default_branch, archived: body.archived },
       clock(),
     );
-    if (updated === 'exists') throw repoExists(before.owner, body.name ?? before.name);
+    if (updated === 'exists') throw await repoExists(context, before.owner, body.name ?? before.name);
     if (!updated) throw new ApiError('repo_not_found', `Repository ${before.id} does not exist; list repositories with GET /v1/repos.`);
     if (updated.name !== before.name) await emitRepositoryEvent(context, request, updated.id, 'repo.renamed', { changes: { name: { from: before.name } } });
     if (updated.private !== before.private) {
