@@ -51,7 +51,9 @@ export interface Service {
 }
 
 /** Error codes of opening the SQLite file that a different data folder fixes. */
-const DATA_DIR_FAILURES = new Set(['EEXIST', 'ENOTDIR', 'EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'ENOTSUP', 'SQLITE_CANTOPEN', 'SQLITE_READONLY']);
+const DATA_DIR_FAILURES = new Set([
+  'EEXIST', 'ENOTDIR', 'EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'ENOTSUP', 'ENOENT', 'ELOOP', 'ENAMETOOLONG', 'SQLITE_CANTOPEN', 'SQLITE_READONLY',
+]);
 
 /** Error codes of a PostgreSQL connection that the databaseUrl setting or the server's state explains: network, authentication, unknown database. */
 const DATABASE_CONNECT_FAILURES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ECONNRESET', '28P01', '28000', '3D000']);

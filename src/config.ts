@@ -364,6 +364,10 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
   }
 
   const config = result as unknown as Config;
+  // Shells expand a leading ~ to the home folder, config files and quoted values do not: the store would go to a folder named ~.
+  if (!failed.has('dataDir') && /^~(\/|$)/.test(config.dataDir)) {
+    errors.push({ field: originOf('dataDir'), message: `is ${JSON.stringify(config.dataDir)}, and ~ is not expanded here, so the store would go to a folder named ~; write the full path` });
+  }
   // An attempt lasts at most the headers deadline plus the body read deadline, so the lease must outlive both, with room to record it.
   if (!failed.has('allowCidrs')) {
     for (const entry of config.allowCidrs) {

@@ -14,7 +14,7 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry });
     this.deliveries = new Counter({
       name: 'dits_webhook_deliveries_total',
-      help: 'Delivery attempts by the status the delivery moved to and by event name.',
+      help: 'Delivery attempts by the outcome the worker decided and by event name.',
       labelNames: ['status', 'event'],
       registers: [this.registry],
     });
@@ -27,7 +27,7 @@ export class Metrics {
     });
     this.retries = new Counter({
       name: 'dits_webhook_retry_count',
-      help: 'Attempts that ended with a retry scheduled.',
+      help: 'Attempts whose outcome was a retry.',
       registers: [this.registry],
     });
     this.webhooksDisabled = new Counter({

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { processIdentity, processState } from './delivery/worker-identity.js';
 import type { ServiceProcessRecord, Store } from './store/types.js';
+import { isStoreFull } from './errors.js';
 
 /** How often a running process refreshes its record, in ms. */
 export const PRESENCE_INTERVAL_MS = 10_000;
@@ -42,7 +43,8 @@ export class ServicePresence {
         break;
       } catch (err) {
         if (Date.now() >= deadline) {
-          throw new Error(`recording this process in the store failed for ${Math.round(waitMs / 1000)} s (${(err as Error).message}); start again once the database is available`);
+          const next = isStoreFull(err) ? 'free disk space on the database disk and start again' : 'start again once the database is available';
+          throw new Error(`recording this process in the store failed for ${Math.round(waitMs / 1000)} s (${(err as Error).message}); ${next}`);
         }
         this.logger.warn({ err, process_id: this.id }, 'recording this process in the store failed; trying again in 1 s');
         await new Promise((resolve) => setTimeout(resolve, 1000));

@@ -3,6 +3,7 @@
  * and a CliError with exit status 1. Each message names what failed and the
  * next step.
  */
+import { ConfigError } from '../config.js';
 import { sanitize } from './output.js';
 
 /** A failure at run time: an API error, a network error, an invalid signature. */
@@ -54,4 +55,14 @@ export function formatFailure(error: CliError): string {
     if (error.hint) lines.push(error.hint);
   }
   return lines.join('\n') + '\n';
+}
+
+/**
+ * Ends the process with exit status 2 for a configuration error. Its message
+ * lists one line per setting, each naming the setting to fix.
+ */
+export function exitOnConfigError(err: unknown): void {
+  if (!(err instanceof ConfigError)) return;
+  process.stderr.write(`${err.message}\nFix the flag, environment variable or config file named above.\n`);
+  process.exit(2);
 }

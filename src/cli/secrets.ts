@@ -8,13 +8,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { openStore } from '../app.js';
-import { ConfigError, loadConfig } from '../config.js';
+import { loadConfig } from '../config.js';
 import { isSealed, parseEncryptionKey, SecretBox } from '../signing/secret-box.js';
 import pino from 'pino';
 import { PRESENCE_STALE_MS, runningServiceProcesses, ServicePresence } from '../service-presence.js';
 import { SqliteStore } from '../store/sqlite/store.js';
 import type { Store, WebhookSecretRecord } from '../store/types.js';
-import { CliError, UsageError } from './errors.js';
+import { CliError, exitOnConfigError, UsageError } from './errors.js';
 import { runAction } from './run-action.js';
 
 /** Environment variable read for the old key when `--old-key` is not given. */
@@ -170,7 +170,7 @@ async function runReencrypt(flags: ReencryptFlags): Promise<void> {
       configFile: flags.config,
     });
   } catch (err) {
-    if (err instanceof ConfigError) throw new UsageError(err.message);
+    exitOnConfigError(err);
     throw err;
   }
   const newKey = flags.newKey ?? config.encryptionKey;

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, describeConfig } from '../config.js';
+import { describeConfig } from '../config.js';
+import { exitOnConfigError } from './errors.js';
 
 interface ServeFlags {
   host?: string;
@@ -41,13 +42,6 @@ function overridesFrom(flags: ServeFlags): Record<string, unknown> {
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
-
-/** Ends the process with exit status 2 for a configuration error, which names the setting to fix. */
-function exitOnConfigError(err: unknown): void {
-  if (!(err instanceof ConfigError)) return;
-  process.stderr.write(`${err.message}\nFix the flag, environment variable or config file named above.\n`);
-  process.exit(2);
-}
 
 export function registerServeCommands(program: Command): void {
   program

@@ -100,6 +100,8 @@ export class DeliveryWorker {
   /** Starts the flush that waits for an ingestion without further wait; null when no flush waits. */
   private flushNow: (() => void) | null = null;
   private lastRecordRetryLog = 0;
+  /** Date.now() of the last log line about claims that failed on a full disk. */
+  private lastClaimFullLog = 0;
   /** performance.now() of the last ingestion that offered to record attempts, or -Infinity. */
   private lastIngestAt = -Infinity;
   private idleWaiters: (() => void)[] = [];
@@ -249,6 +251,7 @@ export class DeliveryWorker {
       } while (this.wakeRequested && this.running);
     } catch (err) {
       if (isStoreLocked(err)) logger.warn({ worker_id: this.workerId }, 'claiming deliveries failed: the database is locked by another process; retrying after the poll interval');
+      else if (isStoreFull(err)) this.warnClaimFull();
       else logger.error({ err, worker_id: this.workerId }, 'claiming deliveries failed; retrying after the poll interval');
     } finally {
       this.pumping = false;
@@ -479,6 +482,14 @@ export class DeliveryWorker {
     this.lastRecordRetryLog = now;
     const reason = isStoreLocked(err) ? 'the database is locked by another process' : isStoreFull(err) ? 'the database disk is full' : `an I/O error (${(err as Error).message})`;
     this.options.logger.warn({ count }, `recording delivery attempts failed: ${reason}; trying again every ${FLUSH_RETRY_MS} ms`);
+  }
+
+  /** Logs that claims fail on a full disk, at most once per RECORD_RETRY_LOG_MS: the worker tries again at every poll. */
+  private warnClaimFull(): void {
+    const now = Date.now();
+    if (now - this.lastClaimFullLog < RECORD_RETRY_LOG_MS) return;
+    this.lastClaimFullLog = now;
+    this.options.logger.warn({ worker_id: this.workerId }, 'claiming deliveries failed: the database disk is full; free disk space, and claiming goes on at the next poll');
   }
 
   /** Flushes again after FLUSH_RETRY_MS, not at once, so that a locked database does not keep the event loop waiting. */

@@ -23,6 +23,24 @@ test('lease must outlive headers and body deadlines', () => {
   assert.deepEqual(errorsOf({ deliveryTimeoutMs: 3000, leaseMs: 7001 }), []);
 });
 
+test('data folder with a leading tilde', () => {
+  for (const dataDir of ['~', '~/webhooks']) {
+    const [problem] = errorsOf({ dataDir });
+    assert.equal(problem.field, 'dataDir');
+    assert.match(problem.message, /and ~ is not expanded here, so the store would go to a folder named ~; write the full path$/);
+  }
+  const [fromEnv] = (() => {
+    try {
+      loadConfig({ env: { DITS_WEBHOOKS_DATA_DIR: '~/webhooks' } });
+    } catch (err) {
+      return (err as ConfigError).errors;
+    }
+    return [];
+  })();
+  assert.equal(fromEnv?.field, 'DITS_WEBHOOKS_DATA_DIR');
+  assert.deepEqual(errorsOf({ dataDir: './~data' }), [], 'a tilde later in the path is an ordinary character');
+});
+
 test('lease error names the setting that was changed', () => {
   const build = () => loadConfig({ env: { DITS_WEBHOOKS_DELIVERY_TIMEOUT_MS: '56000' } });
   assert.throws(build, (err: unknown) => {

@@ -50,6 +50,20 @@ test('data folder that is a file', async () => {
   );
 });
 
+test('data folder through a broken link', async () => {
+  // mkdir cannot create a folder at a link whose target is missing (ENOENT), nor through a link to itself (ELOOP).
+  const dangling = join(root, 'dangling');
+  symlinkSync(join(root, 'nowhere', 'data'), dangling);
+  const looping = join(root, 'looping');
+  symlinkSync('looping', looping);
+  for (const dataDir of [dangling, join(looping, 'data')]) {
+    await assert.rejects(
+      startService({ overrides: { port: 0, dataDir }, env: {}, logger: silent, announce: () => {} }),
+      new RegExp(`^Error: dataDir ${dataDir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} cannot hold the database \\((ENOENT|ELOOP): .+\\); set a writable folder with --data-dir or DITS_WEBHOOKS_DATA_DIR$`),
+    );
+  }
+});
+
 test('data folder on a kernel file system', async () => {
   // Node 20's own recursive mkdirSync spins on this path without returning, so the service checks the path first.
   await assert.rejects(

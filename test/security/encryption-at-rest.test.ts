@@ -311,6 +311,11 @@ describe('encryption at rest', () => {
     const configured = await reencrypt(['--config', configFile, '--new-key', KEY_2]);
     assert.equal(configured.code, 2, configured.stderr);
     assert.match(configured.stderr, /no database at .*from-config.*dits-webhooks\.db/);
+    // A configuration error lists one setting per line, as serve and migrate print it.
+    const badSetting = await reencrypt(['--data-dir', dataDir, '--new-key', KEY_2], { DITS_WEBHOOKS_DATABASE_SCHEMA: 'BAD' });
+    assert.equal(badSetting.code, 2, badSetting.stderr);
+    assert.match(badSetting.stderr, /^Invalid configuration:\n {2}DITS_WEBHOOKS_DATABASE_SCHEMA: must be 1 to 63 lower-case letters/);
+    assert.match(badSetting.stderr, /\nFix the flag, environment variable or config file named above\.\n$/);
   });
 });
 

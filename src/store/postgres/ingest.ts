@@ -11,7 +11,7 @@ import { WORK_CHANNEL } from './work-listener.js';
  * in order. So the event stream, which follows a repository's events by
  * sequence number, never passes over an event that commits late.
  */
-const lockRepos = prepared(
+export const lockRepos = prepared(
   'dits_ingest_lock_repos',
   `SELECT pg_advisory_xact_lock(hashtextextended('dits_webhooks.events:' || current_schema() || ':' || id, 0))
    FROM unnest($1::bigint[]) AS id`,

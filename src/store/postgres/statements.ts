@@ -84,6 +84,12 @@ export const insertWebhook = prepared(
   `INSERT INTO webhooks (repo_id, owner, url, events, filters, active, secret, insecure_ssl, created_at, updated_at)
    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING *`,
 );
+/** Locks the webhooks of one repository, in id order, against ingestion and attempt records in progress; see lockWebhookForChange. */
+export const lockRepositoryWebhooks = prepared(
+  'dits_repo_webhooks_lock',
+  'SELECT 1 FROM webhooks WHERE repo_id = $1 AND deleted_at IS NULL ORDER BY id FOR UPDATE',
+);
+
 // FOR UPDATE is the one row lock that conflicts with the FOR KEY SHARE of ingestion and attempt
 // records, so a change of the active flag waits for those in progress and they see it afterwards.
 export const lockWebhookForChange = prepared('dits_webhook_lock', 'SELECT 1 FROM webhooks WHERE id = $1 FOR UPDATE');

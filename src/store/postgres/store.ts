@@ -39,7 +39,7 @@ import type {
   WebhookScope,
   WebhookSecretRecord,
 } from '../types.js';
-import { ingestBatch } from './ingest.js';
+import { ingestBatch, lockRepos } from './ingest.js';
 import { applyMigrations } from './migrations.js';
 import { clientConfig, createPool, withClient, withTransaction } from './pool.js';
 import { rejectedRevocation } from '../token-policy.js';
@@ -161,8 +161,13 @@ export class PostgresStore implements Store {
 
   async deleteRepository(id: number, now: number): Promise<boolean> {
     return withTransaction(this.pool, async (client) => {
+      // The ingestion lock of the repository: a batch in progress commits its deliveries first, so that they are
+      // cancelled below, and a later one finds the repository deleted.
+      await client.query(lockRepos([[id]]));
       const result = await client.query(sql.deleteRepository([id, now]));
       if (result.rowCount !== 1) return false;
+      // Attempt records in progress commit first, and later ones see the repository deleted and retry nothing.
+      await client.query(sql.lockRepositoryWebhooks([id]));
       await client.query(sql.cancelDeletedRepositoryDeliveries([id, now]));
       return true;
     });
