@@ -325,7 +325,8 @@ export class WorkingCopyWatch {
   /**
    * Puts the previous value back for refs that moved to a commit whose object
    * cannot be read yet, for up to HEAD_OBJECT_WAIT_MS, so that their events
-   * list the commits once the object is complete. The next poll scans again.
+   * list the commits once the object is complete. Meanwhile a timer scans
+   * again every HEAD_OBJECT_RESCAN_MS, since objects are not watched.
    */
   private async holdHeadsWithoutCommit(previous: RefHeads, observed: RefHeads, now: number): Promise<void> {
     const waiting = new Set<string>();

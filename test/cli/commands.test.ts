@@ -259,7 +259,7 @@ describe('webhook commands', () => {
     verifyStandardWebhook(oldSecret, ping.body, ping.headers);
     verifyStandardWebhook(newSecret, ping.body, ping.headers);
 
-    // A second rotation within the overlap keeps only the secret it replaces, and says that the oldest one stopped.
+    // A second rotation within the overlap keeps only the secret it replaces, and the output names the one that stopped.
     const again = await cli(['update', String(hook.id), ...scope, '--secret', 'third-secret-0123456789']);
     assert.equal(again.code, 0, again.stderr);
     const olderUntil = stored.previous_secret_expires_at.replace('T', ' ').replace(/\.\d+Z$/, 'Z');

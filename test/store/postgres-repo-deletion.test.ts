@@ -6,6 +6,7 @@ import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import { lockRepos } from '../../src/store/postgres/ingest.js';
 import { PostgresStore } from '../../src/store/postgres/store.js';
 import type { IngestItem, RepositoryRecord, WebhookRecord } from '../../src/store/types.js';
 import { attemptResult, dropSchema, TEST_DATABASE_URL, uniqueSchema } from './backends.js';
@@ -19,6 +20,8 @@ before(async () => {
   await store.migrate();
   client = new pg.Client({ connectionString: TEST_DATABASE_URL });
   await client.connect();
+  // The ingestion lock's key names the current schema.
+  await client.query(`SET search_path TO ${schema}`);
 });
 
 // A test that failed inside its transaction leaves it open; the next test starts clean.
@@ -66,7 +69,7 @@ test('deletion waits for an ingestion batch', async () => {
   const { repo, webhooks: [hook] } = await repoWithHooks(1);
   // An ingestion batch holds the repository's advisory lock until it commits its deliveries.
   await client.query('BEGIN');
-  await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('dits_webhooks.events:' || $1 || ':' || $2, 0))`, [schema, repo.id]);
+  await client.query(lockRepos([[repo.id]]));
   const deletion = store.deleteRepository(repo.id, 4_000);
   await waitingForLock();
   const id = randomUUID();

@@ -30,12 +30,12 @@ interface RepoPatchBody {
  */
 async function repoExists(context: ApiContext, owner: string, name: string): Promise<ApiError> {
   const existing = await context.store.findRepository(owner, name).catch((err: unknown) => {
-    context.logger.warn({ err, owner, name }, 'reading the repository that took a name failed; the error names the name as sent');
+    context.logger.warn({ err, owner, name }, 'reading the repository that holds a name failed; the error quotes the name as sent');
     return null;
   });
-  const taken = existing ? `${existing.owner}/${existing.name} (id ${existing.id})` : `${owner}/${name}`;
-  return new ApiError('repo_exists', `Repository ${taken} already exists, and names compare without regard to case; choose another name or use the existing repository.`, [
-    { field: 'name', message: `${owner}/${name} is taken by ${taken}` },
+  const holder = existing ? `${existing.owner}/${existing.name} (id ${existing.id})` : `${owner}/${name}`;
+  return new ApiError('repo_exists', `Repository ${holder} already exists, and names compare without regard to case; choose another name or use the existing repository.`, [
+    { field: 'name', message: `${owner}/${name} is taken by ${holder}` },
   ]);
 }
 

@@ -156,7 +156,6 @@ async function render() {
 
 signOutButton.addEventListener('click', () => {
   clearToken();
-  signedInAs.hidden = true;
   // replaceState changes the address without a hashchange event, which would clear the notice.
   history.replaceState(null, '', '#/');
   notify('Signed out; the token was removed from this tab.', 'info');

@@ -392,11 +392,15 @@ export class SqliteStore implements Store {
     ).run(params).changes;
     const count = this.prepare('UPDATE replays SET cancelled = cancelled + ? WHERE id = ?');
     for (const replay of replays) count.run(replay.n, replay.replay_id);
-    // A webhook whose last delivery was waiting shows it as cancelled too, not as still pending or retrying.
-    this.prepare(
-      `UPDATE webhooks SET last_delivery_status = 'cancelled'
-       WHERE last_delivery_status IN ('pending', 'retrying') AND last_delivery_id IN (SELECT id FROM deliveries WHERE status = 'cancelled' AND ${where})`,
-    ).run(params);
+    // A webhook whose last delivery was waiting shows it as cancelled too, not as still pending or retrying. Each such
+    // webhook's last delivery is looked up by id, so the check costs a lookup per webhook, not a scan of deliveries.
+    if (changed > 0) {
+      this.prepare(
+        `UPDATE webhooks SET last_delivery_status = 'cancelled'
+         WHERE last_delivery_status IN ('pending', 'retrying')
+           AND EXISTS (SELECT 1 FROM deliveries d WHERE d.id = webhooks.last_delivery_id AND d.status = 'cancelled')`,
+      ).run();
+    }
     return changed;
   }
 
