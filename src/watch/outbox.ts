@@ -48,6 +48,9 @@ function eventLine(entry: OutboxEntry): string {
 
 export class Outbox {
   private readonly entries = new Map<string, OutboxEntry>();
+  /** Bytes of each waiting event's line in the file, by key. */
+  private readonly lineBytes = new Map<string, number>();
+  private waitingBytes = 0;
   private doneLines = 0;
   /** Serializes file writes: a rewrite (rename) racing an append would lose the append. */
   private writes: Promise<unknown> = Promise.resolve();
@@ -63,8 +66,8 @@ export class Outbox {
       if (line.trim() === '') continue;
       const parsed = parseLine(line);
       if (!parsed) skippedLines++;
-      else if (parsed.type === 'done') outbox.entries.delete(parsed.key);
-      else if (!outbox.entries.has(parsed.entry.key)) outbox.entries.set(parsed.entry.key, parsed.entry);
+      else if (parsed.type === 'done') outbox.forget(parsed.key);
+      else if (!outbox.entries.has(parsed.entry.key)) outbox.remember(parsed.entry);
     }
     if (text !== '') await outbox.rewrite();
     return { outbox, skippedLines };
@@ -72,6 +75,24 @@ export class Outbox {
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /** Bytes that the waiting events take in the file. */
+  get bytes(): number {
+    return this.waitingBytes;
+  }
+
+  private remember(entry: OutboxEntry): void {
+    const bytes = Buffer.byteLength(eventLine(entry));
+    this.entries.set(entry.key, entry);
+    this.lineBytes.set(entry.key, bytes);
+    this.waitingBytes += bytes;
+  }
+
+  private forget(key: string): void {
+    this.entries.delete(key);
+    this.waitingBytes -= this.lineBytes.get(key) ?? 0;
+    this.lineBytes.delete(key);
   }
 
   /** Returns the oldest waiting event without removing it. */
@@ -95,7 +116,7 @@ export class Outbox {
     await this.serialized(async () => {
       await this.appendText(fresh.map(eventLine).join(''));
       // Inside the serialized write, so that a rewrite queued behind it keeps these events.
-      for (const entry of fresh) this.entries.set(entry.key, entry);
+      for (const entry of fresh) this.remember(entry);
     });
   }
 
@@ -113,7 +134,7 @@ export class Outbox {
         await this.appendText(JSON.stringify({ type: 'done', key, outcome }) + '\n');
         this.doneLines++;
       }
-      this.entries.delete(key);
+      this.forget(key);
     });
   }
 

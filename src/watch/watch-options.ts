@@ -50,6 +50,11 @@ export interface WatchOptions {
   maxCommitsRead?: number;
   /** Re-reads of half-written ref and lock files within one scan. */
   readRetry?: Partial<ReadRetry>;
+  /**
+   * Size of the waiting events in one outbox at which scanning pauses until
+   * the server has taken enough of them, in bytes; default 64 MiB.
+   */
+  outboxPauseBytes?: number;
 }
 
 /** Options with every default applied. */
@@ -73,6 +78,7 @@ export interface ResolvedWatchOptions {
   maxCommitsListed: number;
   maxCommitsRead: number;
   readRetry: ReadRetry;
+  outboxPauseBytes: number;
 }
 
 /** Raised by `startWatcher` for invalid options; `details` lists every problem. */
@@ -177,6 +183,7 @@ export function validateWatchOptions(options: WatchOptions): FieldError[] {
   checkInteger(errors, 'backoff.initialMs', options.backoff?.initialMs, 1, 3_600_000, 'milliseconds');
   checkInteger(errors, 'backoff.maxMs', options.backoff?.maxMs, 1, 86_400_000, 'milliseconds');
   checkInteger(errors, 'readRetry.attempts', options.readRetry?.attempts, 1, 20, 'reads');
+  checkInteger(errors, 'outboxPauseBytes', options.outboxPauseBytes, 1, 2 ** 30, 'bytes');
   return errors;
 }
 
@@ -188,6 +195,12 @@ export function osLogin(): string {
     return process.env.USER || 'unknown';
   }
 }
+
+/**
+ * Default outbox size at which scanning pauses. Each waiting event is held in
+ * memory too, and the file is read whole at start.
+ */
+export const DEFAULT_OUTBOX_PAUSE_BYTES = 64 * 1024 * 1024;
 
 /** Validates the options and applies the defaults; throws WatchOptionsError listing every problem. */
 export function resolveWatchOptions(options: WatchOptions): ResolvedWatchOptions {
@@ -213,5 +226,6 @@ export function resolveWatchOptions(options: WatchOptions): ResolvedWatchOptions
     maxCommitsListed: options.maxCommitsListed ?? 2048,
     maxCommitsRead: options.maxCommitsRead ?? 100_000,
     readRetry: { ...DEFAULT_READ_RETRY, ...options.readRetry },
+    outboxPauseBytes: options.outboxPauseBytes ?? DEFAULT_OUTBOX_PAUSE_BYTES,
   };
 }

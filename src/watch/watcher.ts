@@ -130,6 +130,7 @@ export async function startWatcher(input: WatchOptions): Promise<RunningWatcher>
           debounceMs: options.debounceMs,
           useFsWatch: options.useFsWatch,
           readRetry: options.readRetry,
+          outboxPauseBytes: options.outboxPauseBytes,
           limits: { maxListed: options.maxCommitsListed, maxRead: options.maxCommitsRead },
           backoff: options.backoff,
           configuredLogin: options.sender,

@@ -42,6 +42,8 @@ export interface WorkingCopyOptions {
   debounceMs: number;
   useFsWatch: boolean;
   readRetry: ReadRetry;
+  /** Waiting outbox bytes at which scans pause until the sender has caught up. */
+  outboxPauseBytes: number;
   limits: WalkLimits;
   backoff: BackoffPolicy;
   configuredLogin: string | null;
@@ -124,6 +126,8 @@ export class WorkingCopyWatch {
   private headTimer: NodeJS.Timeout | null = null;
   /** When the current scan series first found `locks.json` missing, or null while it exists. */
   private locksMissingSince: number | null = null;
+  /** True while scans wait for the outbox to shrink below `outboxPauseBytes`. */
+  private pausedForOutbox = false;
   private stopped = false;
 
   private constructor(
@@ -234,7 +238,26 @@ export class WorkingCopyWatch {
     }
   }
 
+  /**
+   * Reports whether the outbox is too large to queue more, logging when that
+   * changes. Changes made meanwhile are reported later against the last snapshot.
+   */
+  private outboxFull(): boolean {
+    const full = this.outbox.bytes >= this.options.outboxPauseBytes;
+    if (full && !this.pausedForOutbox) {
+      this.logger.warn(
+        { outbox: this.options.paths.outbox, queued_events: this.outbox.size, queued_bytes: this.outbox.bytes, pause_bytes: this.options.outboxPauseBytes },
+        'the outbox is full; scanning pauses until the server takes queued events, and changes made meanwhile are sent together',
+      );
+    } else if (!full && this.pausedForOutbox) {
+      this.logger.info({ queued_events: this.outbox.size, queued_bytes: this.outbox.bytes }, 'the outbox has room again; scanning goes on');
+    }
+    this.pausedForOutbox = full;
+    return full;
+  }
+
   private async scanAndQueue(): Promise<void> {
+    if (this.outboxFull()) return;
     const previous = this.snapshot;
     const now = this.options.now();
     const acceptMissingLocks = this.locksMissingSince !== null && now - this.locksMissingSince >= LOCKS_MISSING_GRACE_MS;

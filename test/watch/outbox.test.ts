@@ -29,6 +29,22 @@ describe('Outbox', () => {
     assert.equal(outbox.peek()?.key, 'b');
   });
 
+  test('counts the bytes of waiting events', async () => {
+    const { outbox } = await Outbox.open(path);
+    assert.equal(outbox.bytes, 0);
+    await outbox.append([entry('a'), entry('b')]);
+    // With no completions yet, the file holds exactly the waiting events' lines.
+    const fileBytes = readFileSync(path).length;
+    assert.equal(outbox.bytes, fileBytes);
+    await outbox.complete('a', 'sent');
+    const reopened = await Outbox.open(path);
+    assert.equal(reopened.outbox.bytes, readFileSync(path).length);
+    assert.equal(outbox.bytes, reopened.outbox.bytes);
+    assert.ok(outbox.bytes > 0 && outbox.bytes < fileBytes);
+    await outbox.complete('b', 'dropped');
+    assert.equal(outbox.bytes, 0);
+  });
+
   test('folder in its place is named', async () => {
     mkdirSync(path);
     await assert.rejects(Outbox.open(path), /cannot read the watcher's outbox file .*outbox\.jsonl \(is not a regular file\); make it a file/);

@@ -356,6 +356,43 @@ describe('watcher against an ingestion endpoint', () => {
     assert.deepEqual(h.received().map((b) => b.event), ['push', 'tag.created', 'tag.deleted']);
   });
 
+  test('full outbox pauses scanning', async (t) => {
+    const h = await harness(t);
+    // One waiting event fills this outbox.
+    const watcher = await h.start({ outboxPauseBytes: 1 });
+    await h.server.down();
+
+    const c2 = h.fixture.writeCommit({ parent: h.c1, message: 'First offline', files: { ...BASE_FILES, 'x.exr': 'X1' } });
+    h.fixture.setRef('heads/main', c2);
+    await waitFor(() => outboxEventLines(h).length === 1, 'the first push in the outbox');
+    await waitFor(() => h.logs.some((line) => line.msg.startsWith('the outbox is full')), 'the full-outbox warning');
+
+    // Made while paused: a second push, a tag, a branch made and deleted, a lock taken and released.
+    const c3 = h.fixture.writeCommit({ parent: c2, message: 'Second offline', files: { ...BASE_FILES, 'x.exr': 'X2' } });
+    h.fixture.setRef('heads/main', c3);
+    h.fixture.setRef('tags/v3', c3);
+    h.fixture.setRef('heads/scratch', c3);
+    const now = T0 / 1000;
+    h.fixture.writeLocks({ 'edit.prproj': { owner: 'alice', acquired_at: now, expires_at: now + 3600, reason: null } });
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    h.fixture.deleteRef('heads/scratch');
+    h.fixture.writeLocks({});
+    // Six polls of 25 ms, and the outbox still holds only the first push.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    assert.equal(outboxEventLines(h).length, 1);
+    assert.equal(h.logs.filter((line) => line.msg.startsWith('the outbox is full')).length, 1);
+
+    await h.server.up();
+    await flushed(watcher);
+    await flushed(watcher);
+    assert.deepEqual(h.received(), [
+      pushBody({ before: h.c1, after: c2, commits: [commitBody(h.fixture, c2, 'First offline', { added: ['x.exr'] })] }),
+      pushBody({ before: c2, after: c3, commits: [commitBody(h.fixture, c3, 'Second offline', { modified: ['x.exr'] })] }),
+      { event: 'tag.created', ref: 'refs/tags/v3', tag: 'v3', sha: c3, sender: ADA },
+    ]);
+    assert.ok(h.logs.some((line) => line.msg.startsWith('the outbox has room again')));
+  });
+
   test('resend after a crash creates nothing new', async (t) => {
     const h = await harness(t);
     let watcher = await h.start();
