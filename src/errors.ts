@@ -25,7 +25,7 @@ export const ERROR_CATALOG = {
   webhook_not_found: { status: 404, description: 'No webhook with that id belongs to the repository or owner.' },
   delivery_not_found: { status: 404, description: 'No delivery with that id belongs to the webhook.' },
   replay_not_found: { status: 404, description: 'No replay with that id belongs to the webhook.' },
-  token_not_found: { status: 404, description: 'No token has that id.' },
+  token_not_found: { status: 404, description: 'No token has that id, or it is already revoked.' },
   event_type_not_found: { status: 404, description: 'No event type has that name.' },
   method_not_allowed: { status: 405, description: 'The route exists but not for this HTTP method.' },
   repo_exists: { status: 409, description: 'A repository with that owner and name already exists.' },

@@ -1,9 +1,10 @@
 /**
  * Builds the OpenAPI 3.1 document served at /openapi.json. Request schemas
  * are the objects in schemas.ts that the handlers validate with, and event
- * schemas are the catalog's. Response schemas come from response-schemas.ts.
- * The document references these objects instead of copying them, so it
- * cannot drift from what the server checks.
+ * schemas are the catalog's. The webhook bodies add the limits that the
+ * handlers check in code (openapi-webhook-schemas.ts). Response schemas come
+ * from response-schemas.ts. The document references these objects instead of
+ * copying them, so it cannot drift from what the server checks.
  */
 import { ERROR_CATALOG } from '../errors.js';
 import { EVENT_NAMES, listEventTypes } from '../events/catalog.js';
@@ -11,7 +12,8 @@ import { VERSION } from '../version.js';
 import { API_OPERATIONS, type OperationSpec } from './openapi-operations.js';
 import * as responses from './response-schemas.js';
 import { replayCreateSchema } from './routes/replays.js';
-import { repoCreateSchema, repoPatchSchema, tokenCreateSchema, webhookCreateSchema, webhookPatchSchema } from './schemas.js';
+import { documentedWebhookCreateSchema, documentedWebhookPatchSchema } from './openapi-webhook-schemas.js';
+import { repoCreateSchema, repoPatchSchema, tokenCreateSchema } from './schemas.js';
 
 type JsonObject = Record<string, unknown>;
 
@@ -65,6 +67,7 @@ const DESCRIPTION = [
   'Send `Authorization: Bearer <token>`. Each route requires a scope: `admin` includes every scope,',
   '`write` includes `read` and `events:write`. GET /v1/token tells a token its own scopes. Errors have one shape, `{"error": {"code", "message", "details"}}`,',
   'and GET /v1/errors lists every code.',
+  'Text values must not contain NUL characters or lone UTF-16 surrogates; such a request gets 400 invalid_request naming the field.',
 ].join(' ');
 
 const PATH_PARAMETERS: Record<string, JsonObject> = {
@@ -149,8 +152,8 @@ function componentSchemas(): Record<string, unknown> {
   const schemas: Record<string, unknown> = {
     RepositoryCreate: repoCreateSchema,
     RepositoryUpdate: repoPatchSchema,
-    WebhookCreate: webhookCreateSchema,
-    WebhookUpdate: webhookPatchSchema,
+    WebhookCreate: documentedWebhookCreateSchema,
+    WebhookUpdate: documentedWebhookPatchSchema,
     TokenCreate: tokenCreateSchema,
     EventIngest: eventIngestSchema(),
     Repository: responses.repositoryResponseSchema,

@@ -27,8 +27,12 @@ export function standardWebhooksKey(secret: string): Buffer {
   return Buffer.from(secret, 'utf8');
 }
 
+/** Length limits of a webhook secret, in Unicode code points. */
+export const SECRET_MIN_LENGTH = 16;
+export const SECRET_MAX_LENGTH = 256;
+
 /** Validates a user-supplied secret; returns a message when it is unusable. */
-export function checkSecret(secret: unknown, min = 16, max = 256): string | null {
+export function checkSecret(secret: unknown, min = SECRET_MIN_LENGTH, max = SECRET_MAX_LENGTH): string | null {
   if (typeof secret !== 'string') return `expected a string of ${min} to ${max} characters, got ${typeof secret}`;
   const length = [...secret].length;
   if (length < min || length > max) return `must be ${min} to ${max} characters long, got ${length}`;

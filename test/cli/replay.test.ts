@@ -61,7 +61,7 @@ test('replay command resends failed deliveries', async () => {
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stdout, /Replay \d+: 5 failed deliveries since/);
   assert.match(result.stdout, /\[#{30}\] 5\/5 100 %/);
-  assert.match(result.stdout, /finished: 5 deliveries attempted again/);
+  assert.match(result.stdout, /finished: 5 deliveries attempted again\. See the results with dits-webhook deliveries \d+ --repo \d+\./);
   assert.equal(receiver.requests.length, 10);
 
   const usage = await runCli(command, ['replay', String(hookId), '--repo', String(repoId)], env);

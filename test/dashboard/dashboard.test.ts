@@ -140,12 +140,28 @@ test('dashboard in Chromium', async (t) => {
     assert.deepEqual(owners.filter((owner) => owner.toLowerCase() === 'mallory').length, 1, owners.join(', '));
   });
 
+  await t.test('load more adds owner links', async () => {
+    // A page lists 50 repositories, so the last one created lands on the second page.
+    for (let i = 0; i < 50; i++) assert.equal((await svc.api('POST', '/v1/repos', { owner: 'bulk', name: `r${i}` })).status, 201);
+    assert.equal((await svc.api('POST', '/v1/repos', { owner: 'latecomer', name: 'last' })).status, 201);
+    await page.reload();
+    await page.locator('tr', { hasText: 'bulk/r0' }).waitFor();
+    assert.equal((await page.locator('p.owner-links a').allTextContents()).includes('latecomer'), false);
+    await page.getByRole('button', { name: 'Load more' }).click();
+    await page.locator('tr', { hasText: 'latecomer/last' }).waitFor();
+    await page.locator('p.owner-links a', { hasText: 'latecomer' }).waitFor();
+    assert.equal((await page.locator('p.owner-links a').allTextContents()).filter((owner) => owner === 'bulk').length, 1);
+  });
+
   await t.test('dot owners call no API route', async () => {
     const paths: string[] = [];
     const record = (request: { url(): string }) => paths.push(new URL(request.url()).pathname);
     page.on('request', record);
     try {
       await page.goto(`${svc.url}/dashboard/#/owners/..`);
+      await page.getByRole('heading', { name: 'Page not found' }).waitFor();
+      // A delivery id of ".." would resolve to the webhook's own API path.
+      await page.goto(`${hookRoute()}/deliveries/..`);
       await page.getByRole('heading', { name: 'Page not found' }).waitFor();
       await page.goto(`${svc.url}/dashboard/#/`);
       await page.getByLabel('Owner login').fill('..');
@@ -155,7 +171,7 @@ test('dashboard in Chromium', async (t) => {
     } finally {
       page.off('request', record);
     }
-    assert.deepEqual(paths.filter((path) => path === '/v1/webhooks' || path === '/v1/owners/webhooks'), []);
+    assert.deepEqual(paths.filter((path) => path === '/v1/webhooks' || path === '/v1/owners/webhooks' || path.endsWith(`/webhooks/${hook.hookId}/`)), []);
   });
 
   await t.test('disabled webhook shows reason', async () => {
@@ -191,6 +207,27 @@ test('dashboard in Chromium', async (t) => {
     await page.screenshot({ path: SCREENSHOT });
   });
 
+  await t.test('short delivery ids differ', async () => {
+    const links = await deliveryRows().getByRole('link').allTextContents();
+    const list = await svc.api('GET', `${hook.base}/deliveries`);
+    assert.deepEqual(links, list.json.data.map((delivery: { id: string }) => `…${delivery.id.slice(-8)}`));
+    assert.equal(new Set(links).size, 3);
+  });
+
+  await t.test('filter keeps keyboard focus', async () => {
+    await page.locator('#status-filter').focus();
+    await page.keyboard.press('ArrowDown');
+    await waitUntil(() => page.url().includes('status=pending'), 10_000, 'the arrow key to pick the pending status');
+    await page.getByText('No deliveries match these filters.').waitFor();
+    const focused = () => page.evaluate(() => document.activeElement?.id);
+    await waitUntil(async () => (await focused()) === 'status-filter', 10_000, 'the focus back on the status filter');
+    await page.keyboard.press('ArrowDown');
+    await waitUntil(() => page.url().includes('status=delivered'), 10_000, 'a second arrow key to pick delivered');
+    await waitForCount(deliveryRows(), 2, 'delivered deliveries');
+    assert.equal(await focused(), 'status-filter');
+    await selectFilter('Status', '', 3);
+  });
+
   await t.test('status filter narrows deliveries', async () => {
     await selectFilter('Status', 'retrying', 1);
     assert.match(page.url(), /status=retrying/);
@@ -224,6 +261,8 @@ test('dashboard in Chromium', async (t) => {
     const requestBody = (await page.getByLabel('Request body', { exact: true }).textContent()) ?? '';
     assert.ok(requestBody.includes(`"message": "${FAILING_MESSAGE}"`), 'request body is pretty-printed');
     assert.match((await page.getByLabel('Request headers', { exact: true }).textContent()) ?? '', /x-dits-event/i);
+    // Times carry their offset from UTC, so they read the same in every time zone.
+    assert.match((await attempt.locator('time').first().textContent()) ?? '', /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d\d:\d\d$/);
     assert.equal(await page.locator('main img, main h1:has-text("render farm")').count(), 0, 'no markup from the response body was parsed');
   });
 
@@ -257,6 +296,7 @@ test('dashboard in Chromium', async (t) => {
     await page.getByRole('button', { name: 'Ping' }).click();
     await waitForText(notice(), 'delivered with status code 200');
     await waitForCount(deliveryRows(), 4, 'deliveries after the ping');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'ping-button', 'the focus stays on Ping');
     await selectFilter('Event', 'ping', 1);
     assert.match((await deliveryRows().textContent()) ?? '', /delivered/);
     assert.equal(receiver.requests.filter((request) => request.headers['x-dits-event'] === 'ping').length, 1);
@@ -277,7 +317,14 @@ test('dashboard in Chromium', async (t) => {
     await waitForText(title, 'inactive');
     await waitForText(notice(), `Webhook #${hook.hookId} is now inactive.`);
     assert.equal(await page.getByRole('button', { name: 'Ping' }).isDisabled(), true);
+    assert.equal(await waitForText(page.locator('#webhook-actions-reasons'), 'Activate'), 'Activate the webhook to ping it.');
     assert.equal((await svc.api('GET', hook.base)).json.active, false);
+    await deliveryRows().first().getByRole('link').click();
+    const redeliver = page.getByRole('button', { name: 'Redeliver' });
+    await redeliver.waitFor();
+    assert.equal(await redeliver.isDisabled(), true);
+    assert.equal(await page.locator('#delivery-actions-reasons').textContent(), 'Activate the webhook to redeliver.');
+    await page.goBack();
     await page.getByRole('button', { name: 'Activate' }).click();
     await waitForText(notice(), `Webhook #${hook.hookId} is now active.`);
     // "inactive" contains "active", so wait for the exact badge text.
@@ -333,7 +380,10 @@ test('dashboard in Chromium', async (t) => {
       const button = page.getByRole('button', { name });
       assert.equal(await button.isDisabled(), true, `${name} is off`);
       assert.equal(await button.getAttribute('title'), reason);
+      assert.equal(await button.getAttribute('aria-describedby'), 'webhook-actions-reasons');
     }
+    // The reason is on the page too, not only in a tooltip.
+    assert.equal(await page.locator('#webhook-actions-reasons').textContent(), reason);
     await deliveryRows().first().getByRole('link').click();
     const redeliver = page.getByRole('button', { name: 'Redeliver' });
     await redeliver.waitFor();
@@ -347,6 +397,46 @@ test('dashboard in Chromium', async (t) => {
     await waitForCount(deliveryRows(), 4, 'deliveries');
     assert.equal(await page.getByRole('button', { name: 'Ping' }).isDisabled(), false);
     assert.equal(await page.getByRole('button', { name: 'Ping' }).getAttribute('title'), null);
+  });
+
+  await t.test('narrow window scrolls only tables', async () => {
+    const long = await svc.api('POST', '/v1/repos', { owner: 'user', name: 'n'.repeat(100), description: 'd'.repeat(300) });
+    assert.equal(long.status, 201, long.text);
+    await page.setViewportSize({ width: 375, height: 800 });
+    try {
+      const pageWidth = () => page.evaluate(() => document.documentElement.scrollWidth);
+      await page.goto(hookRoute());
+      await waitForCount(deliveryRows(), 4, 'deliveries');
+      assert.ok((await pageWidth()) <= 375, `webhook page is ${await pageWidth()} px wide`);
+      await page.goto(`${svc.url}/dashboard/#/repos/${long.json.id}`);
+      await page.getByRole('heading', { name: `user/${'n'.repeat(100)}` }).waitFor();
+      assert.ok((await pageWidth()) <= 375, `repository page is ${await pageWidth()} px wide`);
+      await page.goto(`${svc.url}/dashboard/#/`);
+      await page.locator('tr', { hasText: 'user/my-project' }).waitFor();
+      assert.ok((await pageWidth()) <= 375, `repositories page is ${await pageWidth()} px wide`);
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 800 });
+    }
+  });
+
+  await t.test('revoked token leaves the top bar', async () => {
+    const temporary = await svc.api('POST', '/v1/tokens', { name: 'temporary', scopes: ['read'] });
+    assert.equal(temporary.status, 201, temporary.text);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('API token').fill(temporary.json.token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    assert.equal(await waitForText(page.locator('.signed-in'), 'temporary'), 'temporary (read)');
+    assert.equal(await page.evaluate(() => document.activeElement?.tagName), 'H1', 'the focus moves to the heading after sign-in');
+    assert.equal((await svc.api('DELETE', `/v1/tokens/${temporary.json.id}`)).status, 204);
+    await page.evaluate(() => {
+      location.hash = '#/repos/1';
+    });
+    await waitForText(page.getByRole('alert'), '401');
+    assert.equal(await page.locator('.signed-in').isHidden(), true);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('API token').fill(svc.adminToken);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    assert.equal(await waitForText(page.locator('.signed-in'), 'admin'), 'admin (admin)');
   });
 
   await t.test('page stayed clean', () => {

@@ -5,6 +5,7 @@ import formatsPlugin from 'ajv-formats';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { getEventType, listEventTypes } from '../../src/events/catalog.js';
 import { buildOpenApiDocument, openApiPathOf, type OpenApiDocument } from '../../src/api/openapi.js';
+import { documentedWebhookCreateSchema, documentedWebhookPatchSchema } from '../../src/api/openapi-webhook-schemas.js';
 import { repoCreateSchema, repoPatchSchema, tokenCreateSchema, webhookCreateSchema, webhookPatchSchema, deliveryQuerySchema } from '../../src/api/schemas.js';
 import { Receiver } from '../support/receiver.js';
 import { startTestService, waitUntil, type ApiResponse, type TestService } from '../support/service.js';
@@ -105,8 +106,13 @@ test('document reuses the validating schemas', () => {
   const schemas = built.components.schemas;
   assert.equal(schemas.RepositoryCreate, repoCreateSchema);
   assert.equal(schemas.RepositoryUpdate, repoPatchSchema);
-  assert.equal(schemas.WebhookCreate, webhookCreateSchema);
-  assert.equal(schemas.WebhookUpdate, webhookPatchSchema);
+  assert.equal(schemas.WebhookCreate, documentedWebhookCreateSchema);
+  assert.equal(schemas.WebhookUpdate, documentedWebhookPatchSchema);
+  // The documented webhook bodies add limits to the validating schemas and change nothing else.
+  for (const [documented, validating] of [[documentedWebhookCreateSchema, webhookCreateSchema], [documentedWebhookPatchSchema, webhookPatchSchema]] as const) {
+    assert.deepEqual({ ...documented, properties: undefined }, { ...validating, properties: undefined });
+    assert.deepEqual(Object.keys(documented.properties), Object.keys(validating.properties));
+  }
   assert.equal(schemas.TokenCreate, tokenCreateSchema);
   for (const type of listEventTypes()) {
     assert.equal(schemas[`payload.${type.name}`], type.payloadSchema, `payload schema of ${type.name}`);
@@ -122,6 +128,35 @@ test('document reuses the validating schemas', () => {
     scheme: 'bearer',
     description: (doc.components.securitySchemes.bearerAuth as any).description,
   });
+});
+
+test('webhook body limits match the server', async () => {
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  const documented = ajv.compile(doc.components.schemas.WebhookCreate as object);
+  const repo = await svc.api('POST', '/v1/repos', { owner: 'docs', name: 'limits' });
+  assert.equal(repo.status, 201, repo.text);
+  const url = `${receiver.url}/hook`;
+  const cases: [string, Record<string, unknown>, boolean][] = [
+    ['valid body', { url, events: ['push'], active: false }, true],
+    ['valid filters', { url, events: ['push'], active: false, filters: { branches: ['main'], paths: { exclude: ['*.tmp'] } } }, true],
+    ['no events', { url, events: [] }, false],
+    ['repeated event', { url, events: ['push', 'push'] }, false],
+    ['101 events', { url, events: Array.from({ length: 101 }, () => 'push') }, false],
+    ['short secret', { url, events: ['push'], secret: 'short' }, false],
+    ['long secret', { url, events: ['push'], secret: 's'.repeat(257) }, false],
+    ['blank secret', { url, events: ['push'], secret: ' '.repeat(20) }, false],
+    ['long url', { url: `${url}?${'a'.repeat(2100)}`, events: ['push'] }, false],
+    ['unknown filter', { url, events: ['push'], filters: { authors: ['ada'] } }, false],
+    ['empty branch list', { url, events: ['push'], filters: { branches: [] } }, false],
+    ['negated branch', { url, events: ['push'], filters: { branches: ['!main'] } }, false],
+    ['empty paths', { url, events: ['push'], filters: { paths: {} } }, false],
+    ['unknown paths key', { url, events: ['push'], filters: { paths: { only: ['a'] } } }, false],
+  ];
+  for (const [name, body, accepted] of cases) {
+    assert.equal(documented(body), accepted, `${name}: the document ${accepted ? 'rejects' : 'accepts'} it`);
+    const res = await svc.api('POST', `/v1/repos/${repo.json.id}/webhooks`, body);
+    assert.equal(res.status === 201, accepted, `${name}: the server answered ${res.status} ${res.text.slice(0, 200)}`);
+  }
 });
 
 test('every server route is documented', () => {

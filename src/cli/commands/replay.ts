@@ -95,6 +95,8 @@ async function replay(hookId: string, flags: ReplayFlags, command: Command): Pro
   if (!settings.json) print(`Replay ${job.id}: ${job.total} ${noun} since ${job.since}${job.until ? ` until ${job.until}` : ''} queued.${skipped}`);
   if (flags.detach) return;
 
+  const scope = flags.repo !== undefined ? ` --repo ${flags.repo}` : ` --owner ${flags.owner}`;
+  const listCommand = `dits-webhook deliveries ${hookId}${scope}`;
   const deadline = Date.now() + timeoutSeconds * 1000;
   const interactive = process.stdout.isTTY === true && !settings.json;
   while (job.state !== 'completed' && Date.now() < deadline) {
@@ -106,12 +108,12 @@ async function replay(hookId: string, flags: ReplayFlags, command: Command): Pro
   if (interactive) process.stdout.write('\r');
   print(progressBar(job.completed + job.cancelled, job.total));
   if (job.state !== 'completed') {
-    print(`Still running after ${timeoutSeconds} s; follow it with GET ${base}/${job.id} or run dits-webhook deliveries ${hookId}.`);
+    print(`Still running after ${timeoutSeconds} s; follow it with GET ${base}/${job.id} or run ${listCommand}.`);
     process.exitCode = 1;
     return;
   }
   const cancelled = job.cancelled > 0 ? `; ${job.cancelled} cancelled before their attempt, because the webhook was deactivated or deleted` : '';
-  print(`Replay ${job.id} finished: ${job.completed} ${job.completed === 1 ? 'delivery' : 'deliveries'} attempted again${cancelled}. See the results with dits-webhook deliveries ${hookId}.`);
+  print(`Replay ${job.id} finished: ${job.completed} ${job.completed === 1 ? 'delivery' : 'deliveries'} attempted again${cancelled}. See the results with ${listCommand}.`);
   if (job.cancelled > 0) process.exitCode = 1;
 }
 

@@ -108,6 +108,11 @@ export async function currentToken() {
   }
 }
 
+/** Drops the record read for the stored token, after the API rejected that token. */
+export function forgetTokenRecord() {
+  tokenRecord = { token: null, record: null };
+}
+
 /** Tells whether scopes allow the write actions: ping, activate, deactivate and redeliver. */
 export function grantsWrite(scopes) {
   return scopes.includes('admin') || scopes.includes('write');

@@ -1,6 +1,6 @@
 // Entry point of the dashboard: sign-in, routing, the notice line and the
 // action buttons' shared behaviour.
-import { callApi, clearToken, currentToken, describeFailure, grantsWrite, storedToken, storeToken } from './api.js';
+import { callApi, clearToken, currentToken, describeFailure, forgetTokenRecord, grantsWrite, storedToken, storeToken } from './api.js';
 import { h, inertText, link } from './dom.js';
 import { parseRoute } from './router.js';
 import { renderRepositories, renderWebhooks } from './repositories.js';
@@ -60,7 +60,8 @@ async function runAction(button, action) {
   // The user may have moved on while the action waited for the worker.
   if (location.hash !== startedAt) return;
   if (message) notify(message, kind);
-  await render();
+  // Switching the button off while the action ran took the focus from it, so the new page's button gets it back.
+  await render({ focusId: button.id });
 }
 
 const page = {
@@ -97,7 +98,7 @@ function signInForm() {
       // One cheap read checks both that the token exists and that it may read.
       await callApi('GET', '/v1/repos', { token, query: { limit: 1 } });
       storeToken(token);
-      await render();
+      await render({ focusHeading: true });
     } catch (error) {
       message.textContent = inertText(describeFailure(error, 'Check the token and paste it again.'));
     } finally {
@@ -122,8 +123,32 @@ function showToken(record) {
   signedInAs.hidden = false;
 }
 
-async function render() {
+/**
+ * Focuses the new page's element with id `previousId`, such as a filter or a
+ * button, or else with `focusHeading` the page's heading. Replacing the page
+ * would otherwise leave the focus on the document body.
+ */
+function placeFocus(previousId, focusHeading) {
+  const again = previousId ? document.getElementById(previousId) : null;
+  if (again && main.contains(again)) {
+    again.focus();
+    return;
+  }
+  if (!focusHeading || main.contains(document.activeElement)) return;
+  const heading = main.querySelector('h1');
+  if (!heading) return;
+  heading.tabIndex = -1;
+  heading.focus({ preventScroll: true });
+}
+
+/**
+ * Renders the page of the current address. The focus returns to the control
+ * with id `focusId`, by default the focused one, and else with `focusHeading`
+ * moves to the page's heading.
+ */
+async function render({ focusHeading = false, focusId = null } = {}) {
   const generation = ++renderGeneration;
+  const focused = focusId ?? (main.contains(document.activeElement) ? document.activeElement.id : '');
   if (!storedToken()) {
     signOutButton.hidden = true;
     signedInAs.hidden = true;
@@ -144,11 +169,18 @@ async function render() {
     if (generation !== renderGeneration) return;
     setBreadcrumbs(view.crumbs);
     main.replaceChildren(view.content);
+    placeFocus(focused, focusHeading);
   } catch (error) {
     if (generation !== renderGeneration) return;
+    if (error?.status === 401) {
+      // The token was revoked or is unknown: the top bar no longer names it, and a later render reads its record again.
+      forgetTokenRecord();
+      showToken(null);
+    }
     // The breadcrumbs of the previous page would name a webhook or repository that this page did not load.
     setBreadcrumbs([]);
     main.replaceChildren(h('section', { class: 'panel error', role: 'alert' }, h('h1', {}, 'Could not load this page'), h('p', {}, describeFailure(error))));
+    placeFocus('', focusHeading);
   } finally {
     if (generation === renderGeneration) main.removeAttribute('aria-busy');
   }
@@ -164,7 +196,7 @@ signOutButton.addEventListener('click', () => {
 
 window.addEventListener('hashchange', () => {
   notify('');
-  render();
+  render({ focusHeading: true });
 });
 
 render();

@@ -1,7 +1,7 @@
 // View of one delivery: the request that is sent on every attempt, each
 // attempt with its response, and the redeliver button.
 import { apiPath, callApi, pollUntil } from './api.js';
-import { badge, codeBlock, facts, formatDuration, h, headersTable, prettyBody, timeElement } from './dom.js';
+import { actionBar, badge, codeBlock, facts, formatDuration, h, headersTable, prettyBody, shortDeliveryId, timeElement } from './dom.js';
 import { scopeTitle } from './repositories.js';
 import { webhookRoute } from './router.js';
 
@@ -59,8 +59,9 @@ function requestSection(delivery) {
   );
 }
 
-function redeliverButton(delivery, path, page) {
-  const button = h('button', { type: 'button', disabled: page.writeBlocked !== null, title: page.writeBlocked }, 'Redeliver');
+function redeliverButton(delivery, hook, path, page) {
+  const blocked = page.writeBlocked ?? (hook.active ? null : 'Activate the webhook to redeliver.');
+  const button = h('button', { type: 'button', id: 'redeliver-button', disabled: blocked !== null, title: blocked }, 'Redeliver');
   button.addEventListener('click', () =>
     page.runAction(button, async () => {
       const before = delivery.attempts.length;
@@ -82,8 +83,9 @@ function redeliverButton(delivery, path, page) {
 /** Renders one delivery, its request and its attempts, newest attempt first. */
 export async function renderDelivery(route, page) {
   const { scope, hookId, deliveryId } = route;
-  const path = `${scope.api}/webhooks/${hookId}/deliveries/${apiPath(deliveryId)}`;
-  const [delivery, title] = await Promise.all([callApi('GET', path), scopeTitle(scope)]);
+  const hookPath = `${scope.api}/webhooks/${hookId}`;
+  const path = `${hookPath}/deliveries/${apiPath(deliveryId)}`;
+  const [delivery, hook, title] = await Promise.all([callApi('GET', path), callApi('GET', hookPath), scopeTitle(scope)]);
   const summary = h(
     'section',
     { class: 'panel' },
@@ -100,7 +102,7 @@ export async function renderDelivery(route, page) {
       ['Created', timeElement(delivery.created_at)],
       ['Updated', timeElement(delivery.updated_at)],
     ]),
-    h('div', { class: 'actions' }, redeliverButton(delivery, path, page)),
+    actionBar('delivery-actions', [redeliverButton(delivery, hook, path, page)]),
   );
   const attempts = [...delivery.attempts].reverse().map(attemptSection);
   const attemptsPanel = h(
@@ -112,7 +114,7 @@ export async function renderDelivery(route, page) {
   const crumbs = [
     [title, scope.route],
     [`Webhook #${hookId}`, webhookRoute(scope, hookId)],
-    [`Delivery ${delivery.id.slice(0, 8)}`],
+    [`Delivery ${shortDeliveryId(delivery.id)}`],
   ];
   return { crumbs, content: h('div', {}, summary, requestSection(delivery), attemptsPanel) };
 }

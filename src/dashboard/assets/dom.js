@@ -60,13 +60,25 @@ export function badge(status) {
 
 const pad = (value) => String(value).padStart(2, '0');
 
-/** Formats an ISO 8601 time as local `YYYY-MM-DD HH:MM:SS`. */
+/** Formats an ISO 8601 time as local `YYYY-MM-DD HH:MM:SS` followed by the local offset from UTC, such as `+09:00`. */
 export function formatTime(iso) {
   if (!iso) return '—';
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return String(iso);
   const day = `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
-  return `${day} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+  // getTimezoneOffset is UTC minus local time, in minutes.
+  const offset = -date.getTimezoneOffset();
+  const zone = `${offset < 0 ? '-' : '+'}${pad(Math.floor(Math.abs(offset) / 60))}:${pad(Math.abs(offset) % 60)}`;
+  return `${day} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())} ${zone}`;
+}
+
+/**
+ * Returns the short form of a delivery id shown in lists: its last 8
+ * characters. Ids are UUIDv7: the first 8 characters are a timestamp that
+ * changes about once a minute, and the last ones are random.
+ */
+export function shortDeliveryId(id) {
+  return `…${String(id).slice(-8)}`;
 }
 
 /** Creates a <time> element in local time, with the exact UTC value as its tooltip. */
@@ -114,14 +126,35 @@ export function facts(pairs) {
   return h('dl', { class: 'facts' }, listed.map(([term, value]) => [h('dt', {}, term), h('dd', {}, value ?? '—')]));
 }
 
-/** Builds a table with a header row from `rows`, each an array of cells (nodes or text). */
+/**
+ * Builds a table with a header row from `rows`, each an array of cells (nodes
+ * or text), inside a box that scrolls sideways when the window is too narrow.
+ */
 export function dataTable(className, label, headings, rows) {
-  return h(
+  const table = h(
     'table',
     { class: `data ${className}`, 'aria-label': label },
     h('thead', {}, h('tr', {}, headings.map((heading) => h('th', { scope: 'col' }, heading)))),
     h('tbody', {}, rows.map((cells) => h('tr', {}, cells.map((cell) => h('td', {}, cell))))),
   );
+  return h('div', { class: 'table-scroll' }, table);
+}
+
+/**
+ * Creates a row of action buttons. The reasons of the buttons that are
+ * switched off, taken from their titles, are shown as text below the row, so
+ * that keyboard and screen reader users learn them too.
+ */
+export function actionBar(id, buttons) {
+  const reasonsId = `${id}-reasons`;
+  const reasons = [];
+  for (const button of buttons) {
+    if (!button.disabled || !button.title) continue;
+    button.setAttribute('aria-describedby', reasonsId);
+    if (!reasons.includes(button.title)) reasons.push(button.title);
+  }
+  const note = reasons.length > 0 ? h('p', { class: 'action-reasons', id: reasonsId }, reasons.join(' ')) : null;
+  return h('div', { class: 'actions', id }, buttons, note);
 }
 
 /** Appends rows built like dataTable's to an existing table, for "Load more". */

@@ -6,13 +6,34 @@ import { ownerScope, webhookRoute } from './router.js';
 const REPOSITORY_PAGE_SIZE = 50;
 
 function repositoryCells(repo) {
+  const archived = repo.archived ? h('span', { class: 'tag' }, 'archived') : null;
   return [
     link(`/repos/${Number(repo.id)}`, repo.full_name),
     repo.private ? 'private' : 'public',
     repo.default_branch,
-    repo.archived ? h('span', { class: 'muted' }, 'archived') : repo.description ?? '',
+    [archived, archived && repo.description ? ' ' : null, repo.description ?? ''],
     timeElement(repo.created_at),
   ];
+}
+
+/**
+ * Keeps the links to the owners of the listed repositories, each owner once as
+ * first spelled: logins match without regard to letter case, as in the API.
+ */
+function ownerLinks() {
+  const seen = new Set();
+  const paragraph = h('p', { class: 'owner-links', hidden: true }, 'Owners of the repositories listed above: ');
+  return {
+    paragraph,
+    add(repos) {
+      for (const repo of repos) {
+        if (seen.has(repo.owner.toLowerCase())) continue;
+        seen.add(repo.owner.toLowerCase());
+        paragraph.append(link(ownerScope(repo.owner).route, repo.owner));
+        paragraph.hidden = false;
+      }
+    },
+  };
 }
 
 function ownerForm(page) {
@@ -45,23 +66,18 @@ export async function renderRepositories(_route, page) {
   const first = await callApi('GET', '/v1/repos', { query: { limit: REPOSITORY_PAGE_SIZE } });
   const headings = ['Repository', 'Visibility', 'Default branch', 'Description', 'Created'];
   const table = dataTable('repositories', 'Repositories', headings, first.data.map(repositoryCells));
+  const owners = ownerLinks();
+  owners.add(first.data);
   const more = loadMoreButton(
     first.next_cursor,
     async (cursor) => {
       const next = await callApi('GET', '/v1/repos', { query: { limit: REPOSITORY_PAGE_SIZE, cursor } });
       appendRows(table, next.data.map(repositoryCells));
+      owners.add(next.data);
       return next.next_cursor;
     },
     describeFailure,
   );
-  // Owner logins match without regard to letter case, as in the API, so each owner is listed once, as first spelled.
-  const owners = [];
-  const seen = new Set();
-  for (const repo of first.data) {
-    if (seen.has(repo.owner.toLowerCase())) continue;
-    seen.add(repo.owner.toLowerCase());
-    owners.push(repo.owner);
-  }
 
   const repositories = h(
     'section',
@@ -76,7 +92,7 @@ export async function renderRepositories(_route, page) {
     h('h2', {}, 'Owner webhooks'),
     h('p', {}, "An owner's webhooks receive the events of every repository of that owner."),
     ownerForm(page),
-    owners.length > 0 ? h('p', { class: 'owner-links' }, 'Owners on this page: ', owners.map((owner) => link(ownerScope(owner).route, owner))) : null,
+    owners.paragraph,
   );
   return { crumbs: [], content: h('div', {}, repositories, ownerSection) };
 }
@@ -84,7 +100,7 @@ export async function renderRepositories(_route, page) {
 function lastDeliveryCell(last) {
   if (!last) return h('span', { class: 'muted' }, 'none yet');
   const outcome = last.status_code === null ? null : h('span', { class: 'status-code' }, String(last.status_code));
-  return h('span', { class: 'last-delivery' }, last.event, ' ', badge(last.status), ' ', outcome, ' ', timeElement(last.at));
+  return h('span', { class: 'last-delivery' }, h('code', {}, last.event), ' ', badge(last.status), ' ', outcome, ' ', timeElement(last.at));
 }
 
 /** Explanations of the reasons for which the service disables a webhook by itself. */

@@ -21,6 +21,9 @@ export function repositoryScope(repoId) {
   return { kind: 'repo', repoId: id, label: `Repository ${id}`, route: `/repos/${id}`, api: `/v1/repos/${id}` };
 }
 
+/** A delivery id: a UUID. Anything else, such as "..", which a URL would resolve as a path step, does not match. */
+const DELIVERY_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** An owner login as the API accepts it; "." and "..", which a URL would resolve as path steps, do not match. */
 export const OWNER_LOGIN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
@@ -59,6 +62,7 @@ export function parseRoute(hash) {
       if (owner !== undefined && !OWNER_LOGIN.test(owner)) return { name: 'not_found', params };
       const scope = owner === undefined ? repositoryScope(match[2]) : ownerScope(owner);
       const deliveryId = match[5] === undefined ? undefined : decodeURIComponent(match[5]);
+      if (deliveryId !== undefined && !DELIVERY_ID.test(deliveryId)) return { name: 'not_found', params };
       return { name, scope, hookId: match[4], deliveryId, params };
     } catch {
       // A malformed percent-escape in a hand-typed address.

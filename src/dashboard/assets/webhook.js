@@ -1,7 +1,7 @@
 // View of one webhook: its settings, the ping and activate buttons, and its
 // deliveries with status and event filters and cursor paging.
 import { apiPath, callApi, describeFailure, pollUntil } from './api.js';
-import { appendRows, badge, dataTable, facts, h, loadMoreButton, timeElement } from './dom.js';
+import { actionBar, appendRows, badge, dataTable, facts, h, loadMoreButton, shortDeliveryId, timeElement } from './dom.js';
 import { eventList, scopeTitle, webhookStatusCell } from './repositories.js';
 import { deliveryRoute, webhookRoute } from './router.js';
 
@@ -41,7 +41,7 @@ function webhookFacts(hook) {
 
 function pingButton(hook, base, page) {
   const blocked = page.writeBlocked ?? (hook.active ? null : 'Activate the webhook to ping it.');
-  const button = h('button', { type: 'button', disabled: blocked !== null, title: blocked }, 'Ping');
+  const button = h('button', { type: 'button', id: 'ping-button', disabled: blocked !== null, title: blocked }, 'Ping');
   button.addEventListener('click', () =>
     page.runAction(button, async () => {
       const { delivery_id: id } = await callApi('POST', `${base}/pings`);
@@ -59,7 +59,8 @@ function pingButton(hook, base, page) {
 }
 
 function activeToggle(hook, base, page) {
-  const button = h('button', { type: 'button', class: hook.active ? 'danger' : null, disabled: page.writeBlocked !== null, title: page.writeBlocked }, hook.active ? 'Deactivate' : 'Activate');
+  const attributes = { type: 'button', id: 'active-toggle', class: hook.active ? 'danger' : null, disabled: page.writeBlocked !== null, title: page.writeBlocked };
+  const button = h('button', attributes, hook.active ? 'Deactivate' : 'Activate');
   button.addEventListener('click', () => {
     // Deactivating cancels every delivery that waits for a retry, which the dashboard cannot undo.
     const question = `Deactivate webhook #${hook.id}? Deliveries waiting for a retry are cancelled, and it gets no new events until you activate it again.`;
@@ -86,7 +87,7 @@ function filterBar(route, names, page) {
     next.set(name, value);
     page.navigate(webhookRoute(scope, hookId, next));
   };
-  const refresh = h('button', { type: 'button', class: 'secondary', onclick: () => page.refresh() }, 'Refresh');
+  const refresh = h('button', { type: 'button', id: 'refresh-deliveries', class: 'secondary', onclick: () => page.refresh() }, 'Refresh');
   return h(
     'div',
     { class: 'filters', role: 'group', 'aria-label': 'Delivery filters' },
@@ -105,7 +106,7 @@ function lastResponse(delivery) {
 function deliveryCells(scope, hookId, delivery) {
   const route = deliveryRoute(scope, hookId, delivery.id);
   return [
-    h('a', { href: `#${route}`, title: delivery.id, class: 'mono' }, delivery.id.slice(0, 8)),
+    h('a', { href: `#${route}`, title: delivery.id, 'aria-label': `Delivery ${delivery.id}`, class: 'mono' }, shortDeliveryId(delivery.id)),
     delivery.event,
     badge(delivery.status),
     String(delivery.attempt_count),
@@ -146,7 +147,7 @@ export async function renderWebhook(route, page) {
     { class: 'panel' },
     h('div', { class: 'title-row' }, h('h1', {}, `Webhook #${hook.id}`), badge(hook.status)),
     webhookFacts(hook),
-    h('div', { class: 'actions' }, pingButton(hook, base, page), activeToggle(hook, base, page)),
+    actionBar('webhook-actions', [pingButton(hook, base, page), activeToggle(hook, base, page)]),
   );
   return { crumbs: [[title, scope.route], [`Webhook #${hook.id}`]], content: h('div', {}, header, deliveries) };
 }
