@@ -210,9 +210,21 @@ function unusableReason(stats: { isFile(): boolean; size: number }, maxBytes: nu
 }
 
 /**
+ * Errors of opening one file that concern that file alone, such as its
+ * permissions, rather than the file system or the process (EMFILE, EIO).
+ */
+const FILE_UNREADABLE_CODES: ReadonlySet<string> = new Set(['EACCES', 'EPERM', 'ELOOP', 'EISDIR', 'ENXIO']);
+
+/** Returns why opening a file failed when the failure concerns that file alone, or null. */
+function unreadableReason(error: unknown): string | null {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  return code !== undefined && FILE_UNREADABLE_CODES.has(code) ? `could not be opened: ${code}` : null;
+}
+
+/**
  * Reads a regular file of at most `maxBytes` as UTF-8, or returns null when it
  * does not exist. Throws UnusableFileError for anything else in its place (a
- * FIFO, a device, a folder) and for a larger file.
+ * FIFO, a device, a folder), for a larger file and for one this user may not read.
  */
 export async function readTextIfExists(path: string, maxBytes = Number.MAX_SAFE_INTEGER): Promise<string | null> {
   let handle;
@@ -220,6 +232,8 @@ export async function readTextIfExists(path: string, maxBytes = Number.MAX_SAFE_
     handle = await open(path, OPEN_FLAGS);
   } catch (error) {
     if (isNotFound(error)) return null;
+    const reason = unreadableReason(error);
+    if (reason !== null) throw new UnusableFileError(path, reason);
     throw error;
   }
   try {
@@ -327,6 +341,8 @@ export function readRef(ditsDir: string, kind: RefKind, name: string): string | 
     fd = openSync(join(ditsDir, 'refs', kind, ...name.split('/')), OPEN_FLAGS);
   } catch (error) {
     if (isNotFound(error)) return 'missing';
+    // A ref this user may not read keeps its previous value, as a malformed one does, instead of stopping the scan.
+    if (unreadableReason(error) !== null) return 'unready';
     throw error;
   }
   try {

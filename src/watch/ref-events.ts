@@ -3,8 +3,9 @@
  *
  * - A new branch gives `branch.created`. When it carries commits that no
  *   branch of the previous snapshot reaches, a `push` with `created: true`
- *   and those commits follows, as GitHub sends for a new branch. A branch
- *   made at an already known commit gives `branch.created` only.
+ *   and those commits follows, as GitHub sends for a new branch; also when
+ *   its head commit cannot be read, with what could be read. A branch made
+ *   at an already known commit gives `branch.created` only.
  * - A moved branch gives `push` when the old head is an ancestor of the new
  *   one, and `push.force` when it is not. When ancestry cannot be decided (a
  *   commit object is missing or the walk bound is reached), the event is a
@@ -62,7 +63,10 @@ export async function diffRefs(before: RefHeads, after: RefHeads, context: RefEv
       const login = await loginFor(context, newId);
       events.push(refEvent('branch.created', ref, 'branch', name, newId, login));
       const walk = await findNewCommits(context.reader, [newId], knownBranchHeads, context.limits);
-      if (walk.total > 0) events.push(await pushEvent(context, { ref, before: ZERO_ID, after: newId, created: true, forced: false, walk, login }));
+      // A head that stayed unreadable still gets its push, with what could be read and a warning that names the missing objects.
+      if (walk.total > 0 || walk.missing.length > 0) {
+        events.push(await pushEvent(context, { ref, before: ZERO_ID, after: newId, created: true, forced: false, walk, login }));
+      }
     } else {
       events.push(await movedBranchEvent(context, ref, oldId, newId));
     }
@@ -149,7 +153,7 @@ async function pushEvent(context: RefEventContext, facts: PushFacts): Promise<Ev
   if (missing.size > 0) {
     context.logger.warn(
       { ref: facts.ref, after: facts.after, missing_objects: [...missing].slice(0, 10), missing_count: missing.size },
-      'objects missing from the Dits object database; the push lists only the commits and files that could be read',
+      'objects missing from the Dits object database or unreadable (not a regular file, too large, or not readable by this user); the push lists only the commits and files that could be read',
     );
   }
   return {

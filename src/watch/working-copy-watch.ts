@@ -296,7 +296,7 @@ export class WorkingCopyWatch {
       entry.warned = true;
       this.logger.warn(
         { file: join('.dits', file) },
-        `file unreadable for ${UNREADABLE_WARN_MS / 1000} s (a ref must be a small regular file with a 64-character object id, locks.json a regular file with a JSON object); its previous value is kept and its changes are not sent until it reads again`,
+        `file unreadable for ${UNREADABLE_WARN_MS / 1000} s (a ref must be a small regular file with a 64-character object id, locks.json a regular file with a JSON object, both readable by this user); its previous value is kept and its changes are not sent until it reads again`,
       );
     }
   }

@@ -828,6 +828,50 @@ function conformance(backend: Backend): void {
         assert.notEqual(again, 'in_progress', 'a dropped manual attempt can be asked for again');
       }));
 
+    test('given-back manual attempt of an inactive webhook', () =>
+      withStore(async (store) => {
+        // A redelivery in flight when its webhook is deactivated, whose worker then gives the lease back.
+        const repo = await makeRepo(store);
+        const scope = { kind: 'repo' as const, repoId: repo.id };
+        const hook = await makeHook(store, scope);
+        await store.ingest([ingestItem(repo.id)]);
+        const [first] = await store.claimDue(claimOptions());
+        await store.completeAttempts([attemptResult(first, 'delivered')], 10_100);
+        assert.ok(await store.requestRedelivery(hook.id, first.id, 10_200));
+        const [manual] = await store.claimDue(claimOptions({ now: 10_300 }));
+        assert.equal(manual.manual, true);
+        await store.updateWebhook(scope, hook.id, { active: false }, 10_400);
+        await store.releaseLeases([{ deliveryId: manual.id, leaseToken: manual.leaseToken }]);
+        assert.deepEqual(await store.claimDue(claimOptions({ now: 10_500 })), [], 'an inactive webhook gets no attempt, manual or not');
+        assert.equal(await store.cancelAbandonedDeliveries(10_600), 1);
+        const detail = await store.getDelivery(hook.id, first.id);
+        assert.equal(detail?.status, 'delivered', 'the dropped manual attempt keeps the status');
+        assert.equal(detail?.nextAttemptAt, null);
+        await store.updateWebhook(scope, hook.id, { active: true }, 10_700);
+        assert.deepEqual(await store.claimDue(claimOptions({ now: 10_800 })), [], 'activating again does not revive it');
+      }));
+
+    test('given-back attempt of a deleted repository', () =>
+      withStore(async (store) => {
+        // A push in flight when its repository is deleted, whose worker then gives the lease back.
+        const repo = await makeRepo(store, 'user');
+        const repoHook = await makeHook(store, { kind: 'repo', repoId: repo.id });
+        const ownerHook = await makeHook(store, { kind: 'owner', owner: 'user' });
+        await store.ingest([ingestItem(repo.id, { createdAt: 2_000 })]);
+        const pushes = await store.claimDue(claimOptions());
+        assert.equal(pushes.length, 2);
+        await store.ingest([ingestItem(repo.id, { createdAt: 10_050, event: 'repo.deleted' })]);
+        assert.equal(await store.deleteRepository(repo.id, 10_100), true);
+        await store.releaseLeases(pushes.map((d) => ({ deliveryId: d.id, leaseToken: d.leaseToken })));
+        const claimed = await store.claimDue(claimOptions({ now: 10_200 }));
+        const own = claimed.filter((d) => d.webhookId === repoHook.id).map((d) => d.event);
+        assert.deepEqual(own, ['repo.deleted'], 'the own webhook gets only repo.deleted');
+        assert.deepEqual(claimed.filter((d) => d.webhookId === ownerHook.id).map((d) => d.event).sort(), ['push', 'repo.deleted'], 'the owner webhook gets both');
+        assert.equal(await store.cancelAbandonedDeliveries(10_300), 1);
+        const ownDeliveries = await store.listDeliveries({ webhookId: repoHook.id, limit: 10 });
+        assert.deepEqual(Object.fromEntries(ownDeliveries.items.map((d) => [d.event, d.status])), { push: 'cancelled', 'repo.deleted': 'pending' });
+      }));
+
     test('redelivery queues a manual attempt', () =>
       withStore(async (store) => {
         const repo = await makeRepo(store);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import {
@@ -254,6 +255,22 @@ describe('readWorkingCopy', () => {
       { ref: `refs/heads/${deep.slice(0, MAX_REF_DEPTH + 1).join('/')}`, reason: 'too_deep' },
       { ref: 'refs/heads/linked', reason: 'symlink' },
     ]);
+  }));
+
+  test('files that cannot be opened are unready', withFixture(async (fixture) => {
+    // open(2) of a Unix socket fails with ENXIO, in place of a file this user may not open (EACCES), which root never gets.
+    const heads = join(fixture.ditsDir, 'refs', 'heads');
+    mkdirSync(heads, { recursive: true });
+    const servers = [createServer(), createServer()];
+    const sockets = [join(heads, 'socket'), join(fixture.ditsDir, 'locks.json')];
+    rmSync(sockets[1], { force: true });
+    await Promise.all(servers.map((server, i) => new Promise<void>((resolve) => server.listen(sockets[i], resolve))));
+    try {
+      assert.equal(readRef(fixture.ditsDir, 'heads', 'socket'), 'unready');
+      await assert.rejects(readTextIfExists(sockets[1]), (error: unknown) => error instanceof UnusableFileError && /could not be opened: ENXIO/.test(error.message));
+    } finally {
+      await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+    }
   }));
 
   test('FIFOs and oversized files are not read', withFixture(async (fixture) => {

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
@@ -564,12 +565,16 @@ describe('watcher against an ingestion endpoint', () => {
   test('lasting scan problems logged once', async (t) => {
     const h = await harness(t);
     const watcher = await h.start();
-    // A symbolic link to itself fails every open with ELOOP, which no retry mends.
-    symlinkSync('locks.json', join(h.fixture.ditsDir, 'locks.json'));
+    // A refs folder that is a symbolic link to itself fails every listing with ELOOP, which no retry mends. The
+    // scan cannot tell which tags exist, so it reports nothing rather than deletions.
+    const tags = join(h.fixture.ditsDir, 'refs', 'tags');
+    rmSync(tags, { recursive: true, force: true });
+    symlinkSync('tags', tags);
     for (let i = 0; i < 4; i++) await flushed(watcher);
     assert.equal(h.logs.filter((line) => line.msg === 'scanning the working copy failed; the next scan retries').length, 1);
 
-    rmSync(join(h.fixture.ditsDir, 'locks.json'));
+    rmSync(tags);
+    mkdirSync(tags);
     writeFileSync(join(h.fixture.ditsDir, 'locks.json'), JSON.stringify({ 'a.psd': { owner: null } }));
     for (let i = 0; i < 4; i++) await flushed(watcher);
     assert.equal(h.logs.filter((line) => line.msg === 'malformed locks.json entries; kept their previous values').length, 1);
@@ -691,6 +696,21 @@ describe('watcher against an ingestion endpoint', () => {
     assert.equal(h.received()[0].ref, 'refs/heads/broken');
   });
 
+  test('looping locks.json link blocks nothing', async (t) => {
+    const h = await harness(t);
+    h.fixture.writeLocks({});
+    await h.start();
+    // A symbolic link to itself fails every open with ELOOP, as a file this user may not read fails with EACCES.
+    rmSync(join(h.fixture.ditsDir, 'locks.json'));
+    symlinkSync('locks.json', join(h.fixture.ditsDir, 'locks.json'));
+    h.fixture.setRef('tags/v2', h.c1);
+    const [created] = await h.waitForEvents(1);
+    assert.equal(created.event, 'tag.created');
+    h.clock.ms += UNREADABLE_WARN_MS;
+    await waitFor(() => h.logs.some((line) => line.level === 40 && line.file === join('.dits', 'locks.json')), 'the warning about locks.json');
+    assert.equal(h.logs.filter((line) => line.msg === 'scanning the working copy failed; the next scan retries').length, 0);
+  });
+
   test('FIFO as locks.json blocks nothing', async (t) => {
     const h = await harness(t);
     h.fixture.writeLocks({});
@@ -739,6 +759,33 @@ describe('watcher against an ingestion endpoint', () => {
     assert.equal(push.after, c2);
     assert.deepEqual(push.commits, [], 'sent after the wait with what could be read');
     assert.ok(h.logs.some((line) => line.level === 40 && (line.missing_objects as string[] | undefined)?.includes(c2)), 'the missing object is logged');
+  });
+
+  test('new branch on an unopenable commit', async (t) => {
+    const h = await harness(t);
+    const watcher = await h.start();
+    const c2 = h.fixture.writeCommit({ parent: h.c1, message: 'Locked away', files: BASE_FILES });
+    // open(2) of a Unix socket fails with ENXIO, as a commit object this user may not read fails with EACCES.
+    const path = objectPath(h.fixture.ditsDir, 'commits', c2);
+    rmSync(path);
+    const socket = createServer();
+    await new Promise<void>((resolve) => socket.listen(path, resolve));
+    t.after(() => new Promise((resolve) => socket.close(resolve)));
+    h.fixture.setRef('heads/feature', c2);
+    h.fixture.setRef('tags/v2', h.c1);
+    const [tag] = await h.waitForEvents(1);
+    assert.equal(tag.event, 'tag.created', 'other refs go on while the commit cannot be read');
+    for (let i = 0; i < 4; i++) await flushed(watcher);
+    assert.equal(h.received().length, 1, 'the new branch waits for its commit');
+
+    h.clock.ms += HEAD_OBJECT_WAIT_MS;
+    const events = await h.waitForEvents(3);
+    assert.deepEqual(events.slice(1).map((event) => [event.event, event.ref, event.created ?? null]), [
+      ['branch.created', 'refs/heads/feature', null],
+      ['push', 'refs/heads/feature', true],
+    ]);
+    assert.deepEqual(events[2].commits, [], 'the push goes out with what could be read');
+    assert.ok(h.logs.some((line) => line.level === 40 && (line.missing_objects as string[] | undefined)?.includes(c2)), 'the unreadable object is logged');
   });
 
   test('unusable state folder refused', async (t) => {

@@ -8,6 +8,94 @@ import type pg from 'pg';
  * JSON values are TEXT as written by JSON.stringify, bodies are BYTEA.
  */
 /**
+ * Returns the SQL that creates the function leasing due deliveries. The
+ * slots of the claimable webhooks carry `webhookColumns`, read from the
+ * webhook `w` and the tables that `joins` adds, and a waiting delivery `d`
+ * of the webhook's slot `s` is leased when `claimable` holds.
+ */
+function claimDueDeliveriesFunction(command: 'CREATE FUNCTION' | 'CREATE OR REPLACE FUNCTION', webhookColumns: string, joins: string, claimable: string): string {
+  return `${command} claim_due_deliveries(
+  p_worker TEXT, p_now BIGINT, p_lease_ms BIGINT, p_limit INTEGER, p_max_per_webhook INTEGER
+) RETURNS TABLE (
+  seq BIGINT, id TEXT, webhook_id BIGINT, event TEXT, body BYTEA, status TEXT, attempts INTEGER, manual BOOLEAN,
+  resume_at BIGINT, lease_token TEXT, url TEXT, secret TEXT, previous_secret TEXT, previous_secret_expires_at BIGINT,
+  insecure_ssl BOOLEAN
+) LANGUAGE plpgsql VOLATILE AS $$
+#variable_conflict use_column
+DECLARE
+  v_webhooks BIGINT[];
+  v_webhook BIGINT;
+BEGIN
+  -- Webhooks with waiting deliveries, by a loose index scan (one probe per webhook), kept when
+  -- their earliest waiting delivery is due and they have a free place in this snapshot. Ordering by
+  -- (webhook_id, next_attempt_at) lets only the partial index deliveries_waiting_per_webhook serve
+  -- the probes; through the full deliveries_webhook index they would walk every finished delivery.
+  WITH RECURSIVE waiting (webhook_id, first_due) AS (
+    (SELECT d.webhook_id, d.next_attempt_at FROM deliveries d
+     WHERE d.next_attempt_at IS NOT NULL ORDER BY d.webhook_id, d.next_attempt_at LIMIT 1)
+    UNION ALL
+    SELECT n.webhook_id, n.next_attempt_at
+    FROM waiting w
+    CROSS JOIN LATERAL (
+      SELECT d.webhook_id, d.next_attempt_at FROM deliveries d
+      WHERE d.next_attempt_at IS NOT NULL AND d.webhook_id > w.webhook_id
+      ORDER BY d.webhook_id, d.next_attempt_at LIMIT 1
+    ) n
+  )
+  SELECT array_agg(w.webhook_id ORDER BY w.webhook_id) INTO v_webhooks
+  FROM waiting w
+  WHERE w.first_due <= p_now
+    AND (SELECT count(*) FROM (
+           SELECT 1 FROM deliveries l
+           WHERE l.webhook_id = w.webhook_id AND l.lease_expires_at IS NOT NULL AND l.lease_expires_at > p_now
+           LIMIT p_max_per_webhook) live) < p_max_per_webhook;
+  IF v_webhooks IS NULL THEN
+    RETURN;
+  END IF;
+
+  FOREACH v_webhook IN ARRAY v_webhooks LOOP
+    PERFORM pg_advisory_xact_lock(hashtextextended('dits_webhooks.claim:' || current_schema() || ':' || v_webhook, 0));
+  END LOOP;
+
+  RETURN QUERY
+  WITH slots AS (
+    SELECT h.webhook_id, ${webhookColumns},
+           p_max_per_webhook - (SELECT count(*) FROM (
+                                  SELECT 1 FROM deliveries l
+                                  WHERE l.webhook_id = h.webhook_id AND l.lease_expires_at IS NOT NULL AND l.lease_expires_at > p_now
+                                  LIMIT p_max_per_webhook) live) AS free
+    FROM unnest(v_webhooks) AS h (webhook_id)
+    JOIN webhooks w ON w.id = h.webhook_id AND w.deleted_at IS NULL${joins}
+  ), candidates AS (
+    SELECT c.seq, c.next_attempt_at
+    FROM slots s
+    CROSS JOIN LATERAL (
+      SELECT d.seq, d.next_attempt_at FROM deliveries d
+      WHERE d.webhook_id = s.webhook_id AND d.next_attempt_at IS NOT NULL AND d.next_attempt_at <= p_now
+        AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= p_now) AND ${claimable}
+      ORDER BY d.next_attempt_at, d.seq
+      LIMIT LEAST(GREATEST(s.free, 0), p_limit)
+      FOR UPDATE OF d SKIP LOCKED
+    ) c
+  ), chosen AS (
+    SELECT c.seq FROM candidates c ORDER BY c.next_attempt_at, c.seq LIMIT p_limit
+  ), leased AS (
+    UPDATE deliveries d
+    SET lease_owner = p_worker, lease_token = p_worker || ':' || gen_random_uuid(), lease_expires_at = p_now + p_lease_ms
+    FROM chosen WHERE d.seq = chosen.seq
+    RETURNING d.seq, d.id, d.webhook_id, d.event, d.body, d.status, d.attempts, d.manual, d.resume_at, d.lease_token,
+              d.next_attempt_at
+  )
+  SELECT l.seq, l.id, l.webhook_id, l.event, l.body, l.status, l.attempts, l.manual, l.resume_at, l.lease_token,
+         w.url, w.secret, w.previous_secret, w.previous_secret_expires_at, w.insecure_ssl
+  FROM leased l JOIN webhooks w ON w.id = l.webhook_id
+  ORDER BY l.next_attempt_at, l.seq;
+END;
+$$;
+`;
+}
+
+/**
  * Returns the SQL that creates the function recording a batch of attempts.
  * `usable` is the condition, over the webhook `w` and the tables that `joins`
  * adds, under which a retry stays queued; otherwise the delivery is cancelled.
@@ -214,85 +302,7 @@ CREATE TABLE attempts (
 -- waiting deliveries. Lease counts stop at the limit, and their LIMIT makes
 -- the planner use a plain index scan: unlike a bitmap scan, it marks the
 -- entries of finished leases dead, so later counts skip them.
-CREATE FUNCTION claim_due_deliveries(
-  p_worker TEXT, p_now BIGINT, p_lease_ms BIGINT, p_limit INTEGER, p_max_per_webhook INTEGER
-) RETURNS TABLE (
-  seq BIGINT, id TEXT, webhook_id BIGINT, event TEXT, body BYTEA, status TEXT, attempts INTEGER, manual BOOLEAN,
-  resume_at BIGINT, lease_token TEXT, url TEXT, secret TEXT, previous_secret TEXT, previous_secret_expires_at BIGINT,
-  insecure_ssl BOOLEAN
-) LANGUAGE plpgsql VOLATILE AS $$
-#variable_conflict use_column
-DECLARE
-  v_webhooks BIGINT[];
-  v_webhook BIGINT;
-BEGIN
-  -- Webhooks with waiting deliveries, by a loose index scan (one probe per webhook), kept when
-  -- their earliest waiting delivery is due and they have a free place in this snapshot. Ordering by
-  -- (webhook_id, next_attempt_at) lets only the partial index deliveries_waiting_per_webhook serve
-  -- the probes; through the full deliveries_webhook index they would walk every finished delivery.
-  WITH RECURSIVE waiting (webhook_id, first_due) AS (
-    (SELECT d.webhook_id, d.next_attempt_at FROM deliveries d
-     WHERE d.next_attempt_at IS NOT NULL ORDER BY d.webhook_id, d.next_attempt_at LIMIT 1)
-    UNION ALL
-    SELECT n.webhook_id, n.next_attempt_at
-    FROM waiting w
-    CROSS JOIN LATERAL (
-      SELECT d.webhook_id, d.next_attempt_at FROM deliveries d
-      WHERE d.next_attempt_at IS NOT NULL AND d.webhook_id > w.webhook_id
-      ORDER BY d.webhook_id, d.next_attempt_at LIMIT 1
-    ) n
-  )
-  SELECT array_agg(w.webhook_id ORDER BY w.webhook_id) INTO v_webhooks
-  FROM waiting w
-  WHERE w.first_due <= p_now
-    AND (SELECT count(*) FROM (
-           SELECT 1 FROM deliveries l
-           WHERE l.webhook_id = w.webhook_id AND l.lease_expires_at IS NOT NULL AND l.lease_expires_at > p_now
-           LIMIT p_max_per_webhook) live) < p_max_per_webhook;
-  IF v_webhooks IS NULL THEN
-    RETURN;
-  END IF;
-
-  FOREACH v_webhook IN ARRAY v_webhooks LOOP
-    PERFORM pg_advisory_xact_lock(hashtextextended('dits_webhooks.claim:' || current_schema() || ':' || v_webhook, 0));
-  END LOOP;
-
-  RETURN QUERY
-  WITH slots AS (
-    SELECT h.webhook_id, w.active,
-           p_max_per_webhook - (SELECT count(*) FROM (
-                                  SELECT 1 FROM deliveries l
-                                  WHERE l.webhook_id = h.webhook_id AND l.lease_expires_at IS NOT NULL AND l.lease_expires_at > p_now
-                                  LIMIT p_max_per_webhook) live) AS free
-    FROM unnest(v_webhooks) AS h (webhook_id)
-    JOIN webhooks w ON w.id = h.webhook_id AND w.deleted_at IS NULL
-  ), candidates AS (
-    SELECT c.seq, c.next_attempt_at
-    FROM slots s
-    CROSS JOIN LATERAL (
-      SELECT d.seq, d.next_attempt_at FROM deliveries d
-      WHERE d.webhook_id = s.webhook_id AND d.next_attempt_at IS NOT NULL AND d.next_attempt_at <= p_now
-        AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= p_now) AND (s.active OR d.manual)
-      ORDER BY d.next_attempt_at, d.seq
-      LIMIT LEAST(GREATEST(s.free, 0), p_limit)
-      FOR UPDATE OF d SKIP LOCKED
-    ) c
-  ), chosen AS (
-    SELECT c.seq FROM candidates c ORDER BY c.next_attempt_at, c.seq LIMIT p_limit
-  ), leased AS (
-    UPDATE deliveries d
-    SET lease_owner = p_worker, lease_token = p_worker || ':' || gen_random_uuid(), lease_expires_at = p_now + p_lease_ms
-    FROM chosen WHERE d.seq = chosen.seq
-    RETURNING d.seq, d.id, d.webhook_id, d.event, d.body, d.status, d.attempts, d.manual, d.resume_at, d.lease_token,
-              d.next_attempt_at
-  )
-  SELECT l.seq, l.id, l.webhook_id, l.event, l.body, l.status, l.attempts, l.manual, l.resume_at, l.lease_token,
-         w.url, w.secret, w.previous_secret, w.previous_secret_expires_at, w.insecure_ssl
-  FROM leased l JOIN webhooks w ON w.id = l.webhook_id
-  ORDER BY l.next_attempt_at, l.seq;
-END;
-$$;
-
+${claimDueDeliveriesFunction('CREATE FUNCTION', 'w.active', '', '(s.active OR d.manual)')}
 -- Records a batch of attempts in one round trip. Every attempt is recorded,
 -- whatever its lease; a delivery moves on only while its lease token still
 -- matches. Row locks, in the order every writer uses (webhooks by id, then
@@ -362,6 +372,18 @@ ALTER TABLE replays ADD COLUMN skipped BIGINT NOT NULL DEFAULT 0;
       'CREATE OR REPLACE FUNCTION',
       'w.active AND w.deleted_at IS NULL AND rp.deleted_at IS NULL',
       ' LEFT JOIN repositories rp ON rp.id = w.repo_id',
+    ),
+  },
+  {
+    version: 7,
+    // Only active webhooks get attempts, manual ones included: a redelivery or a replay that was in flight when its
+    // webhook was deactivated, and that its worker gave back, is cancelled rather than sent. A deleted repository's
+    // own webhooks get only its repo.deleted event, also after a worker gave back an attempt of an earlier event.
+    sql: claimDueDeliveriesFunction(
+      'CREATE OR REPLACE FUNCTION',
+      'w.active, rp.deleted_at IS NOT NULL AS repo_deleted',
+      ' LEFT JOIN repositories rp ON rp.id = w.repo_id',
+      "s.active AND (NOT s.repo_deleted OR d.event = 'repo.deleted')",
     ),
   },
 ];

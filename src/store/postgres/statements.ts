@@ -105,10 +105,15 @@ export const failingWebhooks = prepared(
 /** Cancels what waits for an automatic or manual attempt of one webhook. */
 export const cancelWaiting = cancelQueued('dits_delivery_cancel_waiting', 'webhook_id = $1', '$2');
 
-/** Like cancelWaiting, for every deleted or deactivated webhook at once: what their workers gave back unfinished. */
+/**
+ * Like cancelWaiting, for every deleted or deactivated webhook at once, and for the webhooks of deleted
+ * repositories as cancelDeletedRepositoryDeliveries: what their workers gave back unfinished.
+ */
 export const cancelAbandoned = cancelQueued(
   'dits_delivery_cancel_abandoned',
-  'webhook_id IN (SELECT id FROM webhooks WHERE deleted_at IS NOT NULL OR NOT active)',
+  `(webhook_id IN (SELECT id FROM webhooks WHERE deleted_at IS NOT NULL OR NOT active)
+    OR (webhook_id IN (SELECT w.id FROM webhooks w JOIN repositories rp ON rp.id = w.repo_id WHERE rp.deleted_at IS NOT NULL)
+        AND (event <> 'repo.deleted' OR attempts > 0)))`,
   '$1',
 );
 

@@ -10,14 +10,19 @@ import { toClaimedWebhook, type Row } from '../rows.js';
  * the current time. It reads the delivery columns of a claim too: the scan
  * visits each row anyway to check its lease, and reading them again per
  * picked row cost more.
+ *
+ * Only active webhooks get attempts, manual ones included: a redelivery that
+ * was in flight when its webhook was deactivated, and that its worker gave
+ * back, waits to be cancelled. A deleted repository's own webhooks get only
+ * its repo.deleted event.
  */
 function dueKeysSql(extra: string): string {
   return `
     SELECT d.seq, d.webhook_id, d.id, d.event, d.status, d.attempts, d.manual, d.resume_at
-    FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+    FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id LEFT JOIN repositories r ON r.id = w.repo_id
     WHERE d.next_attempt_at IS NOT NULL AND d.next_attempt_at <= ?
       AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= ?)
-      AND (w.active = 1 OR d.manual = 1) AND w.deleted_at IS NULL
+      AND w.active = 1 AND w.deleted_at IS NULL AND (r.deleted_at IS NULL OR d.event = 'repo.deleted')
       ${extra}
     ORDER BY d.next_attempt_at, d.seq`;
 }

@@ -828,9 +828,11 @@ export class SqliteStore implements Store {
   }
 
   async cancelAbandonedDeliveries(now: number): Promise<number> {
-    // The unary + keeps SQLite on the due index, which holds only waiting rows, rather than on every past
-    // delivery of each deleted webhook.
-    const where = '+webhook_id IN (SELECT id FROM webhooks WHERE deleted_at IS NOT NULL OR active = 0)';
+    // The webhooks of deleted repositories keep only their repo.deleted event until its one attempt. The unary +
+    // keeps SQLite on the due index, which holds only waiting rows, rather than on every past delivery of each webhook.
+    const where = `(+webhook_id IN (SELECT id FROM webhooks WHERE deleted_at IS NOT NULL OR active = 0)
+      OR (+webhook_id IN (SELECT w.id FROM webhooks w JOIN repositories r ON r.id = w.repo_id WHERE r.deleted_at IS NOT NULL)
+          AND (event <> 'repo.deleted' OR attempts > 0)))`;
     return this.db.transaction(() => this.cancelQueued(where, { now })).immediate();
   }
 
