@@ -14,7 +14,13 @@ const slug = (what: string) => ({
 });
 
 
-const description = { type: ['string', 'null'], maxLength: 1000, description: 'a description of at most 1000 characters, or null' };
+// Tabs and line breaks are kept; other control characters, such as BEL, show as boxes or act on terminals.
+const description = {
+  type: ['string', 'null'],
+  maxLength: 1000,
+  pattern: '^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]*$',
+  description: 'a description of at most 1000 characters without control characters other than tabs and line breaks, or null',
+};
 
 export const repoCreateSchema = {
   type: 'object',

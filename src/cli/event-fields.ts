@@ -81,6 +81,12 @@ export function buildEventBody(sources: EventSources): Record<string, unknown> {
   if (sources.sender !== undefined) fields.sender = { login: sources.sender };
   for (const flag of sources.fields) {
     const { path, value } = parseFieldFlag(flag);
+    if (path[0] === 'event') {
+      throw new UsageError(`--field ${path.join('.')} would change the event type, which is the first argument of emit (here ${sources.event}); drop that --field`);
+    }
+    if (path[0] === 'sender' && sources.sender !== undefined) {
+      throw new UsageError(`--sender and --field ${path.join('.')} both set the sender; pass only one of them`);
+    }
     setPath(fields, path, value);
   }
   if (fields.sender === undefined && sources.defaultSender) fields.sender = { login: sources.defaultSender };

@@ -73,12 +73,29 @@ export const objectIdSchema: JsonSchema = {
 /**
  * The name after `refs/`, `refs/heads/` or `refs/tags/`: a path of ref files
  * under `.dits/refs`, so no control characters and no empty, `.` or `..`
- * part. Dits sets no stricter rule, and names with spaces or accents occur,
- * so every other character is accepted.
+ * part. Bidirectional embeddings, overrides and isolates and the line and
+ * paragraph separators are refused too, because they change how the text
+ * around them reads. Dits sets no stricter rule, and names with spaces or
+ * accents occur, so every other character is accepted.
  */
-const REF_NAME = String.raw`(?!(?:[^/]*/)*\.{1,2}(?:/|$))(?!.*//)(?!.*/$)[^\x00-\x1f\x7f-\x9f]+`;
-const REF_RULES = 'without control characters, empty, "." or ".." parts, or a "/" at the end';
+const REF_NAME = String.raw`(?!(?:[^/]*/)*\.{1,2}(?:/|$))(?!.*//)(?!.*/$)[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+`;
+const REF_RULES = 'without control characters, bidirectional controls, empty, "." or ".." parts, or a "/" at the end';
 const WHOLE_REF_NAME = new RegExp(`^${REF_NAME}$`, 'u');
+
+/** A path inside the repository, under the rules of ref names and without a leading "/". */
+const REPO_PATH = String.raw`(?!/)${REF_NAME}`;
+const WHOLE_REPO_PATH = new RegExp(`^${REPO_PATH}$`, 'u');
+
+/** Tells whether `path` is a repository-relative path that ingestion accepts, such as the path of a lock. */
+export function isValidRepoPath(path: string): boolean {
+  return WHOLE_REPO_PATH.test(path);
+}
+
+export const repoPathSchema: JsonSchema = {
+  type: 'string',
+  pattern: `^${REPO_PATH}$`,
+  description: 'a repository-relative path such as scenes/intro.prproj, without a leading "/", empty, "." or ".." parts, control characters or bidirectional controls',
+};
 
 /** Tells whether `name`, the part after `refs/heads/` or `refs/tags/`, is a ref name that ingestion accepts. */
 export function isValidRefName(name: string): boolean {

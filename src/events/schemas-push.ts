@@ -45,9 +45,9 @@ function pushProperties(ref: JsonSchema, commit: JsonSchema): Record<string, Jso
     ref,
     before: { ...objectIdSchema, description: 'a commit id of 1 to 128 characters, all zeros when the push created the ref' },
     after: { ...objectIdSchema, description: 'a commit id of 1 to 128 characters, all zeros when the push deleted the ref' },
-    created: { ...booleanSchema, description: 'a boolean that tells whether the push created the ref (derived from `before` when absent)' },
-    deleted: { ...booleanSchema, description: 'a boolean that tells whether the push deleted the ref (derived from `after` when absent)' },
-    forced: { ...booleanSchema, description: 'a boolean that tells whether the push rewrote history (false when absent, always true for push.force)' },
+    created: { ...booleanSchema, description: 'a boolean that tells whether the push created the ref: true exactly when `before` is all zeros (derived from it when absent)' },
+    deleted: { ...booleanSchema, description: 'a boolean that tells whether the push deleted the ref: true exactly when `after` is all zeros (derived from it when absent)' },
+    forced: { ...booleanSchema, description: 'a boolean that tells whether the push rewrote history (false when absent; true or absent for push.force)' },
     commits: {
       type: 'array',
       items: commit,

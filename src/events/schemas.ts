@@ -16,6 +16,7 @@ import {
   nullableDateTimeSchema,
   objectIdSchema,
   objectSchema,
+  repoPathSchema,
   repositorySchema,
   senderSchema,
   tagRefSchema,
@@ -49,7 +50,7 @@ const idempotencyKeySchema: JsonSchema = {
 const lockSchema: JsonSchema = objectSchema(
   {
     id: integerOrStringIdSchema,
-    path: { ...nonEmptyStringSchema, description: 'a non-empty repository-relative path of the locked file' },
+    path: { ...repoPathSchema, description: `the path of the locked file: ${repoPathSchema.description as string}` },
     owner: accountSchema,
     locked_at: dateTimeSchema,
     expires_at: nullableDateTimeSchema,

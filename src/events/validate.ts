@@ -9,6 +9,7 @@ import formatsPlugin from 'ajv-formats';
 import type { FieldError } from '../errors.js';
 import { type EventName, getEventType } from './catalog.js';
 import { describeValue } from './describe-value.js';
+import { isZeroObjectId } from './normalize.js';
 
 /** Upper bound on reported errors, so that one request with thousands of bad commits gets a bounded response. */
 export const MAX_FIELD_ERRORS = 100;
@@ -65,19 +66,40 @@ export function uniqueFieldErrors(errors: FieldError[]): FieldError[] {
   });
 }
 
-function checkConsistency(event: EventName, fields: Record<string, unknown>): FieldError[] {
-  if (event === 'push' || event === 'push.tag' || event === 'push.force') {
-    const commits = fields.commits as unknown[] | undefined;
-    const total = fields.total_commits_count as number | undefined;
-    if (commits !== undefined && total !== undefined && total < commits.length) {
-      return [
-        {
-          field: 'total_commits_count',
-          message: `expected at least the number of listed commits (${commits.length}), got ${total}. Send the real number of pushed commits or omit the field.`,
-        },
-      ];
+/**
+ * Checks that the fields of a push agree with each other: `created` and
+ * `deleted` with the zero ids in `before` and `after`, `forced` with
+ * push.force, and `total_commits_count` with the commits listed.
+ */
+function checkPushConsistency(event: EventName, fields: Record<string, unknown>): FieldError[] {
+  const errors: FieldError[] = [];
+  const createdByIds = isZeroObjectId(fields.before);
+  const deletedByIds = isZeroObjectId(fields.after);
+  if (createdByIds && deletedByIds) {
+    errors.push({ field: 'after', message: 'expected a commit id, got all zeros while before is all zeros too; a push moves a ref from one commit to another' });
+  }
+  for (const [key, fromIds, side] of [['created', createdByIds, 'before'], ['deleted', deletedByIds, 'after']] as const) {
+    if (typeof fields[key] === 'boolean' && fields[key] !== fromIds) {
+      const why = fromIds ? `${side} is all zeros` : `${side} is not all zeros`;
+      errors.push({ field: key, message: `expected ${fromIds}, since ${why}, got ${String(fields[key])}; omit ${key} to derive it from ${side}` });
     }
   }
+  if (event === 'push.force' && fields.forced === false) {
+    errors.push({ field: 'forced', message: 'expected true or no value: a push.force rewrote history; send the event as push if it did not' });
+  }
+  const commits = fields.commits as unknown[] | undefined;
+  const total = fields.total_commits_count as number | undefined;
+  if (commits !== undefined && total !== undefined && total < commits.length) {
+    errors.push({
+      field: 'total_commits_count',
+      message: `expected at least the number of listed commits (${commits.length}), got ${total}. Send the real number of pushed commits or omit the field.`,
+    });
+  }
+  return errors;
+}
+
+function checkConsistency(event: EventName, fields: Record<string, unknown>): FieldError[] {
+  if (event === 'push' || event === 'push.tag' || event === 'push.force') return checkPushConsistency(event, fields);
   if (event === 'branch.created' || event === 'branch.deleted') return checkRefName(fields, 'branch', 'refs/heads/');
   if (event === 'tag.created' || event === 'tag.deleted') return checkRefName(fields, 'tag', 'refs/tags/');
   return [];

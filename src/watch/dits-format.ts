@@ -7,7 +7,7 @@
  * a deletion. Hash fields in objects are JSON arrays of 32 bytes; their
  * lowercase hex form is the id used in ref files and object paths.
  */
-import { isValidRefName } from '../events/schemas-common.js';
+import { isValidRefName, isValidRepoPath } from '../events/schemas-common.js';
 import { isUtf8 } from 'node:buffer';
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { open, readdir } from 'node:fs/promises';
@@ -152,7 +152,8 @@ function parseSeconds(value: unknown): number | null {
 
 /** Parses one `locks.json` value; returns null when a required field is missing or has the wrong type. */
 export function parseLockEntry(key: string, value: unknown): LockEntry | null {
-  if (!isRecord(value) || typeof value.owner !== 'string') return null;
+  // A key that is not a repository-relative path, such as /etc/passwd or ../x, names no file of the working copy.
+  if (!isValidRepoPath(key) || !isRecord(value) || typeof value.owner !== 'string') return null;
   const acquiredAt = parseSeconds(value.acquired_at);
   const expiresAt = parseSeconds(value.expires_at);
   if (acquiredAt === null || expiresAt === null) return null;

@@ -223,6 +223,8 @@ test('unstorable text is rejected by field', async () => {
   const cases: [string, string, unknown, string][] = [
     ['POST', '/v1/repos', { owner: 'u', name: 'sur', description: 'x\ud800y' }, 'description'],
     ['POST', '/v1/repos', { owner: 'u', name: 'nul', description: 'a\u0000b' }, 'description'],
+    ['POST', '/v1/repos', { owner: 'u', name: 'bel', description: 'ring\u0007' }, 'description'],
+    ['POST', '/v1/repos', { owner: 'u', name: 'bidi', default_branch: 'ma\u202ein' }, 'default_branch'],
     ['POST', '/v1/tokens', { name: 'x\u0000', scopes: ['read'] }, 'name'],
     ['POST', `/v1/repos/${repoId}/webhooks`, { url: HOOK_URL, events: ['push'], secret: 'secret-with-\udc00-lone-low', active: false }, 'secret'],
   ];
@@ -233,6 +235,15 @@ test('unstorable text is rejected by field', async () => {
   }
   const fine = await svc.api('POST', '/v1/repos', { owner: 'u', name: 'emoji', description: 'Film 🎬 with a pair' });
   assert.equal(fine.status, 201);
+  const lines = await svc.api('POST', '/v1/repos', { owner: 'u', name: 'lines', description: 'Line one\n\tLine two\r\n' });
+  assert.equal(lines.status, 201, 'tabs and line breaks stay allowed');
+});
+
+test('invisible characters are echoed escaped', async () => {
+  const res = await svc.api('POST', '/v1/repos', { owner: 'u\u200b', name: 'n' });
+  assert.equal(res.status, 400);
+  const detail = res.json.error.details.find((d: { field: string }) => d.field === 'owner');
+  assert.match(detail.message, /got the string "u\\u200b"/, 'the zero-width space shows as its escape');
 });
 
 test('malformed header gets catalog error shape', async () => {

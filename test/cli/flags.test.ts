@@ -130,6 +130,8 @@ describe('emit fields', () => {
     ['path through a value', () => buildEventBody({ event: 'push', fields: ['lock=1', 'lock.path=x'] }), /needs lock to be an object, but it is already 1/],
     ['file that is not an object', () => buildEventBody({ event: 'push', file: [1], fields: [] }), /--file must contain a JSON object/],
     ['file naming another event', () => buildEventBody({ event: 'push', file: { event: 'lock.acquired' }, fields: [] }), /--file names event "lock\.acquired" but the command emits push/],
+    ['field naming the event', () => buildEventBody({ event: 'push', fields: ['event=tag.created'] }), /--field event would change the event type, which is the first argument of emit \(here push\)/],
+    ['sender set twice', () => buildEventBody({ event: 'push', fields: ['sender.login=bob'], sender: 'alice' }), /--sender and --field sender\.login both set the sender/],
   ];
   for (const [name, fn, message] of rejected) {
     test(`rejects ${name}`, () => throwsUsage(fn, message));

@@ -47,7 +47,7 @@ describe('normalizeEventFields push derivations', () => {
     ['update', 'push', push(), { created: false, deleted: false, forced: false }],
     ['zero before creates', 'push', push({ before: ZERO_ID }), { created: true, deleted: false }],
     ['zero after deletes', 'push', push({ after: '0'.repeat(40), commits: [] }), { created: false, deleted: true, head_commit: null }],
-    ['explicit created kept', 'push', push({ before: ZERO_ID, created: false }), { created: false }],
+    ['explicit created kept', 'push', push({ before: ZERO_ID, created: true }), { created: true }],
     ['explicit deleted kept', 'push', push({ deleted: true }), { deleted: true }],
     ['explicit forced kept', 'push', push({ forced: true }), { forced: true }],
     ['push.force is forced', 'push.force', push({ forced: false }), { forced: true }],

@@ -170,6 +170,13 @@ describe('parseLocks', () => {
     assert.deepEqual(parsed!.malformed, ['bad.psd', 'far.psd', 'year-11476.psd', 'year-minus-1.psd']);
     assert.equal(secondsToIso(parsed!.locks.get('year-9999.psd')!.expiresAt), '9999-12-31T23:59:59.000Z');
   });
+
+  test('keys outside the working copy are malformed', () => {
+    const keys = ['/etc/passwd', '../outside.psd', 'a//b.psd', 'a/./b.psd', 'scene/', 'ma\u202eb.psd'];
+    const parsed = parseLocks(JSON.stringify(Object.fromEntries([['scenes/intro.prproj', entry], ...keys.map((key) => [key, entry])])));
+    assert.deepEqual([...parsed!.locks.keys()], ['scenes/intro.prproj']);
+    assert.deepEqual(parsed!.malformed, keys);
+  });
 });
 
 describe('readWorkingCopy', () => {

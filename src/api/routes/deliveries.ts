@@ -26,7 +26,8 @@ function registerFor(app: FastifyInstance, context: ApiContext, prefix: string):
   app.get(`${prefix}/deliveries`, { config: { scope: 'read', readsQuery: true } }, async (request) => {
     const hook = await loadHook(request);
     const query = validateInput<{ status?: DeliveryStatus; event?: string; cursor?: string; limit?: string }>(deliveryQuerySchema, request.query, 'query');
-    const list = `deliveries:${hook.id}`;
+    // The filters are part of the list: a cursor of failed deliveries would page the delivered ones from an unrelated place.
+    const list = `deliveries:${hook.id}:${JSON.stringify([query.status ?? null, query.event ?? null])}`;
     const page = await store.listDeliveries({ webhookId: hook.id, status: query.status, event: query.event, ...pageParams(query, list) });
     return { data: page.items.map(deliverySummaryView), next_cursor: nextCursor(list, page.nextCursor) };
   });
