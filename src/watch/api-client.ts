@@ -97,6 +97,21 @@ export class ApiClient {
     return data as unknown as Repository;
   }
 
+  /**
+   * Returns the scopes of the client's token as GET /v1/token reports them,
+   * or null when the server cannot tell now: unreachable, the token
+   * rejected, or a server without that route.
+   */
+  async tokenScopes(signal?: AbortSignal): Promise<string[] | null> {
+    try {
+      const response = await this.call('GET', '/v1/token', undefined, signal);
+      const scopes = response.status === 200 && isRecord(response.data) ? response.data.scopes : null;
+      return Array.isArray(scopes) && scopes.every((scope) => typeof scope === 'string') ? scopes : null;
+    } catch {
+      return null;
+    }
+  }
+
   async close(): Promise<void> {
     await this.agent.close();
   }

@@ -153,7 +153,7 @@ function parseSeconds(value: unknown): number | null {
 /** Parses one `locks.json` value; returns null when a required field is missing or has the wrong type. */
 export function parseLockEntry(key: string, value: unknown): LockEntry | null {
   // A key that is not a repository-relative path, such as /etc/passwd or ../x, names no file of the working copy.
-  if (!isValidRepoPath(key) || !isRecord(value) || typeof value.owner !== 'string') return null;
+  if (!isValidRepoPath(sendableRepoPath(key)) || !isRecord(value) || typeof value.owner !== 'string') return null;
   const acquiredAt = parseSeconds(value.acquired_at);
   const expiresAt = parseSeconds(value.expires_at);
   if (acquiredAt === null || expiresAt === null) return null;
@@ -164,6 +164,17 @@ export function parseLockEntry(key: string, value: unknown): LockEntry | null {
     expiresAt,
     reason: typeof value.reason === 'string' ? value.reason : null,
   };
+}
+
+/** Control characters, bidirectional controls and line separators, which the service rejects in a path. */
+const PATH_REJECTED_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Returns a file path as the service accepts it in an event: its control
+ * characters, bidirectional controls and line separators each become U+FFFD.
+ */
+export function sendableRepoPath(path: string): string {
+  return path.replace(PATH_REJECTED_CHARACTERS, '\ufffd');
 }
 
 /** Result of parsing `locks.json`: valid entries and the keys whose values were malformed. */

@@ -238,7 +238,7 @@ export type ShrunkPush =
 /**
  * Returns a smaller body for a push that the server rejected as too large,
  * or null when nothing is left to cut. File lists are cut first, then
- * messages longer than LONG_MESSAGE_CHARS. Next, only the older half of the
+ * messages longer than LONG_MESSAGE_CHARS are halved, not below that length. Next, only the older half of the
  * commits stays listed, as the server keeps the oldest commits past its own
  * limit. `total_commits_count` and `head_commit` still describe the whole
  * push. Last, the commit messages are halved down to MIN_CUT_MESSAGE_CHARS.

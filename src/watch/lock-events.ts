@@ -19,7 +19,7 @@
  * owner, who is also `broken_by`. A change of `reason` alone gives no event.
  */
 import { createHash } from 'node:crypto';
-import type { LockEntry } from './dits-format.js';
+import { sendableRepoPath, type LockEntry } from './dits-format.js';
 import { accountLogin, senderOf } from './event-request.js';
 import type { EventRequest } from './event-request.js';
 
@@ -44,7 +44,7 @@ export function secondsToIso(seconds: number): string {
 function lockPayload(entry: LockEntry): Record<string, unknown> {
   return {
     id: lockId(entry),
-    path: entry.path,
+    path: sendableRepoPath(entry.path),
     owner: { login: accountLogin(entry.owner) },
     locked_at: secondsToIso(entry.acquiredAt),
     expires_at: secondsToIso(entry.expiresAt),

@@ -6,6 +6,8 @@
  */
 import { access, mkdir, realpath, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { hasScope } from '../api/tokens.js';
+import type { TokenScope } from '../store/types.js';
 import { ApiClient } from './api-client.js';
 import { mappingByOwner } from './repo-mapping.js';
 import type { RepoMapping } from './repo-mapping.js';
@@ -96,6 +98,38 @@ function mappingFor(options: ResolvedWatchOptions, dir: string): RepoMapping {
 }
 
 /**
+ * Refuses to start with a token that the server reports to lack a scope the
+ * watcher needs: `events:write` always, `read` to look repositories up by
+ * owner, `write` to create them. Otherwise every event would wait for good.
+ * A server that cannot tell now is left to the sender's retries.
+ */
+async function checkTokenScopes(client: ApiClient, options: ResolvedWatchOptions): Promise<void> {
+  const scopes = await client.tokenScopes();
+  if (scopes === null) return;
+  let needed: TokenScope[] = ['events:write'];
+  let purpose = 'sending events';
+  if (options.owner !== null) {
+    needed = ['events:write', 'read'];
+    purpose = '--owner';
+  }
+  if (options.create) {
+    needed = ['events:write', 'read', 'write'];
+    purpose = '--owner with --create';
+  }
+  const missing = needed.filter((scope) => !hasScope(scopes as TokenScope[], scope));
+  if (missing.length === 0) return;
+  const has = scopes.length > 0 ? scopes.join(', ') : 'no scope';
+  // The write scope includes read and events:write.
+  const suggested = options.create ? 'write' : needed.join(',');
+  throw new WatchOptionsError([
+    {
+      field: 'token',
+      message: `the server reports that this token has ${has} and lacks ${missing.join(' and ')}, which ${purpose} needs; create a token with dits-webhook token create --scopes ${suggested}`,
+    },
+  ]);
+}
+
+/**
  * Starts watching and resolves after each working copy's first scan. With a
  * stored snapshot, the events of changes made while the watcher was down are
  * queued by then. Without one, the current state becomes the baseline, and
@@ -108,6 +142,12 @@ export async function startWatcher(input: WatchOptions): Promise<RunningWatcher>
   if (options.stateDir) await prepareStateDir(options.stateDir);
 
   const client = new ApiClient({ serverUrl: options.serverUrl, token: options.token, timeoutMs: options.requestTimeoutMs });
+  try {
+    await checkTokenScopes(client, options);
+  } catch (error) {
+    await client.close();
+    throw error;
+  }
   const copies: WorkingCopyWatch[] = [];
   const locks: StateLock[] = [];
   const releaseLocks = () => {

@@ -16,6 +16,7 @@ import {
   readRef,
   readTextIfExists,
   REF_FILE_MAX_BYTES,
+  sendableRepoPath,
   UnusableFileError,
 } from '../../src/watch/dits-format.js';
 import { createObjectReader } from '../../src/watch/object-store.js';
@@ -172,10 +173,12 @@ describe('parseLocks', () => {
   });
 
   test('keys outside the working copy are malformed', () => {
-    const keys = ['/etc/passwd', '../outside.psd', 'a//b.psd', 'a/./b.psd', 'scene/', 'ma\u202eb.psd'];
-    const parsed = parseLocks(JSON.stringify(Object.fromEntries([['scenes/intro.prproj', entry], ...keys.map((key) => [key, entry])])));
-    assert.deepEqual([...parsed!.locks.keys()], ['scenes/intro.prproj']);
+    const keys = ['/etc/passwd', '../outside.psd', 'a//b.psd', 'a/./b.psd', 'scene/'];
+    const kept = ['scenes/intro.prproj', 'ma\u202eb.psd'];
+    const parsed = parseLocks(JSON.stringify(Object.fromEntries([...kept, ...keys].map((key) => [key, entry]))));
+    assert.deepEqual([...parsed!.locks.keys()], kept, 'characters the service rejects are replaced when sent, so they do not make a key malformed');
     assert.deepEqual(parsed!.malformed, keys);
+    assert.equal(sendableRepoPath('ma\u202eb\u0001.psd'), 'ma\ufffdb\ufffd.psd');
   });
 });
 

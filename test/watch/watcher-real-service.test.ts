@@ -13,7 +13,7 @@ import type { TestContext } from 'node:test';
 import { verifyHubSignature } from '../../src/signing/verify.js';
 import { ZERO_ID } from '../../src/watch/dits-format.js';
 import { lockId, secondsToIso } from '../../src/watch/lock-events.js';
-import { osLogin } from '../../src/watch/watch-options.js';
+import { osLogin, WatchOptionsError } from '../../src/watch/watch-options.js';
 import { startWatcher } from '../../src/watch/watcher.js';
 import { DELETION_CONFIRM_MS } from '../../src/watch/working-copy-watch.js';
 import type { RunningWatcher, WatchOptions } from '../../src/watch/watcher.js';
@@ -474,6 +474,25 @@ describe('watcher against the real service', () => {
     assert.deepEqual(h.deliveries(), [{ event: 'branch.created', sender: ADA, ref: 'refs/heads/my branch', branch: 'my branch', sha: h.c1 }]);
     const skipped = h.logs.filter((line) => line.msg.startsWith('skipping a ref whose name the server rejects')).map((line) => line.ref);
     assert.deepEqual(skipped.sort(), ['refs/heads/bad\tname', 'refs/tags/v\u007f1'], 'one warning per ref name');
+  });
+
+  test('token without needed scopes refused', async (t) => {
+    const h = await harness(t);
+    const created = await h.svc.api('POST', '/v1/tokens', { name: 'ingest-only', scopes: ['events:write'] });
+    assert.equal(created.status, 201, created.text);
+    const token = created.json.token as string;
+    const refused: [Partial<WatchOptions>, RegExp][] = [
+      [{ token }, /has events:write and lacks read and write, which --owner with --create needs; create a token with dits-webhook token create --scopes write/],
+      [{ token, create: false }, /has events:write and lacks read, which --owner needs; .* --scopes events:write,read/],
+    ];
+    for (const [extra, message] of refused) {
+      await assert.rejects(h.start(extra), (error: unknown) => error instanceof WatchOptionsError && error.details[0].field === 'token' && message.test(error.details[0].message));
+    }
+    // Mapped by id, the watcher needs events:write alone.
+    const watcher = await h.start({ token, owner: undefined, create: false, repo: h.repoId });
+    h.fixture.setRef('tags/scoped', h.c1);
+    await h.waitForDeliveries(1);
+    await withDeadline(watcher.stop(), 'the watcher to stop');
   });
 
   test('owner in other letter case', async (t) => {
