@@ -48,7 +48,7 @@ test('close stops the worker during a slow request', async (t) => {
   const { repoId } = await createHook(svc, receiver.url, { events: ['push'] });
   const event = (after: string) => ({ event: 'push', sender: { login: 'ada' }, ref: 'refs/heads/main', before: '0'.repeat(40), after, commits: [] });
   for (let i = 0; i < EVENTS; i++) {
-    const ingested = await svc.api('POST', `/v1/repos/${repoId}/events`, event(String(i).repeat(40)));
+    const ingested = await svc.api('POST', `/v1/repos/${repoId}/events`, event(String(i + 1).repeat(40)));
     assert.equal(ingested.status, 202, ingested.text);
   }
   await receiver.waitFor(1);
