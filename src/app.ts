@@ -83,15 +83,32 @@ async function listen(server: FastifyInstance, config: Readonly<Config>): Promis
 }
 
 /**
+ * Time for which a closing server keeps its idle kept-alive connections, in
+ * ms. A client that sends on one in that time gets 503 with `Connection:
+ * close` instead of a reset. Without the wait, the shutdown test reset 2 of
+ * about 300 requests of eight busy clients: Node closed connections while
+ * requests were on their way, and their clients could not know whether the
+ * event was stored.
+ */
+export const SHUTDOWN_LINGER_MS = 200;
+
+/**
  * Stops the HTTP server: it accepts no new connection, lets requests in
- * progress finish, and closes the connections still open when `graceMs` ends,
- * such as a keep-alive connection or a request whose body arrives slowly.
+ * progress finish, and closes idle connections after SHUTDOWN_LINGER_MS and
+ * then as they turn idle. The connections still open when `graceMs` ends,
+ * such as a request whose body arrives slowly, are closed then.
  */
 async function closeServer(server: FastifyInstance, graceMs: number): Promise<void> {
-  const deadline = setTimeout(() => server.server.closeAllConnections(), graceMs);
+  const http = server.server;
+  const closeIdleConnections = http.closeIdleConnections.bind(http);
+  // server.close() closes idle connections at once; the replacement leaves that to the timer below.
+  http.closeIdleConnections = () => {};
+  const reaper = setInterval(closeIdleConnections, Math.min(SHUTDOWN_LINGER_MS, graceMs));
+  const deadline = setTimeout(() => http.closeAllConnections(), graceMs);
   try {
     await server.close();
   } finally {
+    clearInterval(reaper);
     clearTimeout(deadline);
   }
 }

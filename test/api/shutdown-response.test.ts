@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { test } from 'node:test';
+import { Pool } from 'undici';
+import { pushEvent } from '../support/fixtures.js';
 import { startTestService } from '../support/service.js';
 
 test('request during shutdown gets 503 error shape', async () => {
@@ -37,4 +39,43 @@ test('request during shutdown gets 503 error shape', async () => {
   const json = JSON.parse(second.slice(second.indexOf('\r\n\r\n') + 4)) as { error: { code: string; message: string } };
   assert.equal(json.error.code, 'service_unavailable');
   assert.match(json.error.message, /shutting down/);
+});
+
+test('shutdown under load resets no request', async () => {
+  // The default rate limit of 6,000 requests a minute per token would return 429 before the shutdown.
+  const svc = await startTestService({ overrides: { rateLimitPerMinute: 1_000_000 } });
+  const repo = await svc.api('POST', '/v1/repos', { owner: 'u', name: 'busy' });
+  assert.equal(repo.status, 201, repo.text);
+  const pool = new Pool(svc.url, { connections: 8 });
+  const body = JSON.stringify(pushEvent());
+  const outcomes = new Map<string, number>();
+  const count = (outcome: string) => outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+  let accepted = 0;
+  let closing: Promise<void> | null = null;
+  const deadline = Date.now() + 20_000;
+  // Eight clients send over kept-alive connections without a pause, and the shutdown starts after 300 acceptances.
+  const client = async () => {
+    for (let sent = 0; sent < 1000 && Date.now() < deadline; sent++) {
+      try {
+        const res = await pool.request({ method: 'POST', path: `/v1/repos/${repo.json.id}/events`, headers: { authorization: `Bearer ${svc.adminToken}`, 'content-type': 'application/json' }, body });
+        await res.body.text();
+        count(String(res.statusCode));
+        if (res.statusCode === 202 && ++accepted === 300) closing = svc.close();
+        if (res.statusCode !== 202) return;
+      } catch (error) {
+        count((error as { code?: string }).code ?? 'error');
+        return;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, client));
+  await closing;
+  await pool.close();
+  await svc.stop();
+  const summary = JSON.stringify(Object.fromEntries(outcomes));
+  assert.ok((outcomes.get('202') ?? 0) >= 300, summary);
+  assert.ok((outcomes.get('503') ?? 0) > 0, `clients were told to go away: ${summary}`);
+  // After a refused connection the client knows that nothing was sent; after a reset it cannot know whether the event was stored.
+  const reset = [...outcomes.keys()].filter((outcome) => !['202', '503', 'ECONNREFUSED'].includes(outcome));
+  assert.deepEqual(reset, [], `outcomes: ${summary}`);
 });
