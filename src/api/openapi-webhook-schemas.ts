@@ -8,7 +8,7 @@
  */
 import { MAX_TARGET_URL_LENGTH } from '../delivery/target-url.js';
 import { MAX_FILTER_GLOB_LENGTH, MAX_FILTER_GLOBS } from '../events/filters.js';
-import { MAX_EVENT_PATTERNS } from '../events/patterns.js';
+import { MAX_EVENT_PATTERN_LENGTH, MAX_EVENT_PATTERNS } from '../events/patterns.js';
 import { SECRET_MAX_LENGTH, SECRET_MIN_LENGTH } from '../signing/secret.js';
 import { webhookCreateSchema, webhookPatchSchema } from './schemas.js';
 
@@ -16,16 +16,16 @@ const globList = (kind: string) => ({
   type: 'array',
   minItems: 1,
   maxItems: MAX_FILTER_GLOBS,
-  items: { type: 'string', minLength: 1, maxLength: MAX_FILTER_GLOB_LENGTH, pattern: '^[^!]' },
-  description: `1 to ${MAX_FILTER_GLOBS} ${kind} globs without a leading "!"`,
+  items: { type: 'string', minLength: 1, maxLength: MAX_FILTER_GLOB_LENGTH, pattern: '^(?!!)[^\\u0000-\\u001f\\u007f]*$' },
+  description: `1 to ${MAX_FILTER_GLOBS} ${kind} globs without a leading "!" or control characters`,
 });
 
 function documentedProperties(properties: typeof webhookCreateSchema.properties): Record<string, unknown> {
   return {
     ...properties,
     url: { ...properties.url, maxLength: MAX_TARGET_URL_LENGTH },
-    events: { ...properties.events, minItems: 1, maxItems: MAX_EVENT_PATTERNS, uniqueItems: true, items: { type: 'string', minLength: 1 } },
-    secret: { ...properties.secret, minLength: SECRET_MIN_LENGTH, maxLength: SECRET_MAX_LENGTH, pattern: '\\S' },
+    events: { ...properties.events, minItems: 1, maxItems: MAX_EVENT_PATTERNS, uniqueItems: true, items: { type: 'string', minLength: 1, maxLength: MAX_EVENT_PATTERN_LENGTH } },
+    secret: { ...properties.secret, minLength: SECRET_MIN_LENGTH, maxLength: SECRET_MAX_LENGTH, pattern: '^(?=.*\\S)[^\\u0000-\\u001f\\u007f]*$' },
     filters: {
       ...properties.filters,
       additionalProperties: false,

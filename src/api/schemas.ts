@@ -18,7 +18,7 @@ const slug = (what: string) => ({
 const description = {
   type: ['string', 'null'],
   maxLength: 1000,
-  pattern: '^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]*$',
+  pattern: '^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$',
   description: 'a description of at most 1000 characters without control characters other than tabs and line breaks, or null',
 };
 

@@ -132,7 +132,7 @@ export class DeliveryWorker {
     this.options.logger.info({ worker_id: this.workerId }, 'delivery worker started');
     this.disableTimer = setInterval(() => {
       void this.disableFailingWebhooks();
-      // Catches the leases that expired (a crashed worker elsewhere) on a deleted or deactivated webhook.
+      // Catches the leases that expired (a crashed worker elsewhere) on a deleted or deactivated webhook or a deleted repository.
       void this.cancelAbandoned();
     }, DISABLE_CHECK_INTERVAL_MS);
     this.disableTimer.unref();
@@ -640,15 +640,15 @@ export class DeliveryWorker {
     }
   }
 
-  /** Cancels what deleted or deactivated webhooks left waiting when leases came back without a result. */
+  /** Cancels what deleted or deactivated webhooks, and deleted repositories, left waiting when leases came back without a result. */
   private async cancelAbandoned(): Promise<void> {
     const { store, logger } = this.options;
     try {
       const cancelled = await store.cancelAbandonedDeliveries(this.clock());
-      if (cancelled > 0) logger.info({ count: cancelled }, 'cancelled deliveries of deleted or deactivated webhooks that a worker gave back unfinished');
+      if (cancelled > 0) logger.info({ count: cancelled }, 'cancelled deliveries of deleted or deactivated webhooks or deleted repositories that a worker gave back unfinished');
     } catch (err) {
-      if (isStoreLocked(err)) logger.warn('cancelling deliveries of deleted or deactivated webhooks failed: the database is locked; trying again later');
-      else logger.error({ err }, 'cancelling deliveries of deleted or deactivated webhooks failed');
+      if (isStoreLocked(err)) logger.warn('cancelling deliveries of deleted or deactivated webhooks or deleted repositories failed: the database is locked; trying again later');
+      else logger.error({ err }, 'cancelling deliveries of deleted or deactivated webhooks or deleted repositories failed');
     }
   }
 

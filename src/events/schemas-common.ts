@@ -71,30 +71,33 @@ export const objectIdSchema: JsonSchema = {
 };
 
 /**
+ * Control characters, the twelve bidirectional controls (marks, embeddings,
+ * overrides, isolates) and the line and paragraph separators, as a regular
+ * expression character class body. The controls change how the text around
+ * them reads.
+ */
+const REFUSED_CHARACTERS = String.raw`\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069`;
+
+/**
  * The name after `refs/`, `refs/heads/` or `refs/tags/`: a path of ref files
- * under `.dits/refs`, so no control characters and no empty, `.` or `..`
- * part. Bidirectional embeddings, overrides and isolates and the line and
- * paragraph separators are refused too, because they change how the text
- * around them reads. Dits sets no stricter rule, and names with spaces or
+ * under `.dits/refs`, so no empty, `.` or `..` part, and none of the
+ * REFUSED_CHARACTERS. Dits sets no stricter rule, and names with spaces or
  * accents occur, so every other character is accepted.
  */
-const REF_NAME = String.raw`(?!(?:[^/]*/)*\.{1,2}(?:/|$))(?!.*//)(?!.*/$)[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+`;
+const REF_NAME = String.raw`(?!(?:[^/]*/)*\.{1,2}(?:/|$))(?!.*//)(?!.*/$)[^${REFUSED_CHARACTERS}]+`;
 const REF_RULES = 'without control characters, bidirectional controls, empty, "." or ".." parts, or a "/" at the end';
 const WHOLE_REF_NAME = new RegExp(`^${REF_NAME}$`, 'u');
 
-/** A path inside the repository, under the rules of ref names and without a leading "/". */
-const REPO_PATH = String.raw`(?!/)${REF_NAME}`;
-const WHOLE_REPO_PATH = new RegExp(`^${REPO_PATH}$`, 'u');
-
-/** Tells whether `path` is a repository-relative path that ingestion accepts, such as the path of a lock. */
-export function isValidRepoPath(path: string): boolean {
-  return WHOLE_REPO_PATH.test(path);
-}
-
-export const repoPathSchema: JsonSchema = {
+/**
+ * The path of a locked file as Dits recorded it: the path its user typed,
+ * usually relative to the repository, but also `./a.mov` or an absolute
+ * path inside the working copy. Only the REFUSED_CHARACTERS are refused.
+ */
+export const lockPathSchema: JsonSchema = {
   type: 'string',
-  pattern: `^${REPO_PATH}$`,
-  description: 'a repository-relative path such as scenes/intro.prproj, without a leading "/", empty, "." or ".." parts, control characters or bidirectional controls',
+  minLength: 1,
+  pattern: `^[^${REFUSED_CHARACTERS}]+$`,
+  description: 'the path of the locked file as Dits recorded it, such as scenes/intro.prproj, without control characters or bidirectional controls',
 };
 
 /** Tells whether `name`, the part after `refs/heads/` or `refs/tags/`, is a ref name that ingestion accepts. */

@@ -16,7 +16,7 @@ import {
   nullableDateTimeSchema,
   objectIdSchema,
   objectSchema,
-  repoPathSchema,
+  lockPathSchema,
   repositorySchema,
   senderSchema,
   tagRefSchema,
@@ -50,7 +50,7 @@ const idempotencyKeySchema: JsonSchema = {
 const lockSchema: JsonSchema = objectSchema(
   {
     id: integerOrStringIdSchema,
-    path: { ...repoPathSchema, description: `the path of the locked file: ${repoPathSchema.description as string}` },
+    path: lockPathSchema,
     owner: accountSchema,
     locked_at: dateTimeSchema,
     expires_at: nullableDateTimeSchema,

@@ -7,7 +7,7 @@
  * a deletion. Hash fields in objects are JSON arrays of 32 bytes; their
  * lowercase hex form is the id used in ref files and object paths.
  */
-import { isValidRefName, isValidRepoPath } from '../events/schemas-common.js';
+import { isValidRefName } from '../events/schemas-common.js';
 import { isUtf8 } from 'node:buffer';
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { open, readdir } from 'node:fs/promises';
@@ -152,8 +152,7 @@ function parseSeconds(value: unknown): number | null {
 
 /** Parses one `locks.json` value; returns null when a required field is missing or has the wrong type. */
 export function parseLockEntry(key: string, value: unknown): LockEntry | null {
-  // A key that is not a repository-relative path, such as /etc/passwd or ../x, names no file of the working copy.
-  if (!isValidRepoPath(sendableRepoPath(key)) || !isRecord(value) || typeof value.owner !== 'string') return null;
+  if (!isRecord(value) || typeof value.owner !== 'string') return null;
   const acquiredAt = parseSeconds(value.acquired_at);
   const expiresAt = parseSeconds(value.expires_at);
   if (acquiredAt === null || expiresAt === null) return null;
@@ -166,8 +165,8 @@ export function parseLockEntry(key: string, value: unknown): LockEntry | null {
   };
 }
 
-/** Control characters, bidirectional controls and line separators, which the service rejects in a path. */
-const PATH_REJECTED_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+/** Control characters, bidirectional controls and line separators, which the service rejects in a lock path. */
+const PATH_REJECTED_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 /**
  * Returns a file path as the service accepts it in an event: its control

@@ -64,7 +64,7 @@ export async function diffRefs(before: RefHeads, after: RefHeads, context: RefEv
       events.push(refEvent('branch.created', ref, 'branch', name, newId, login));
       const walk = await findNewCommits(context.reader, [newId], knownBranchHeads, context.limits);
       // A head that stayed unreadable still gets its push, with what could be read and a warning that names the missing objects.
-      if (walk.total > 0 || walk.missing.length > 0) {
+      if (walk.total > 0 || walk.missing.includes(newId)) {
         events.push(await pushEvent(context, { ref, before: ZERO_ID, after: newId, created: true, forced: false, walk, login }));
       }
     } else {

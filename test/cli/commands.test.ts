@@ -343,7 +343,7 @@ describe('delivery commands', () => {
     assert.ok(pushList.every((d: { event: string }) => d.event === 'push'));
     assert.equal(failed.stdout.trim(), 'No deliveries match.');
     assert.equal(firstPage.stdout.match(new RegExp(UUID.source, 'g'))?.length, 1);
-    assert.match(firstPage.stdout, /More deliveries: run again with --cursor \S+, or with --all\./);
+    assert.match(firstPage.stdout, /More deliveries: run again with the same --status and --event and with --cursor \S+, or with --all\./);
     const all = parseJson(everything);
     assert.equal(all.data.length, 3);
     assert.equal(all.next_cursor, null);

@@ -226,6 +226,13 @@ test('dashboard in Chromium', async (t) => {
     await waitForCount(deliveryRows(), 2, 'delivered deliveries');
     assert.equal(await focused(), 'status-filter');
     await selectFilter('Status', '', 3);
+    // A move to another page puts the focus on its heading, even where that page has a control of the same id.
+    await page.locator('.breadcrumbs a', { hasText: 'user/my-project' }).click();
+    await page.getByRole('heading', { name: 'user/my-project' }).waitFor();
+    await waitUntil(async () => (await page.evaluate(() => document.activeElement?.tagName)) === 'H1', 10_000, 'the focus on the new heading');
+    await page.goBack();
+    await waitForCount(deliveryRows(), 3, 'deliveries after going back');
+    await waitUntil(async () => (await page.evaluate(() => document.activeElement?.tagName)) === 'H1', 10_000, 'the focus on the webhook heading');
   });
 
   await t.test('status filter narrows deliveries', async () => {
@@ -426,7 +433,8 @@ test('dashboard in Chromium', async (t) => {
     await page.getByLabel('API token').fill(temporary.json.token);
     await page.getByRole('button', { name: 'Sign in' }).click();
     assert.equal(await waitForText(page.locator('.signed-in'), 'temporary'), 'temporary (read)');
-    assert.equal(await page.evaluate(() => document.activeElement?.tagName), 'H1', 'the focus moves to the heading after sign-in');
+    const focusedTag = () => page.evaluate(() => document.activeElement?.tagName);
+    await waitUntil(async () => (await focusedTag()) === 'H1', 10_000, 'the focus on the heading after sign-in');
     assert.equal((await svc.api('DELETE', `/v1/tokens/${temporary.json.id}`)).status, 204);
     await page.evaluate(() => {
       location.hash = '#/repos/1';

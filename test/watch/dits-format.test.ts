@@ -172,13 +172,14 @@ describe('parseLocks', () => {
     assert.equal(secondsToIso(parsed!.locks.get('year-9999.psd')!.expiresAt), '9999-12-31T23:59:59.000Z');
   });
 
-  test('keys outside the working copy are malformed', () => {
-    const keys = ['/etc/passwd', '../outside.psd', 'a//b.psd', 'a/./b.psd', 'scene/'];
-    const kept = ['scenes/intro.prproj', 'ma\u202eb.psd'];
-    const parsed = parseLocks(JSON.stringify(Object.fromEntries([...kept, ...keys].map((key) => [key, entry]))));
-    assert.deepEqual([...parsed!.locks.keys()], kept, 'characters the service rejects are replaced when sent, so they do not make a key malformed');
-    assert.deepEqual(parsed!.malformed, keys);
-    assert.equal(sendableRepoPath('ma\u202eb\u0001.psd'), 'ma\ufffdb\ufffd.psd');
+  test('keys are kept as Dits wrote them', () => {
+    // Dits records the path its user typed, so a key need not be a clean repository-relative path.
+    const keys = ['scenes/intro.prproj', './shots/a.mov', '/home/alice/film/a.mov', 'shots/', 'ma\u202eb.psd'];
+    const parsed = parseLocks(JSON.stringify(Object.fromEntries(keys.map((key) => [key, entry]))));
+    assert.deepEqual([...parsed!.locks.keys()], keys);
+    assert.deepEqual(parsed!.malformed, []);
+    // Characters the service refuses in a lock path are replaced when the lock is sent.
+    assert.equal(sendableRepoPath('ma\u202eb\u0001\u200f.psd'), 'ma\ufffdb\ufffd\ufffd.psd');
   });
 });
 

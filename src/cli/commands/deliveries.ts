@@ -76,7 +76,7 @@ async function listDeliveries(hookId: string, flags: ListFlags, command: Command
   }
   const rows = page.data.map((d) => [d.id, d.event, d.status, String(d.attempt_count), cell(d.last_status_code), formatTime(d.created_at), formatTime(d.next_attempt_at)]);
   print(formatTable(['id', 'event', 'status', 'attempts', 'code', 'created', 'next attempt'], rows));
-  if (page.next_cursor) print(`More deliveries: run again with --cursor ${page.next_cursor}, or with --all.`);
+  if (page.next_cursor) print(`More deliveries: run again with the same --status and --event and with --cursor ${page.next_cursor}, or with --all.`);
 }
 
 function formatHeaders(headers: Record<string, string> | null): string {

@@ -60,7 +60,7 @@ async function runAction(button, action) {
   // The user may have moved on while the action waited for the worker.
   if (location.hash !== startedAt) return;
   if (message) notify(message, kind);
-  // Switching the button off while the action ran took the focus from it, so the new page's button gets it back.
+  // Switching the button off while the action ran dropped the focus to the body; the new page's button gets it back.
   await render({ focusId: button.id });
 }
 
@@ -124,31 +124,40 @@ function showToken(record) {
 }
 
 /**
- * Focuses the new page's element with id `previousId`, such as a filter or a
- * button, or else with `focusHeading` the page's heading. Replacing the page
- * would otherwise leave the focus on the document body.
+ * Returns the id of the control to focus once the page is replaced. That is
+ * the focused control of the page, or `lostId` when the focus fell to the
+ * document body. Focus outside the page, such as in the top bar, gives ''.
  */
-function placeFocus(previousId, focusHeading) {
-  const again = previousId ? document.getElementById(previousId) : null;
-  if (again && main.contains(again)) {
-    again.focus();
-    return;
-  }
-  if (!focusHeading || main.contains(document.activeElement)) return;
-  const heading = main.querySelector('h1');
-  if (!heading) return;
-  heading.tabIndex = -1;
-  heading.focus({ preventScroll: true });
+function focusTarget(lostId) {
+  const active = document.activeElement;
+  if (active && active !== document.body) return main.contains(active) ? active.id : '';
+  return lostId ?? '';
 }
 
 /**
- * Renders the page of the current address. The focus returns to the control
- * with id `focusId`, by default the focused one, and else with `focusHeading`
- * moves to the page's heading.
+ * Focuses the new page's heading with `focusHeading`, else its element with
+ * id `targetId`, such as a filter or a button. Replacing the page would
+ * otherwise leave the focus on the document body.
+ */
+function placeFocus(targetId, focusHeading) {
+  if (focusHeading) {
+    const heading = main.querySelector('h1');
+    if (!heading) return;
+    heading.tabIndex = -1;
+    heading.focus({ preventScroll: true });
+    return;
+  }
+  const again = targetId ? document.getElementById(targetId) : null;
+  if (again && main.contains(again)) again.focus();
+}
+
+/**
+ * Renders the page of the current address. With `focusHeading` the focus
+ * moves to the page's heading. Otherwise it stays on the same control, or it
+ * returns to the control with id `focusId` when it fell to the body.
  */
 async function render({ focusHeading = false, focusId = null } = {}) {
   const generation = ++renderGeneration;
-  const focused = focusId ?? (main.contains(document.activeElement) ? document.activeElement.id : '');
   if (!storedToken()) {
     signOutButton.hidden = true;
     signedInAs.hidden = true;
@@ -168,8 +177,9 @@ async function render({ focusHeading = false, focusId = null } = {}) {
     const view = await VIEWS[route.name](route, page);
     if (generation !== renderGeneration) return;
     setBreadcrumbs(view.crumbs);
+    const target = focusTarget(focusId);
     main.replaceChildren(view.content);
-    placeFocus(focused, focusHeading);
+    placeFocus(target, focusHeading);
   } catch (error) {
     if (generation !== renderGeneration) return;
     if (error?.status === 401) {
@@ -186,17 +196,29 @@ async function render({ focusHeading = false, focusId = null } = {}) {
   }
 }
 
+/** The address of the page shown, without its query, to distinguish a move to another page from a change of filters. */
+let shownPath = routePath(location.hash);
+
+function routePath(hash) {
+  return hash.split('?')[0];
+}
+
 signOutButton.addEventListener('click', () => {
   clearToken();
   // replaceState changes the address without a hashchange event, which would clear the notice.
   history.replaceState(null, '', '#/');
+  shownPath = routePath(location.hash);
   notify('Signed out; the token was removed from this tab.', 'info');
   render();
 });
 
 window.addEventListener('hashchange', () => {
+  const path = routePath(location.hash);
+  // A filter change keeps the focus on the filter; a move to another page puts it on the new heading.
+  const movedPage = path !== shownPath;
+  shownPath = path;
   notify('');
-  render({ focusHeading: true });
+  render({ focusHeading: movedPage });
 });
 
 render();
