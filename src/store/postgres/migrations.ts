@@ -11,9 +11,16 @@ import type pg from 'pg';
  * Returns the SQL that creates the function leasing due deliveries. The
  * slots of the claimable webhooks carry `webhookColumns`, read from the
  * webhook `w` and the tables that `joins` adds, and a waiting delivery `d`
- * of the webhook's slot `s` is leased when `claimable` holds.
+ * of the webhook's slot `s` is leased when `claimable` holds. `moreCandidates`
+ * adds a second set of candidates with UNION ALL, or is ''.
  */
-function claimDueDeliveriesFunction(command: 'CREATE FUNCTION' | 'CREATE OR REPLACE FUNCTION', webhookColumns: string, joins: string, claimable: string): string {
+function claimDueDeliveriesFunction(
+  command: 'CREATE FUNCTION' | 'CREATE OR REPLACE FUNCTION',
+  webhookColumns: string,
+  joins: string,
+  claimable: string,
+  moreCandidates = '',
+): string {
   return `${command} claim_due_deliveries(
   p_worker TEXT, p_now BIGINT, p_lease_ms BIGINT, p_limit INTEGER, p_max_per_webhook INTEGER
 ) RETURNS TABLE (
@@ -76,7 +83,7 @@ BEGIN
       ORDER BY d.next_attempt_at, d.seq
       LIMIT LEAST(GREATEST(s.free, 0), p_limit)
       FOR UPDATE OF d SKIP LOCKED
-    ) c
+    ) c${moreCandidates}
   ), chosen AS (
     SELECT c.seq FROM candidates c ORDER BY c.next_attempt_at, c.seq LIMIT p_limit
   ), leased AS (
@@ -379,11 +386,26 @@ ALTER TABLE replays ADD COLUMN skipped BIGINT NOT NULL DEFAULT 0;
     // Only active webhooks get attempts, manual ones included: a redelivery or a replay that was in flight when its
     // webhook was deactivated, and that its worker gave back, is cancelled rather than sent. A deleted repository's
     // own webhooks get only its repo.deleted event, also after a worker gave back an attempt of an earlier event.
+    // Those take a second scan: a condition on d.event in the first one made the planner choose a plan that halved
+    // the drain of one worker (measured with npm run bench).
     sql: claimDueDeliveriesFunction(
       'CREATE OR REPLACE FUNCTION',
       'w.active, rp.deleted_at IS NOT NULL AS repo_deleted',
       ' LEFT JOIN repositories rp ON rp.id = w.repo_id',
-      "s.active AND (NOT s.repo_deleted OR d.event = 'repo.deleted')",
+      's.active AND NOT s.repo_deleted',
+      `
+    UNION ALL
+    SELECT c.seq, c.next_attempt_at
+    FROM slots s
+    CROSS JOIN LATERAL (
+      SELECT d.seq, d.next_attempt_at FROM deliveries d
+      WHERE d.webhook_id = s.webhook_id AND d.next_attempt_at IS NOT NULL AND d.next_attempt_at <= p_now
+        AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= p_now) AND s.active AND s.repo_deleted
+        AND d.event = 'repo.deleted'
+      ORDER BY d.next_attempt_at, d.seq
+      LIMIT LEAST(GREATEST(s.free, 0), p_limit)
+      FOR UPDATE OF d SKIP LOCKED
+    ) c`,
     ),
   },
 ];
