@@ -350,7 +350,8 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<Config> {
     }
   }
   const originOf = (key: keyof Config) => origins.get(key) ?? 'the default';
-  if (env.DATABASE_URL && sources.overrides?.databaseUrl === undefined && !env[envName('databaseUrl')]) {
+  // DITS_WEBHOOKS_DATABASE_URL set to '' chooses SQLite, whatever DATABASE_URL another program left in the environment.
+  if (env.DATABASE_URL && sources.overrides?.databaseUrl === undefined && env[envName('databaseUrl')] === undefined) {
     result.databaseUrl = env.DATABASE_URL;
     origins.set('databaseUrl', 'DATABASE_URL');
   }

@@ -56,7 +56,7 @@ export function registerServeCommands(program: Command): void {
     .option('--allow-private-targets', 'unsafe outside trusted networks: allow webhooks to loopback and private addresses')
     .option('--allow-cidr <cidr>', 'allow targets in this CIDR although their range is blocked (repeatable)', collect)
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
-    .addHelpText('after', '\nEvery setting also reads DITS_WEBHOOKS_<NAME>, e.g.\n' + describeConfig().map((c) => `  ${c.env} (default ${JSON.stringify(c.default)})`).join('\n'))
+    .addHelpText('after', '\nEvery setting also reads DITS_WEBHOOKS_<NAME>, e.g.\n' + describeConfig().map((c) => `  ${c.env} (default ${Array.isArray(c.default) ? c.default.join(',') : JSON.stringify(c.default)})`).join('\n'))
     .action(async (flags: ServeFlags) => {
       // Loaded here, not at the top, so that every other command starts without the server's modules.
       const { startService } = await import('../app.js');

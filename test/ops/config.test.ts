@@ -221,6 +221,12 @@ test('database errors name the variable', () => {
   );
 });
 
+test('empty service database URL keeps SQLite', () => {
+  // DATABASE_URL may belong to another program; the service's own variable set to '' chooses SQLite.
+  const config = loadConfig({ env: { DATABASE_URL: 'mysql://x', DITS_WEBHOOKS_DATABASE_URL: '' } });
+  assert.equal(config.databaseUrl, '');
+});
+
 test('unknown variables get the closest name', () => {
   const env = { DITS_WEBHOOKS_MAX_INFLIGHT: '5', DITS_WEBHOOKS_URL: 'http://127.0.0.1:1', PATH: '/bin', DITS_WEBHOOKS_LEASE_MS: '60000' };
   assert.deepEqual(unknownEnvVariables(env), [{ name: 'DITS_WEBHOOKS_MAX_INFLIGHT', closest: 'DITS_WEBHOOKS_MAX_IN_FLIGHT' }]);
