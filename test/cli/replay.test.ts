@@ -47,6 +47,9 @@ test('since accepts times and durations', () => {
     assert.throws(() => parseSince(day, now), /--since must be an RFC 3339 time/, day);
   }
   assert.throws(() => parseSince('2016-12-31T23:59:60Z', now), /leap seconds \(:60\) are not supported, so use :59/);
+  assert.throws(() => parseSince('999999d', now), /--since 999999d reaches back before the year 0; give a shorter duration/);
+  assert.throws(() => parseSince('2999-01-01T00:00:00Z', now), /--since 2999-01-01T00:00:00Z is in the future/);
+  assert.equal(parseSince('2999-01-01T00:00:00Z', now, '--until'), '2999-01-01T00:00:00Z', 'an end in the future is fine');
 });
 
 test('replay command resends failed deliveries', async () => {
