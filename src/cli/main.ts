@@ -20,7 +20,7 @@ let outputOptional = false;
 let stdoutGone = false;
 
 // A reader that closes the pipe early (`dits-webhook deliveries 3 | head`) is not an error of this command. A service
-// (`npm start | head -1`) goes on serving: exiting here stopped it without its shutdown, or hung it in the log's final flush.
+// goes on serving, because exiting here skipped its shutdown or hung it in the log's final flush.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code !== 'EPIPE' && !stdoutGone) throw err;
   if (!outputOptional) process.exit(0);

@@ -76,27 +76,27 @@ export const objectIdSchema: JsonSchema = {
  * expression character class body. The controls change how the text around
  * them reads.
  */
-const REFUSED_CHARACTERS = String.raw`\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069`;
+const REJECTED_CHARACTERS = String.raw`\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069`;
 
 /**
  * The name after `refs/`, `refs/heads/` or `refs/tags/`: a path of ref files
  * under `.dits/refs`, so no empty, `.` or `..` part, and none of the
- * REFUSED_CHARACTERS. Dits sets no stricter rule, and names with spaces or
+ * REJECTED_CHARACTERS. Dits sets no stricter rule, and names with spaces or
  * accents occur, so every other character is accepted.
  */
-const REF_NAME = String.raw`(?!(?:[^/]*/)*\.{1,2}(?:/|$))(?!.*//)(?!.*/$)[^${REFUSED_CHARACTERS}]+`;
+const REF_NAME = String.raw`(?!(?:[^/]*/)*\.{1,2}(?:/|$))(?!.*//)(?!.*/$)[^${REJECTED_CHARACTERS}]+`;
 const REF_RULES = 'without control characters, bidirectional controls, empty, "." or ".." parts, or a "/" at the end';
 const WHOLE_REF_NAME = new RegExp(`^${REF_NAME}$`, 'u');
 
 /**
  * The path of a locked file as Dits recorded it: the path its user typed,
  * usually relative to the repository, but also `./a.mov` or an absolute
- * path inside the working copy. Only the REFUSED_CHARACTERS are refused.
+ * path inside the working copy. Only the REJECTED_CHARACTERS are rejected.
  */
 export const lockPathSchema: JsonSchema = {
   type: 'string',
   minLength: 1,
-  pattern: `^[^${REFUSED_CHARACTERS}]+$`,
+  pattern: `^[^${REJECTED_CHARACTERS}]+$`,
   description: 'the path of the locked file as Dits recorded it, such as scenes/intro.prproj, without control characters or bidirectional controls',
 };
 

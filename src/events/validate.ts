@@ -80,8 +80,8 @@ function checkPushConsistency(event: EventName, fields: Record<string, unknown>)
   }
   for (const [key, fromIds, side] of [['created', createdByIds, 'before'], ['deleted', deletedByIds, 'after']] as const) {
     if (typeof fields[key] === 'boolean' && fields[key] !== fromIds) {
-      const why = fromIds ? `${side} is all zeros` : `${side} is not all zeros`;
-      errors.push({ field: key, message: `expected ${fromIds}, since ${why}, got ${String(fields[key])}; omit ${key} to derive it from ${side}` });
+      const reason = fromIds ? `${side} is all zeros` : `${side} is not all zeros`;
+      errors.push({ field: key, message: `expected ${fromIds}, since ${reason}, got ${String(fields[key])}; omit ${key} to derive it from ${side}` });
     }
   }
   if (event === 'push.force' && fields.forced === false) {

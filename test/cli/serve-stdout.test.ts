@@ -66,7 +66,7 @@ test('serve outlives a closed standard output', async (t) => {
   assert.equal(code, 0, `stderr: ${stderr}`);
 });
 
-test('config before a service command refused', async (t) => {
+test('config before service command rejected', async (t) => {
   const command = await prepareCli();
   const home = makeHome();
   t.after(() => rmSync(home, { recursive: true, force: true }));

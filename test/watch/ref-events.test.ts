@@ -76,8 +76,8 @@ describe('diffRefs', () => {
     assert.deepEqual(events.map((e) => e.body), [{ event: 'branch.created', ref: 'refs/heads/release', branch: 'release', sha: c1, sender: ADA }]);
   });
 
-  test('new branch at a known commit above a missing one', async () => {
-    // The walk from the known head meets an unreadable ancestor; the new branch's own head reads fine.
+  test('known-commit branch above missing ancestor', async () => {
+    // The walk from the known head meets an unreadable ancestor, while the new branch's own head reads fine.
     const hiding = { readCommit: (id: string) => (id === c1 ? Promise.resolve(null) : reader.readCommit(id)), readManifest: (id: string) => reader.readManifest(id) };
     const events = await diffRefs(refs({ main: c3 }), refs({ main: c3, release: c3 }), context({ reader: hiding }));
     assert.deepEqual(events.map((e) => e.body.event), ['branch.created'], 'no push without commits for a head that reads');

@@ -481,11 +481,11 @@ describe('watcher against the real service', () => {
     const created = await h.svc.api('POST', '/v1/tokens', { name: 'ingest-only', scopes: ['events:write'] });
     assert.equal(created.status, 201, created.text);
     const token = created.json.token as string;
-    const refused: [Partial<WatchOptions>, RegExp][] = [
+    const rejected: [Partial<WatchOptions>, RegExp][] = [
       [{ token }, /has events:write and lacks read and write, which --owner with --create needs; create a token with dits-webhook token create --scopes write/],
       [{ token, create: false }, /has events:write and lacks read, which --owner needs; .* --scopes events:write,read/],
     ];
-    for (const [extra, message] of refused) {
+    for (const [extra, message] of rejected) {
       await assert.rejects(h.start(extra), (error: unknown) => error instanceof WatchOptionsError && error.details[0].field === 'token' && message.test(error.details[0].message));
     }
     // Mapped by id, the watcher needs events:write alone.

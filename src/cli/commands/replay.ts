@@ -45,11 +45,15 @@ export function parseSince(value: string, now = Date.now(), flag = '--since'): s
     const unitMs = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[relative[2] as 's' | 'm' | 'h' | 'd'];
     const time = new Date(now - Number(relative[1]) * unitMs).toISOString();
     // toISOString writes years before 0 with a sign and six digits, which RFC 3339 has no form for.
-    if (!isRfc3339Time(time)) throw new UsageError(`${flag} ${value} reaches back before the year 0; give a shorter duration or an RFC 3339 time`);
+    if (!isRfc3339Time(time)) {
+      throw new UsageError(`${flag} ${value} reaches back before the year 0; give a shorter duration or an RFC 3339 time`);
+    }
     return time;
   }
   if (isRfc3339Time(value)) {
-    if (flag === '--since' && Date.parse(value) > now) throw new UsageError(`--since ${value} is in the future, where no delivery was made yet; give a past time`);
+    if (flag === '--since' && Date.parse(value) > now) {
+      throw new UsageError(`--since ${value} is in the future, where no delivery was made yet; give a past time`);
+    }
     return value;
   }
   const leap = /T\d{2}:\d{2}:60/.test(value) ? '; leap seconds (:60) are not supported, so use :59' : '';
