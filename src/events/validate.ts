@@ -87,6 +87,11 @@ function checkPushConsistency(event: EventName, fields: Record<string, unknown>)
   if (event === 'push.force' && fields.forced === false) {
     errors.push({ field: 'forced', message: 'expected true or no value: a push.force rewrote history; send the event as push if it did not' });
   }
+  const forced = event === 'push.force' || fields.forced === true;
+  if (forced && (createdByIds || deletedByIds)) {
+    const side = createdByIds ? 'before' : 'after';
+    errors.push({ field: 'forced', message: `expected a push that rewrote history to move a ref, got ${side} all zeros; send a push with forced false to create or delete a ref` });
+  }
   const commits = fields.commits as unknown[] | undefined;
   const total = fields.total_commits_count as number | undefined;
   if (commits !== undefined && total !== undefined && total < commits.length) {

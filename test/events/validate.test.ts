@@ -74,6 +74,8 @@ describe('validateEventFields rejections', () => {
     ['zeros on both sides', 'push', exampleWith('push', (f) => ((f.before = '0'.repeat(40)), (f.after = '0'.repeat(40)), (f.commits = []))), 'after', /expected a commit id, got all zeros while before is all zeros too/],
     ['created against before', 'push', exampleWith('push', (f) => (f.created = true)), 'created', /expected false, since before is not all zeros, got true; omit created/],
     ['deleted against after', 'push', exampleWith('push', (f) => ((f.after = '0'.repeat(40)), (f.deleted = false))), 'deleted', /expected true, since after is all zeros, got false/],
+    ['forced push creating a ref', 'push', exampleWith('push', (f) => ((f.before = '0'.repeat(40)), (f.forced = true))), 'forced', /expected a push that rewrote history to move a ref, got before all zeros/],
+    ['push.force deleting a ref', 'push.force', exampleWith('push.force', (f) => ((f.after = '0'.repeat(40)), (f.commits = []))), 'forced', /got after all zeros/],
     ['unforced push.force', 'push.force', exampleWith('push.force', (f) => (f.forced = false)), 'forced', /expected true or no value: a push.force rewrote history; send the event as push/],
     ['head_commit as string', 'push', exampleWith('push', (f) => (f.head_commit = 'abc')), 'head_commit', /or null when the push has no commits, got the string "abc"/],
     ['pusher without name', 'push', exampleWith('push', (f) => (f.pusher = { email: 'a@example.com' })), 'pusher.name', /is required but missing/],
